@@ -1,0 +1,197 @@
+// Copyright 2026 The spindle Authors.
+//
+// The epoll backend. Each interest carries (token << 32 | fd) in its
+// epoll_data so that a report can be matched to the registration that asked
+// for it: the kernel keys epoll interests by (fd number, open file
+// description), so an interest whose fd was closed while another descriptor
+// still refers to the same open file outlives the number, and would
+// otherwise be taken for a later registration that reuses that number.
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "spindle/concurrency/status.h"
+#include "spindle/io/internal/poller.h"
+
+namespace spindle::io::internal {
+namespace {
+
+constexpr uint64_t kWakeupData = ~uint64_t{0};
+
+uint32_t ToEpoll(int events, int flags) {
+  uint32_t out = 0;
+  if (events & kRead) out |= EPOLLIN;
+  if (events & kWrite) out |= EPOLLOUT;
+  if (flags & kFlagEdgeTriggered) out |= EPOLLET;
+  if (flags & kFlagOneShot) out |= EPOLLONESHOT;
+  return out;
+}
+
+uint64_t Pack(int fd, uint32_t token) {
+  return (static_cast<uint64_t>(token) << 32) | static_cast<uint32_t>(fd);
+}
+
+class EpollPoller final : public Poller {
+ public:
+  ~EpollPoller() override { Close(); }
+
+  absl::Status Open() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) return ErrnoError(errno, "epoll_create1");
+    if (absl::Status s = wakeup_.Open(); !s.ok()) return s;
+    return AddWakeup();
+  }
+
+  absl::string_view name() const override { return "epoll"; }
+
+  absl::Status Add(int fd, int events, int flags, uint32_t token) override {
+    epoll_event ev = {};
+    ev.events = ToEpoll(events, flags);
+    ev.data.u64 = Pack(fd, token);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      const int err = errno;
+      if (err == EPERM) {
+        return ErrnoError(err,
+                          absl::StrCat("epoll_ctl(EPOLL_CTL_ADD) of fd ", fd,
+                                       " (epoll cannot watch regular "
+                                       "files or directories; use "
+                                       "PollSelector or plain reads)"));
+      }
+      return ErrnoError(err,
+                        absl::StrCat("epoll_ctl(EPOLL_CTL_ADD) of fd ", fd));
+    }
+    ++count_;
+    // Room for every registration plus the wake-up fd, grown here so that
+    // Wait() never allocates.
+    if (buffer_.size() < count_ + 1) buffer_.resize(count_ + 1);
+    return absl::OkStatus();
+  }
+
+  absl::Status Modify(int fd, int events, int flags, uint32_t token) override {
+    epoll_event ev = {};
+    ev.events = ToEpoll(events, flags);
+    ev.data.u64 = Pack(fd, token);
+    if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
+      return ErrnoError(errno,
+                        absl::StrCat("epoll_ctl(EPOLL_CTL_MOD) of fd ", fd));
+    }
+    return absl::OkStatus();
+  }
+
+  void Remove(int fd) override {
+    // EBADF (fd closed) and ENOENT (number reused by a file we never added)
+    // are expected when the caller closed before unregistering; the kernel
+    // already dropped the interest if that was the file's last descriptor,
+    // and Wait() filters out any interest that survived.
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    if (count_ > 0) --count_;
+  }
+
+  absl::Status Wait(const Deadline& deadline,
+                    std::vector<PollerEvent>* out) override {
+    out->clear();
+    for (;;) {
+      const int n =
+          epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()),
+                     deadline.RemainingMillis());
+      if (n < 0) {
+        if (errno == EINTR) {
+          if (deadline.Expired()) return absl::OkStatus();
+          continue;  // PEP 475: retry with the time left
+        }
+        return ErrnoError(errno, "epoll_wait");
+      }
+      bool woken = false;
+      for (int i = 0; i < n; ++i) {
+        const epoll_event& ev = buffer_[i];
+        if (ev.data.u64 == kWakeupData) {
+          wakeup_.Drain();
+          woken = true;
+          continue;
+        }
+        // Python's mapping: anything but "writable" (incl. EPOLLERR and
+        // EPOLLHUP) counts as readable, anything but "readable" as writable.
+        int events = 0;
+        if (ev.events & ~static_cast<uint32_t>(EPOLLOUT)) events |= kRead;
+        if (ev.events & ~static_cast<uint32_t>(EPOLLIN)) events |= kWrite;
+        out->push_back(
+            PollerEvent{static_cast<int>(static_cast<uint32_t>(ev.data.u64)),
+                        static_cast<uint32_t>(ev.data.u64 >> 32), events});
+      }
+      // The rounded-up wait cannot end before the deadline, but be exact.
+      if (n == 0 && !woken && !deadline.infinite() && !deadline.Expired()) {
+        continue;
+      }
+      return absl::OkStatus();
+    }
+  }
+
+  absl::Status Rebuild(absl::Span<const Registration> live) override {
+    // The only way to drop an interest whose fd number no longer refers to
+    // its file is a fresh epoll instance.
+    const int fresh = epoll_create1(EPOLL_CLOEXEC);
+    if (fresh < 0) return ErrnoError(errno, "epoll_create1");
+    close(epfd_);
+    epfd_ = fresh;
+    count_ = 0;
+    if (absl::Status s = AddWakeup(); !s.ok()) return s;
+    absl::Status result;
+    for (const Registration& r : live) {
+      // A registration whose fd was closed cannot be re-added; it stays in
+      // the selector's map until unregistered, as with the kernel's own
+      // behaviour for closed fds.
+      if (absl::Status s = Add(r.fd, r.events, r.flags, r.token);
+          !s.ok() && !absl::IsFailedPrecondition(s) &&
+          !absl::IsInvalidArgument(s) && !absl::IsNotFound(s)) {
+        result.Update(s);
+      }
+    }
+    return result;
+  }
+
+  absl::Status Wakeup() override { return wakeup_.Signal(); }
+
+  void Close() override {
+    wakeup_.Close();
+    if (epfd_ >= 0) {
+      close(epfd_);
+      epfd_ = -1;
+    }
+  }
+
+  int fileno() const override { return epfd_; }
+
+ private:
+  absl::Status AddWakeup() {
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeupData;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeup_.fd(), &ev) < 0) {
+      return ErrnoError(errno, "epoll_ctl(EPOLL_CTL_ADD) of the wake-up fd");
+    }
+    if (buffer_.empty()) buffer_.resize(1);
+    return absl::OkStatus();
+  }
+
+  int epfd_ = -1;
+  WakeupFd wakeup_;
+  size_t count_ = 0;
+  std::vector<epoll_event> buffer_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Poller>> NewEpollPoller() {
+  auto poller = std::make_unique<EpollPoller>();
+  if (absl::Status s = poller->Open(); !s.ok()) return s;
+  return std::unique_ptr<Poller>(std::move(poller));
+}
+
+}  // namespace spindle::io::internal

@@ -1,0 +1,95 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/internal/poller.h"
+
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+
+#include "spindle/concurrency/status.h"
+
+namespace spindle::io::internal {
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+Deadline::Deadline(std::optional<absl::Duration> timeout) {
+  if (!timeout.has_value() || *timeout == absl::InfiniteDuration()) {
+    infinite_ = true;
+    return;
+  }
+  const int64_t now = MonotonicNanos();
+  if (*timeout <= absl::ZeroDuration()) {
+    deadline_ns_ = now;
+    return;
+  }
+  const int64_t ns = absl::ToInt64Nanoseconds(*timeout);
+  // Saturate: a timeout of centuries is as good as forever.
+  deadline_ns_ = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
+bool Deadline::Expired() const {
+  return !infinite_ && MonotonicNanos() >= deadline_ns_;
+}
+
+absl::Duration Deadline::Remaining() const {
+  if (infinite_) return absl::InfiniteDuration();
+  const int64_t left = deadline_ns_ - MonotonicNanos();
+  return left <= 0 ? absl::ZeroDuration() : absl::Nanoseconds(left);
+}
+
+int Deadline::RemainingMillis() const {
+  if (infinite_) return -1;
+  const int64_t left = deadline_ns_ - MonotonicNanos();
+  if (left <= 0) return 0;
+  const int64_t ms = (left + 999999) / 1000000;  // round up
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+absl::Status WakeupFd::Open() {
+  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return ErrnoError(errno, "eventfd");
+  read_fd_ = fd;
+  absl::MutexLock lock(&mu_);
+  signal_fd_ = fd;
+  return absl::OkStatus();
+}
+
+absl::Status WakeupFd::Signal() {
+  absl::ReaderMutexLock lock(&mu_);
+  if (signal_fd_ < 0) return ShutDownError("selector is closed");
+  const uint64_t one = 1;
+  // EAGAIN means the counter is saturated: a wake-up is pending anyway.
+  if (write(signal_fd_, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+    return ErrnoError(errno, "write(eventfd)");
+  }
+  return absl::OkStatus();
+}
+
+void WakeupFd::Drain() {
+  uint64_t value;
+  // One read resets an eventfd's counter; EAGAIN means nothing was pending.
+  while (read(read_fd_, &value, sizeof(value)) < 0 && errno == EINTR) {
+  }
+}
+
+void WakeupFd::Close() {
+  {
+    // After this block no Signal() is inside write(), and none will start.
+    absl::MutexLock lock(&mu_);
+    signal_fd_ = -1;
+  }
+  if (read_fd_ >= 0) {
+    close(read_fd_);
+    read_fd_ = -1;
+  }
+}
+
+}  // namespace spindle::io::internal
