@@ -1,0 +1,279 @@
+// Copyright 2026 The spindle Authors.
+//
+// -----------------------------------------------------------------------------
+// File: thread_pool.h
+// -----------------------------------------------------------------------------
+//
+// Python's `concurrent.futures.ThreadPoolExecutor` for C++.
+//
+//   Python                                       spindle
+//   -------------------------------------------  -----------------------------
+//   ThreadPoolExecutor(max_workers,              ThreadPoolExecutor({
+//       thread_name_prefix, initializer)             .max_workers = n,
+//                                                    .thread_name_prefix = "",
+//                                                    .initializer = fn})
+//   pool.submit(fn, *args)                       pool.Submit(fn, args...)
+//   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
+//   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
+//   with ThreadPoolExecutor() as pool:           destructor: Shutdown(true)
+//   (none)                                       pool.Execute(fn)
+//
+// Errors (see status.h; futures follow future.h's error model):
+//   * Submitting after Shutdown(): Submit returns a future that is already
+//     done with IsShutDown ("cannot schedule new futures after shutdown");
+//     Execute returns that status. Python raises RuntimeError instead; a
+//     returned status keeps Submit exception-free and testable.
+//   * A failing initializer (throws, or returns a non-OK status) breaks the
+//     pool: every pending future finishes with IsBroken, the workers exit,
+//     and later Submit/Execute calls are rejected with IsBroken (as
+//     Python's BrokenThreadPool). The failure is logged on stderr.
+//   * A task that throws fails only its own future (Result() rethrows). An
+//     exception escaping an Execute() task is logged on stderr; the worker
+//     carries on.
+//   * Invalid Options (max_workers <= 0) are a checked crash in the
+//     constructor; use Create() to get InvalidArgument instead.
+//
+// Workers start lazily: Submit starts a new thread (up to max_workers) only
+// when there are more queued tasks than idle workers, so idle workers are
+// reused before new ones start (Python's idle semaphore, made exact). Each
+// worker runs `initializer` once before its first task. Worker threads are
+// named `<prefix>_<i>` (Python's naming; the default prefix is
+// "ThreadPoolExecutor-<n>"); Linux keeps 15 bytes of a thread name, so the
+// prefix is cut to keep the `_<i>` suffix.
+//
+// Thread safety: all member functions are thread-safe, except that the
+// destructor must not run concurrently with other calls, and must not run on
+// one of the pool's own workers.
+//
+// Happens-before: everything before a Submit/Execute call happens-before the
+// task starts; a task's completion happens-before the calls that observe its
+// future done return (future.h). Shutdown(wait = true) returning
+// happens-after every task it waited for finished.
+//
+// Performance: one heap allocation per submitted task (the future's shared
+// state holds the callable inline and is itself the queue node of an
+// intrusive FIFO guarded by one absl::Mutex); workers spin briefly before
+// parking, and a submitter signals only when a worker is parked.
+
+#ifndef SPINDLE_CONCURRENCY_THREAD_POOL_H_
+#define SPINDLE_CONCURRENCY_THREAD_POOL_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "spindle/concurrency/future.h"
+#include "spindle/concurrency/internal/future_state.h"
+#include "spindle/concurrency/status.h"
+
+namespace spindle {
+
+// MapResults<R>
+//
+// What ThreadPoolExecutor::Map returns: the results in input order. Each
+// element is an `absl::StatusOr<R>`. Iteration ends after the last result,
+// or right after yielding the first non-OK status (IsTimeout when the
+// deadline of the Map call passed, IsCancelled, IsBroken, IsShutDown). A
+// task's exception is rethrown from Next() (from the range-for's ++) and
+// also ends the iteration. Once iteration has begun, ending it early
+// (error, exception, or destroying the MapResults) cancels the futures that
+// have not started (Python's result iterator does the same); a MapResults
+// destroyed before its first Next() leaves the tasks running, since Map
+// submits everything at once.
+//
+// Thread safety: thread-compatible.
+template <typename R>
+class MapResults {
+ public:
+  using iterator = internal::NextIterator<MapResults, absl::StatusOr<R>>;
+
+  MapResults(std::vector<Future<R>> futures, absl::Time deadline)
+      : futures_(std::move(futures)), deadline_(deadline) {}
+  MapResults(MapResults&&) = default;
+  MapResults& operator=(MapResults&&) = default;
+  ~MapResults() {
+    if (started_) CancelRest(0);
+  }
+
+  // Blocks until the next result is ready or the Map deadline passes.
+  // Wakes on: completion or cancellation of the next future, the deadline.
+  std::optional<absl::StatusOr<R>> Next() {
+    started_ = true;
+    if (finished_ || next_ == futures_.size()) return std::nullopt;
+    const size_t i = next_++;
+    absl::StatusOr<R> r;
+    try {
+      r = futures_[i].ResultUntil(deadline_);
+    } catch (...) {
+      finished_ = true;
+      CancelRest(i);
+      throw;
+    }
+    if (!r.ok()) {
+      finished_ = true;
+      CancelRest(i);  // Including the one that timed out.
+    }
+    return r;
+  }
+
+  iterator begin() { return iterator(this); }
+  iterator end() { return iterator(); }
+
+  // The futures, in input order.
+  const std::vector<Future<R>>& futures() const { return futures_; }
+
+ private:
+  void CancelRest(size_t from) {
+    for (size_t i = from; i < futures_.size(); ++i) futures_[i].Cancel();
+  }
+
+  std::vector<Future<R>> futures_;
+  absl::Time deadline_;
+  size_t next_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+// ThreadPoolExecutor
+//
+// A pool of up to `max_workers` threads running submitted callables, with
+// Python's ThreadPoolExecutor semantics (see the file comment).
+class ThreadPoolExecutor {
+ public:
+  struct Options {
+    // At most this many worker threads; unset: min(32, cores + 4).
+    std::optional<int> max_workers = std::nullopt;
+    // Threads are named `<prefix>_<i>`; empty: "ThreadPoolExecutor-<n>".
+    std::string thread_name_prefix = "";
+    // Run once by each worker before its first task. A throw or a non-OK
+    // status breaks the pool (see the file comment). It may be called from
+    // several workers at once.
+    std::function<absl::Status()> initializer = nullptr;
+  };
+
+  // Python's default worker count: min(32, hardware threads + 4).
+  static int DefaultMaxWorkers();
+
+  // Checks `options`: InvalidArgument if max_workers <= 0.
+  static absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> Create(
+      Options options);
+
+  ThreadPoolExecutor() : ThreadPoolExecutor(Options()) {}
+  // Checked crash on invalid options (see Create()). Starts no thread.
+  explicit ThreadPoolExecutor(Options options);
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+
+  // Shutdown(/*wait=*/true), and joins every worker (also after an earlier
+  // Shutdown(wait = false)): queued tasks still run.
+  ~ThreadPoolExecutor();
+
+  // Schedules `fn(args...)` (decayed copies, moved into the call) and
+  // returns its future. Never blocks on the tasks. A rejected submission
+  // (shut down, broken) returns a future already done with that status.
+  template <typename F, typename... Args>
+  auto Submit(F&& fn, Args&&... args)
+      -> Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+    auto call = [fn = std::forward<F>(fn),
+                 ... args = std::forward<Args>(args)]() mutable -> R {
+      return std::invoke(std::move(fn), std::move(args)...);
+    };
+    auto* task =
+        new internal::TaskState<R, decltype(call)>(std::move(call));
+    Future<R> future(task);  // Adopts the first of the task's two references.
+    absl::Status s = Enqueue(task);
+    if (!s.ok()) task->Abandon(s);
+    return future;
+  }
+
+  // Fire and forget: schedules `fn()` with no future. Returns IsShutDown or
+  // IsBroken if the task was rejected (it is then destroyed, not run).
+  template <typename F>
+  absl::Status Execute(F&& fn) {
+    auto* task =
+        new internal::ExecuteTask<std::decay_t<F>>(std::forward<F>(fn));
+    absl::Status s = Enqueue(task);
+    if (!s.ok()) task->Abandon(s);
+    return s;
+  }
+
+  // Submits `fn(input)` for every element of `inputs` at once, and returns
+  // the results in input order (see MapResults). `timeout` is one deadline
+  // measured from this call (as Python), not per result.
+  template <typename F, typename Range>
+  auto Map(F fn, const Range& inputs,
+           absl::Duration timeout = absl::InfiniteDuration()) {
+    using In = decltype(*std::begin(inputs));
+    using R = std::invoke_result_t<F&, In>;
+    static_assert(!std::is_void_v<R>, "Map needs a function returning a value");
+    absl::Time deadline = timeout == absl::InfiniteDuration()
+                              ? absl::InfiniteFuture()
+                              : absl::Now() + timeout;
+    std::vector<Future<R>> futures;
+    for (const auto& input : inputs) {
+      futures.push_back(Submit(fn, input));
+    }
+    return MapResults<R>(std::move(futures), deadline);
+  }
+
+  // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
+  // are still queued (running ones finish). With `wait`, blocks until every
+  // worker has finished the remaining queued tasks and exited. May be called
+  // any number of times, from any thread but the pool's own workers when
+  // `wait` is true. Wakes on: the last worker exiting.
+  void Shutdown(bool wait = true, bool cancel_futures = false);
+
+  int max_workers() const { return max_workers_; }
+  // Worker threads started so far (they start lazily).
+  int num_threads() const;
+
+ private:
+  struct WorkerContext;
+
+  absl::Status Enqueue(internal::TaskNode* task);
+  void StartWorkerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WorkerMain(int index);
+  void Break(const absl::Status& why);
+  static void BeforePublish(void* ctx);
+
+  const int max_workers_;
+  const std::string prefix_;
+  const std::function<absl::Status()> initializer_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;  // Signalled when a task is queued or on shutdown.
+  internal::TaskNode* head_ ABSL_GUARDED_BY(mu_) = nullptr;
+  internal::TaskNode* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t queued_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers waiting for work that no queued task has been matched with.
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers blocked in work_cv_.
+  size_t parked_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  // Hints read without the lock by spinning workers; written under mu_.
+  std::atomic<size_t> queued_hint_{0};
+  std::atomic<bool> stop_hint_{false};
+
+  absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
+};
+
+}  // namespace spindle
+
+#endif  // SPINDLE_CONCURRENCY_THREAD_POOL_H_
