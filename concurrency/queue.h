@@ -1,0 +1,975 @@
+// Copyright 2026 The spindle Authors.
+//
+// -----------------------------------------------------------------------------
+// File: queue.h
+// -----------------------------------------------------------------------------
+//
+// Blocking queues with the semantics of Python's `queue` module (CPython
+// 3.13, including `shutdown`), built for throughput:
+//
+//   Python                          spindle
+//   ------------------------------  ------------------------------------------
+//   queue.Queue(maxsize)            Queue<T>(maxsize)            FIFO
+//   queue.LifoQueue(maxsize)        LifoQueue<T>(maxsize)        LIFO (stack)
+//   queue.PriorityQueue(maxsize)    PriorityQueue<T, Compare>(maxsize)
+//   queue.SimpleQueue()             SimpleQueue<T>()             unbounded FIFO
+//   put(x) / put(x, timeout=t)      Put(x) / PutFor(x, t) / PutUntil(x, when)
+//   put_nowait(x), put(x, False)    TryPut(x)
+//   get() / get(timeout=t)          Get() / GetFor(t) / GetUntil(when)
+//   get_nowait(), get(False)        TryGet()
+//   qsize() / empty() / full()      qsize() / empty() / full()
+//   task_done() / join()            TaskDone() / Join() / JoinFor(t)
+//   shutdown(immediate)             Shutdown(immediate)
+//   is_shutdown                     is_shutdown()
+//   maxsize (attribute)             maxsize() / set_maxsize(n)
+//   unfinished_tasks                unfinished_tasks()
+//   (none)                          PutMany / GetMany batch forms
+//
+// Errors (see spindle/concurrency/status.h; test them with the predicates,
+// never by comparing strings):
+//
+//   * `IsFull(s)`     (kResourceExhausted): a `TryPut` found the queue full,
+//                     or a `PutFor`/`PutUntil` timed out waiting for room
+//                     (Python raises queue.Full in both cases, and so do we).
+//   * `IsEmpty(s)`    (kUnavailable): a `TryGet` found the queue empty, or a
+//                     `GetFor`/`GetUntil` timed out waiting for an item
+//                     (Python raises queue.Empty in both cases; a timed-out
+//                     get is *not* reported as kDeadlineExceeded).
+//   * `IsShutDown(s)` (kFailedPrecondition): the queue was shut down. It wins
+//                     over Full and Empty: a put after `Shutdown` fails with
+//                     it even when the queue is full, and a get on a shut
+//                     down, empty queue fails with it even in the `Try` form.
+//   * `absl::IsInvalidArgument(s)`: `TaskDone` called more times than items
+//                     were put (Python's ValueError), or `GetMany` asked for
+//                     zero items.
+//
+// Timeouts. `…For(d)` waits at most `d`; `…Until(t)` waits until `t`. A zero
+// or negative duration, or a deadline in the past, means "do not block": the
+// call behaves exactly like its `Try…` form. (Python raises ValueError for a
+// negative timeout; spindle follows the library-wide rule instead.)
+// `absl::InfiniteDuration()` / `absl::InfiniteFuture()` mean "block".
+//
+// Items and failed puts. Every put takes its item either as `T&&` or as
+// `const T&`. A put moves from the item *only when it succeeds*: when it
+// fails (Full, ShutDown, timeout) the caller's object is left untouched, so
+// nothing is ever silently lost:
+//
+//   std::unique_ptr<Job> job = ...;
+//   if (absl::Status s = q.PutFor(std::move(job), absl::Seconds(1)); !s.ok()) {
+//     // `job` still owns the Job here: retry, log it, or run it inline.
+//   }
+//
+// The batch form `PutMany(absl::Span<T>)` moves items from the front of the
+// span and reports how many it took; the rest are left untouched.
+// Items still in the queue when an immediate `Shutdown(true)` happens are
+// destroyed (and counted as done for `Join`), exactly as Python drops them;
+// use `Shutdown(false)` and drain with `Get` if you need them back.
+//
+// Fairness. Waiters are served strictly first come, first served, with
+// direct hand-off and no barging:
+//
+//   * A getter that has to block joins a FIFO list. Items put while getters
+//     are blocked are handed to the blocked getters, oldest first, inside the
+//     put's critical section; a getter that arrives later cannot take them.
+//   * Likewise a putter that has to block on a full queue joins a FIFO list,
+//     and each slot a get frees is given to the oldest blocked putter (its
+//     item enters the queue inside the get's critical section).
+//   * Each blocked thread has its own wake-up handle, so a put wakes exactly
+//     one getter and a get wakes exactly one putter (no thundering herd).
+//
+// A thread spins briefly (a few microseconds, only on multi-core machines and
+// only when nobody is queued ahead of it) before it blocks; while it spins it
+// is not yet "blocked" and has no place in the FIFO.
+//
+// Ordering. `Queue` is FIFO, `LifoQueue` LIFO. `PriorityQueue<T, Compare>`
+// returns the *smallest* item first according to `Compare` (like Python's
+// heapq, and unlike std::priority_queue); items that compare equal come out in
+// the order they were put (it is stable, which Python's PriorityQueue is not).
+//
+// Thread safety. All member functions of these classes are thread-safe: any
+// number of threads may call them concurrently on the same queue. A
+// successful put of an item happens-before the get that returns that item;
+// every `TaskDone` happens-before the return of a `Join` it releases;
+// `Shutdown` happens-before every call that fails with its error. `qsize()`,
+// `empty()` and `full()` are snapshots that may be stale by the time they
+// return; use them for monitoring, not for deciding whether a call will
+// block. The queue must outlive every call made on it: destroying it while a
+// thread is blocked in it is undefined behaviour.
+//
+// Requirements on T: move-constructible without throwing (std::unique_ptr,
+// absl::AnyInvocable, std::string, std::vector… all qualify). `LifoQueue` and
+// `PriorityQueue` also need nothrow move assignment, and `PriorityQueue`'s
+// `Compare` must not throw. Copyable types may also be put by const
+// reference (the copy is made before the queue is locked).
+
+#ifndef SPINDLE_CONCURRENCY_QUEUE_H_
+#define SPINDLE_CONCURRENCY_QUEUE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <new>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "spindle/concurrency/status.h"
+
+namespace spindle {
+namespace queue_internal {
+
+// ---------------------------------------------------------------------------
+// Containers. Each offers Push(T&&), Pop() -> T, size(), empty(), Clear().
+// None is thread-safe; BasicQueue guards them with its mutex.
+// ---------------------------------------------------------------------------
+
+// A growable FIFO ring buffer (power-of-two capacity, never reallocates in
+// steady state).
+template <typename T>
+class RingBuffer {
+ public:
+  explicit RingBuffer(size_t initial_capacity) {
+    size_t cap = 16;
+    while (cap < initial_capacity) cap <<= 1;
+    Allocate(cap);
+  }
+  RingBuffer(const RingBuffer&) = delete;
+  RingBuffer& operator=(const RingBuffer&) = delete;
+  ~RingBuffer() {
+    Clear();
+    std::allocator<T>().deallocate(slots_, mask_ + 1);
+  }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  void Push(T&& item) {
+    if (size_ == mask_ + 1) Grow();
+    ::new (static_cast<void*>(slots_ + ((head_ + size_) & mask_)))
+        T(std::move(item));
+    ++size_;
+  }
+
+  T Pop() {
+    T* slot = slots_ + head_;
+    T item(std::move(*slot));
+    slot->~T();
+    head_ = (head_ + 1) & mask_;
+    --size_;
+    return item;
+  }
+
+  // Destroys every item; returns how many there were.
+  size_t Clear() {
+    const size_t n = size_;
+    while (size_ > 0) {
+      slots_[head_].~T();
+      head_ = (head_ + 1) & mask_;
+      --size_;
+    }
+    head_ = 0;
+    return n;
+  }
+
+ private:
+  void Allocate(size_t cap) {
+    slots_ = std::allocator<T>().allocate(cap);
+    mask_ = cap - 1;
+  }
+  void Grow() {
+    const size_t old_cap = mask_ + 1;
+    T* old = slots_;
+    T* fresh = std::allocator<T>().allocate(old_cap * 2);
+    for (size_t i = 0; i < size_; ++i) {
+      T* from = old + ((head_ + i) & mask_);
+      ::new (static_cast<void*>(fresh + i)) T(std::move(*from));
+      from->~T();
+    }
+    std::allocator<T>().deallocate(old, old_cap);
+    slots_ = fresh;
+    mask_ = old_cap * 2 - 1;
+    head_ = 0;
+  }
+
+  T* slots_ = nullptr;
+  size_t mask_ = 0;
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
+// A LIFO stack.
+template <typename T>
+class Stack {
+ public:
+  explicit Stack(size_t initial_capacity) {
+    items_.reserve(std::min<size_t>(initial_capacity, 1024));
+  }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  void Push(T&& item) { items_.push_back(std::move(item)); }
+  T Pop() {
+    T item(std::move(items_.back()));
+    items_.pop_back();
+    return item;
+  }
+  size_t Clear() {
+    const size_t n = items_.size();
+    items_.clear();
+    return n;
+  }
+
+ private:
+  std::vector<T> items_;
+};
+
+// A stable binary min-heap: the smallest item per `Compare` comes out first;
+// ties come out in insertion order (each entry carries a sequence number).
+template <typename T, typename Compare>
+class StableHeap {
+ public:
+  explicit StableHeap(size_t initial_capacity) {
+    entries_.reserve(std::min<size_t>(initial_capacity, 1024));
+  }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  void Push(T&& item) {
+    entries_.push_back(Entry{std::move(item), next_seq_++});
+    std::push_heap(entries_.begin(), entries_.end(), ComesLater{&compare_});
+  }
+  T Pop() {
+    std::pop_heap(entries_.begin(), entries_.end(), ComesLater{&compare_});
+    T item(std::move(entries_.back().value));
+    entries_.pop_back();
+    return item;
+  }
+  size_t Clear() {
+    const size_t n = entries_.size();
+    entries_.clear();
+    return n;
+  }
+
+ private:
+  struct Entry {
+    T value;
+    uint64_t seq;
+  };
+  // std heap algorithms keep the "largest" element at the front, so
+  // "larger" here means "comes out earlier".
+  struct ComesLater {
+    const Compare* compare;
+    bool operator()(const Entry& a, const Entry& b) const {
+      if ((*compare)(b.value, a.value)) return true;
+      if ((*compare)(a.value, b.value)) return false;
+      return b.seq < a.seq;
+    }
+  };
+
+  std::vector<Entry> entries_;
+  uint64_t next_seq_ = 0;
+  Compare compare_;
+};
+
+// ---------------------------------------------------------------------------
+// Waiters: one node per blocked thread, on that thread's stack, linked into a
+// FIFO list guarded by the queue's mutex. Each node has its own CondVar, so
+// serving a node wakes exactly that thread.
+// ---------------------------------------------------------------------------
+
+template <typename Node>
+class WaiterList {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  void PushBack(Node* n) {
+    ++size_;
+    n->next = nullptr;
+    n->prev = tail_;
+    if (tail_ != nullptr) {
+      tail_->next = n;
+    } else {
+      head_ = n;
+    }
+    tail_ = n;
+  }
+  void Remove(Node* n) {
+    --size_;
+    if (n->prev != nullptr) {
+      n->prev->next = n->next;
+    } else {
+      head_ = n->next;
+    }
+    if (n->next != nullptr) {
+      n->next->prev = n->prev;
+    } else {
+      tail_ = n->prev;
+    }
+    n->prev = n->next = nullptr;
+  }
+  Node* PopFront() {
+    Node* n = head_;
+    Remove(n);
+    return n;
+  }
+
+ private:
+  Node* head_ = nullptr;
+  Node* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
+template <typename T>
+struct GetWaiter {
+  GetWaiter* prev = nullptr;
+  GetWaiter* next = nullptr;
+  absl::CondVar cv;
+  std::vector<T>* batch = nullptr;  // GetMany: append here, up to max_items.
+  size_t max_items = 1;
+  size_t received = 0;
+  std::optional<T> item;  // Get: the item handed over.
+  bool done = false;      // Served (received > 0) or failed (status).
+  absl::Status status;
+};
+
+template <typename T>
+struct PutWaiter {
+  PutWaiter* prev = nullptr;
+  PutWaiter* next = nullptr;
+  absl::CondVar cv;
+  T* item = nullptr;  // The caller's item; moved from only when admitted.
+  bool done = false;  // Admitted (status ok) or failed (status).
+  absl::Status status;
+};
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// How many polls a thread makes before it blocks (0 on one CPU, where
+// spinning can only delay the thread it waits for).
+inline int SpinBudget() {
+  static const int budget = std::thread::hardware_concurrency() > 1 ? 200 : 0;
+  return budget;
+}
+
+// True when `deadline` has passed (InfinitePast: always; InfiniteFuture:
+// never, without reading the clock).
+inline bool Expired(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return false;
+  return deadline == absl::InfinitePast() || deadline <= absl::Now();
+}
+
+// The deadline for a `…For(timeout)` call; InfinitePast means "do not block".
+inline absl::Time DeadlineAfter(absl::Duration timeout) {
+  if (timeout == absl::InfiniteDuration()) return absl::InfiniteFuture();
+  if (timeout <= absl::ZeroDuration()) return absl::InfinitePast();
+  return absl::Now() + timeout;
+}
+
+// ---------------------------------------------------------------------------
+// BasicQueue: the shared implementation of Queue, LifoQueue, PriorityQueue
+// and SimpleQueue. See the file comment for the contract.
+// ---------------------------------------------------------------------------
+template <typename T, typename Container>
+class BasicQueue {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "spindle queues need T's move constructor to be noexcept");
+
+ public:
+  explicit BasicQueue(int64_t maxsize = 0)
+      : maxsize_(maxsize),
+        items_(maxsize > 0
+                   ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
+                   : 16) {}
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
+
+  // --- Put ----------------------------------------------------------------
+  //
+  // Put(item): blocks while the queue is full (qsize() >= maxsize() > 0) or
+  // while earlier putters are still blocked. Wakes when a get (or
+  // set_maxsize) gives it a slot -> OkStatus, or when the queue is shut down
+  // -> ShutDownError. PutFor/PutUntil also wake at the deadline ->
+  // FullError. TryPut never blocks: FullError when there is no room now.
+  // ShutDownError wins over FullError. On any error `item` is untouched.
+  absl::Status Put(T&& item) { return PutImpl(item, absl::InfiniteFuture()); }
+  absl::Status Put(const T& item) {
+    T copy(item);
+    return Put(std::move(copy));
+  }
+  absl::Status PutFor(T&& item, absl::Duration timeout) {
+    return PutImpl(item, DeadlineAfter(timeout));
+  }
+  absl::Status PutFor(const T& item, absl::Duration timeout) {
+    T copy(item);
+    return PutFor(std::move(copy), timeout);
+  }
+  absl::Status PutUntil(T&& item, absl::Time deadline) {
+    return PutImpl(item, deadline);
+  }
+  absl::Status PutUntil(const T& item, absl::Time deadline) {
+    T copy(item);
+    return PutUntil(std::move(copy), deadline);
+  }
+  absl::Status TryPut(T&& item) { return PutImpl(item, absl::InfinitePast()); }
+  absl::Status TryPut(const T& item) {
+    T copy(item);
+    return TryPut(std::move(copy));
+  }
+
+  // PutMany(items): puts items[0], items[1], ... in order, taking the lock
+  // once for as many as fit, and waiting like Put for room for the rest.
+  // Items that went into the queue are moved-from; the count is stored in
+  // `*num_put` (if not null). On error (ShutDown; Full for the Try/For/Until
+  // forms once the deadline passes) the items from `*num_put` on are left
+  // untouched. On an unbounded queue PutMany takes the lock exactly once.
+  absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
+    return PutManyImpl(items, absl::InfiniteFuture(), num_put);
+  }
+  absl::Status PutManyFor(absl::Span<T> items, absl::Duration timeout,
+                          size_t* num_put = nullptr) {
+    return PutManyImpl(items, DeadlineAfter(timeout), num_put);
+  }
+  absl::Status PutManyUntil(absl::Span<T> items, absl::Time deadline,
+                            size_t* num_put = nullptr) {
+    return PutManyImpl(items, deadline, num_put);
+  }
+  absl::Status TryPutMany(absl::Span<T> items, size_t* num_put = nullptr) {
+    return PutManyImpl(items, absl::InfinitePast(), num_put);
+  }
+
+  // --- Get ----------------------------------------------------------------
+  //
+  // Get(): returns the next item (per the queue's order). Blocks while the
+  // queue is empty; wakes when a put hands it an item (blocked getters are
+  // served oldest first) -> the item, or when the queue is shut down ->
+  // ShutDownError. After a non-immediate shutdown, Get keeps returning the
+  // items left and fails with ShutDownError only once the queue is empty.
+  // GetFor/GetUntil also wake at the deadline -> EmptyError. TryGet never
+  // blocks: EmptyError when there is nothing now (ShutDownError if the queue
+  // is shut down and empty).
+  absl::StatusOr<T> Get() { return GetImpl(absl::InfiniteFuture()); }
+  absl::StatusOr<T> GetFor(absl::Duration timeout) {
+    return GetImpl(DeadlineAfter(timeout));
+  }
+  absl::StatusOr<T> GetUntil(absl::Time deadline) { return GetImpl(deadline); }
+  absl::StatusOr<T> TryGet() { return GetImpl(absl::InfinitePast()); }
+
+  // GetMany(max_items, out): appends between 1 and `max_items` items to
+  // `*out` (in the queue's order) in one critical section and returns how
+  // many. Waits, like Get, for at least one item; never waits for more. A
+  // blocked GetMany is one waiter in the FIFO of blocked getters: a put
+  // hands it the item(s) it brings (up to `max_items`). Errors as for Get;
+  // InvalidArgument if `max_items` is 0. Each item still needs its own
+  // TaskDone (or one TaskDone(n)).
+  absl::StatusOr<size_t> GetMany(size_t max_items, std::vector<T>* out) {
+    return GetManyImpl(max_items, out, absl::InfiniteFuture());
+  }
+  absl::StatusOr<size_t> GetManyFor(size_t max_items, absl::Duration timeout,
+                                    std::vector<T>* out) {
+    return GetManyImpl(max_items, out, DeadlineAfter(timeout));
+  }
+  absl::StatusOr<size_t> GetManyUntil(size_t max_items, absl::Time deadline,
+                                      std::vector<T>* out) {
+    return GetManyImpl(max_items, out, deadline);
+  }
+  absl::StatusOr<size_t> TryGetMany(size_t max_items, std::vector<T>* out) {
+    return GetManyImpl(max_items, out, absl::InfinitePast());
+  }
+
+  // --- Task tracking ------------------------------------------------------
+  //
+  // Every successful put adds one unfinished task. TaskDone(n) marks `n` of
+  // them done; asking for more than are unfinished is InvalidArgument
+  // (Python's ValueError) and changes nothing. When the count reaches zero
+  // every Join returns.
+  absl::Status TaskDone(int64_t count = 1) {
+    absl::MutexLock lock(&mu_);
+    if (count < 0 || count > unfinished_) {
+      return absl::InvalidArgumentError(
+          "TaskDone() called more times than there were items");
+    }
+    unfinished_ -= count;
+    if (unfinished_ == 0) all_done_.SignalAll();
+    return absl::OkStatus();
+  }
+
+  // Join(): blocks until every item ever put has been marked done
+  // (unfinished_tasks() == 0). Wakes on the TaskDone that brings the count
+  // to zero, or on an immediate Shutdown that does (the dropped items count
+  // as done; items already taken with Get but not yet marked done still
+  // count, so Join keeps waiting for them). Never fails; a non-immediate
+  // Shutdown does not release it. JoinFor/JoinUntil also wake at the
+  // deadline and return false; they return true when all tasks are done.
+  void Join() {
+    absl::MutexLock lock(&mu_);
+    while (unfinished_ > 0) all_done_.Wait(&mu_);
+  }
+  bool JoinFor(absl::Duration timeout) {
+    return JoinUntil(DeadlineAfter(timeout));
+  }
+  bool JoinUntil(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    while (unfinished_ > 0) {
+      if (deadline == absl::InfiniteFuture()) {
+        all_done_.Wait(&mu_);
+      } else if (all_done_.WaitWithDeadline(&mu_, deadline)) {
+        return unfinished_ == 0;
+      }
+    }
+    return true;
+  }
+  int64_t unfinished_tasks() const {
+    absl::MutexLock lock(&mu_);
+    return unfinished_;
+  }
+
+  // --- Shutdown -----------------------------------------------------------
+  //
+  // Shutdown(immediate): from now on every put fails with ShutDownError
+  // (blocked putters wake with it; their items stay theirs). Blocked getters
+  // wake with ShutDownError (they were blocked, so the queue was empty).
+  // Later gets drain the remaining items, then fail with ShutDownError.
+  // With `immediate`, the remaining items are destroyed now and subtracted
+  // from unfinished_tasks() (never below zero), so gets fail at once and
+  // Join waiters are released unless tasks already taken are still
+  // unfinished. May be called any number of times, in either mode; there is
+  // no way back.
+  void Shutdown(bool immediate = false) {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+    while (!putters_.empty()) {
+      PutWaiter<T>* w = putters_.PopFront();
+      w->status = ShutDownError("queue is shut down");
+      w->done = true;
+      w->cv.Signal();
+    }
+    while (!getters_.empty()) {
+      GetWaiter<T>* w = getters_.PopFront();
+      w->status = ShutDownError("queue is shut down");
+      w->done = true;
+      w->cv.Signal();
+    }
+    if (immediate) {
+      const int64_t dropped = static_cast<int64_t>(items_.Clear());
+      unfinished_ = std::max<int64_t>(0, unfinished_ - dropped);
+      PublishSize();
+      all_done_.SignalAll();
+    }
+  }
+  bool is_shutdown() const {
+    absl::MutexLock lock(&mu_);
+    return shutdown_;
+  }
+
+  // --- Snapshots ----------------------------------------------------------
+  //
+  // Racy snapshots (see the file comment). qsize() and empty() do not lock.
+  size_t qsize() const { return size_.load(std::memory_order_relaxed); }
+  bool empty() const { return qsize() == 0; }
+  bool full() const {
+    absl::MutexLock lock(&mu_);
+    return IsFull();
+  }
+
+  // How many threads are blocked in a get / put right now (threads still
+  // spinning before they block are not counted). Racy snapshots, for
+  // monitoring and tests.
+  size_t getters_waiting() const {
+    absl::MutexLock lock(&mu_);
+    return getters_.size();
+  }
+  size_t putters_waiting() const {
+    absl::MutexLock lock(&mu_);
+    return putters_.size();
+  }
+
+  // maxsize() <= 0 means unbounded (Python's convention; negative values are
+  // accepted and mean the same). set_maxsize changes the bound at run time:
+  // growing it admits blocked putters at once; shrinking it never drops
+  // items, puts just fail/block until the queue shrinks below the new bound.
+  int64_t maxsize() const {
+    absl::MutexLock lock(&mu_);
+    return maxsize_;
+  }
+  void set_maxsize(int64_t maxsize) {
+    absl::MutexLock lock(&mu_);
+    maxsize_ = maxsize;
+    Rebalance();
+  }
+
+ private:
+  bool IsFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return maxsize_ > 0 && items_.size() >= static_cast<size_t>(maxsize_);
+  }
+
+  void PublishSize() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_.store(items_.size(), std::memory_order_relaxed);
+  }
+
+  void Admit(T&& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    items_.Push(std::move(item));
+    ++unfinished_;
+  }
+
+  // Restores the invariants "getters blocked => queue empty" and "putters
+  // blocked => queue full" by serving waiters, oldest first.
+  void Rebalance() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (;;) {
+      bool progress = false;
+      while (!putters_.empty() && !IsFull()) {
+        PutWaiter<T>* w = putters_.PopFront();
+        Admit(std::move(*w->item));
+        w->done = true;
+        w->cv.Signal();
+        progress = true;
+      }
+      while (!getters_.empty() && !items_.empty()) {
+        GetWaiter<T>* w = getters_.PopFront();
+        if (w->batch != nullptr) {
+          size_t n = 0;
+          while (n < w->max_items && !items_.empty()) {
+            w->batch->push_back(items_.Pop());
+            ++n;
+          }
+          w->received = n;
+        } else {
+          w->item.emplace(items_.Pop());
+          w->received = 1;
+        }
+        w->done = true;
+        w->cv.Signal();
+        progress = true;
+      }
+      if (!progress || (putters_.empty() || IsFull())) break;
+    }
+    PublishSize();
+  }
+
+  // Spins (unlocked) until `ready` holds or the budget is spent. Returns with
+  // mu_ held again.
+  template <typename Ready>
+  void SpinUnlocked(Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int budget = SpinBudget();
+    if (budget == 0) return;
+    mu_.Unlock();
+    for (int i = 0; i < budget && !ready(); ++i) CpuRelax();
+    mu_.Lock();
+  }
+
+  // Waits on `w->cv` until `w->done` or the deadline; returns false on
+  // timeout (with `w` removed from `list`).
+  template <typename Node>
+  bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!w->done) {
+      if (deadline == absl::InfiniteFuture()) {
+        w->cv.Wait(&mu_);
+      } else if (w->cv.WaitWithDeadline(&mu_, deadline) && !w->done) {
+        list->Remove(w);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  absl::Status PutImpl(T& item, absl::Time deadline) {
+    mu_.Lock();
+    if (shutdown_) {
+      mu_.Unlock();
+      return ShutDownError("put on a shut down queue");
+    }
+    if (!IsFull()) {
+      Admit(std::move(item));
+      Rebalance();
+      mu_.Unlock();
+      return absl::OkStatus();
+    }
+    if (Expired(deadline)) {
+      mu_.Unlock();
+      return FullError("queue is full");
+    }
+    if (putters_.empty()) {
+      const int64_t max = maxsize_;
+      SpinUnlocked([this, max] {
+        return size_.load(std::memory_order_relaxed) < static_cast<size_t>(max);
+      });
+      if (shutdown_) {
+        mu_.Unlock();
+        return ShutDownError("put on a shut down queue");
+      }
+      if (!IsFull() && putters_.empty()) {
+        Admit(std::move(item));
+        Rebalance();
+        mu_.Unlock();
+        return absl::OkStatus();
+      }
+    }
+    PutWaiter<T> w;
+    w.item = &item;
+    putters_.PushBack(&w);
+    const bool served = AwaitServed(&w, &putters_, deadline);
+    mu_.Unlock();
+    if (!served) return FullError("timed out waiting for room in the queue");
+    return w.status;
+  }
+
+  absl::Status PutManyImpl(absl::Span<T> items, absl::Time deadline,
+                           size_t* num_put) {
+    size_t put = 0;
+    absl::Status status;
+    mu_.Lock();
+    while (put < items.size()) {
+      if (shutdown_) {
+        status = ShutDownError("put on a shut down queue");
+        break;
+      }
+      const size_t before = put;
+      while (put < items.size() && !IsFull()) Admit(std::move(items[put++]));
+      if (put != before) Rebalance();
+      if (put == items.size()) break;
+      if (Expired(deadline)) {
+        status = FullError(put == before ? "queue is full"
+                                         : "timed out waiting for room");
+        break;
+      }
+      // Wait like a single Put for the next item, then continue.
+      PutWaiter<T> w;
+      w.item = &items[put];
+      putters_.PushBack(&w);
+      if (!AwaitServed(&w, &putters_, deadline)) {
+        status = FullError("timed out waiting for room in the queue");
+        break;
+      }
+      if (!w.status.ok()) {
+        status = w.status;
+        break;
+      }
+      ++put;
+    }
+    mu_.Unlock();
+    if (num_put != nullptr) *num_put = put;
+    return status;
+  }
+
+  absl::StatusOr<T> GetImpl(absl::Time deadline) {
+    mu_.Lock();
+    if (!items_.empty()) return TakeOneAndUnlock();
+    if (shutdown_) {
+      mu_.Unlock();
+      return ShutDownError("get on a shut down, empty queue");
+    }
+    if (Expired(deadline)) {
+      mu_.Unlock();
+      return EmptyError("queue is empty");
+    }
+    if (getters_.empty()) {
+      SpinUnlocked(
+          [this] { return size_.load(std::memory_order_relaxed) > 0; });
+      if (!items_.empty()) return TakeOneAndUnlock();
+      if (shutdown_) {
+        mu_.Unlock();
+        return ShutDownError("get on a shut down, empty queue");
+      }
+    }
+    GetWaiter<T> w;
+    getters_.PushBack(&w);
+    const bool served = AwaitServed(&w, &getters_, deadline);
+    mu_.Unlock();
+    if (!served) return EmptyError("timed out waiting for an item");
+    if (!w.status.ok()) return w.status;
+    return std::move(*w.item);
+  }
+
+  absl::StatusOr<T> TakeOneAndUnlock() ABSL_UNLOCK_FUNCTION(mu_) {
+    absl::StatusOr<T> result(items_.Pop());
+    Rebalance();
+    mu_.Unlock();
+    return result;
+  }
+
+  absl::StatusOr<size_t> GetManyImpl(size_t max_items, std::vector<T>* out,
+                                     absl::Time deadline) {
+    if (max_items == 0) {
+      return absl::InvalidArgumentError("GetMany needs max_items >= 1");
+    }
+    mu_.Lock();
+    if (!items_.empty()) return TakeManyAndUnlock(max_items, out);
+    if (shutdown_) {
+      mu_.Unlock();
+      return ShutDownError("get on a shut down, empty queue");
+    }
+    if (Expired(deadline)) {
+      mu_.Unlock();
+      return EmptyError("queue is empty");
+    }
+    if (getters_.empty()) {
+      SpinUnlocked(
+          [this] { return size_.load(std::memory_order_relaxed) > 0; });
+      if (!items_.empty()) return TakeManyAndUnlock(max_items, out);
+      if (shutdown_) {
+        mu_.Unlock();
+        return ShutDownError("get on a shut down, empty queue");
+      }
+    }
+    GetWaiter<T> w;
+    w.batch = out;
+    w.max_items = max_items;
+    getters_.PushBack(&w);
+    const bool served = AwaitServed(&w, &getters_, deadline);
+    mu_.Unlock();
+    if (!served) return EmptyError("timed out waiting for an item");
+    if (!w.status.ok()) return w.status;
+    return w.received;
+  }
+
+  absl::StatusOr<size_t> TakeManyAndUnlock(size_t max_items,
+                                           std::vector<T>* out)
+      ABSL_UNLOCK_FUNCTION(mu_) {
+    size_t n = 0;
+    while (n < max_items && !items_.empty()) {
+      out->push_back(items_.Pop());
+      ++n;
+    }
+    Rebalance();
+    mu_.Unlock();
+    return n;
+  }
+
+  mutable absl::Mutex mu_;
+  int64_t maxsize_ ABSL_GUARDED_BY(mu_);
+  Container items_ ABSL_GUARDED_BY(mu_);
+  int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  WaiterList<GetWaiter<T>> getters_ ABSL_GUARDED_BY(mu_);
+  WaiterList<PutWaiter<T>> putters_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
+  // items_.size(), published under mu_ for lock-free snapshots and spinning
+  // waiters; on its own cache line so pollers do not slow the lock word.
+  // (alignas also pads the object, so nothing shares that line.)
+  alignas(64) std::atomic<size_t> size_{0};
+};
+
+}  // namespace queue_internal
+
+// Queue<T>: a FIFO queue, bounded (maxsize > 0) or unbounded (maxsize <= 0),
+// with Python's task tracking (TaskDone/Join) and shutdown. The workhorse
+// for handing work from producer threads to consumer threads.
+//
+// Blocking calls, what they wait for and how they wake, errors, fairness and
+// thread safety are as described in the file comment and on each member of
+// queue_internal::BasicQueue (Put, PutMany, Get, GetMany, TaskDone, Join,
+// Shutdown).
+//
+// Thread safety: thread-safe; all members may be called concurrently.
+template <typename T>
+class Queue
+    : public queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>> {
+ public:
+  explicit Queue(int64_t maxsize = 0)
+      : queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>>(maxsize) {}
+};
+
+// LifoQueue<T>: like Queue, but Get returns the most recently put item
+// first (a stack). Useful for depth-first work lists and for keeping the
+// hottest items in cache. GetMany returns items newest first.
+//
+// Thread safety: thread-safe; all members may be called concurrently.
+template <typename T>
+class LifoQueue
+    : public queue_internal::BasicQueue<T, queue_internal::Stack<T>> {
+  static_assert(std::is_nothrow_move_assignable_v<T>,
+                "LifoQueue needs T's move assignment to be noexcept");
+
+ public:
+  explicit LifoQueue(int64_t maxsize = 0)
+      : queue_internal::BasicQueue<T, queue_internal::Stack<T>>(maxsize) {}
+};
+
+// PriorityQueue<T, Compare>: like Queue, but Get returns the smallest item
+// according to `Compare` (default std::less<T>: smallest first, as Python's
+// heapq-based PriorityQueue). Stable: items that compare equal come out in
+// the order they were put (Python gives no such promise). Typical use is
+// `PriorityQueue<std::pair<int, Job>, ByFirst>` with a comparator that looks
+// at the priority only, so jobs of equal priority stay FIFO.
+//
+// Thread safety: thread-safe; all members may be called concurrently.
+template <typename T, typename Compare = std::less<T>>
+class PriorityQueue : public queue_internal::BasicQueue<
+                          T, queue_internal::StableHeap<T, Compare>> {
+  static_assert(std::is_nothrow_move_assignable_v<T>,
+                "PriorityQueue needs T's move assignment to be noexcept");
+
+ public:
+  explicit PriorityQueue(int64_t maxsize = 0)
+      : queue_internal::BasicQueue<T, queue_internal::StableHeap<T, Compare>>(
+            maxsize) {}
+};
+
+// SimpleQueue<T>: an unbounded FIFO queue without task tracking or
+// shutdown, like Python's queue.SimpleQueue: Put never blocks and never
+// fails. The smallest API for the simplest job (passing results back to one
+// thread). Get/GetFor/TryGet/GetMany behave as on Queue; since a SimpleQueue
+// cannot be shut down, a blocking Get only returns with an item. It shares
+// Queue's engine, so it is exactly as fast; what it saves is API surface.
+//
+// Thread safety: thread-safe; all members may be called concurrently.
+template <typename T>
+class SimpleQueue {
+ public:
+  SimpleQueue() = default;
+  SimpleQueue(const SimpleQueue&) = delete;
+  SimpleQueue& operator=(const SimpleQueue&) = delete;
+
+  // Put: enqueues `item`; never blocks, never fails.
+  void Put(T&& item) { (void)impl_.Put(std::move(item)); }
+  void Put(const T& item) { (void)impl_.Put(item); }
+  // PutMany: enqueues every item (moving from them) under one lock.
+  void PutMany(absl::Span<T> items) { (void)impl_.PutMany(items); }
+
+  absl::StatusOr<T> Get() { return impl_.Get(); }
+  absl::StatusOr<T> GetFor(absl::Duration timeout) {
+    return impl_.GetFor(timeout);
+  }
+  absl::StatusOr<T> GetUntil(absl::Time deadline) {
+    return impl_.GetUntil(deadline);
+  }
+  absl::StatusOr<T> TryGet() { return impl_.TryGet(); }
+  absl::StatusOr<size_t> GetMany(size_t max_items, std::vector<T>* out) {
+    return impl_.GetMany(max_items, out);
+  }
+  absl::StatusOr<size_t> GetManyFor(size_t max_items, absl::Duration timeout,
+                                    std::vector<T>* out) {
+    return impl_.GetManyFor(max_items, timeout, out);
+  }
+  absl::StatusOr<size_t> TryGetMany(size_t max_items, std::vector<T>* out) {
+    return impl_.TryGetMany(max_items, out);
+  }
+
+  size_t qsize() const { return impl_.qsize(); }
+  bool empty() const { return impl_.empty(); }
+  size_t getters_waiting() const { return impl_.getters_waiting(); }
+
+ private:
+  queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>> impl_;
+};
+
+}  // namespace spindle
+
+#endif  // SPINDLE_CONCURRENCY_QUEUE_H_
