@@ -102,8 +102,8 @@ TEST(ThreadPoolExecutorTest, WorkersStartLazily) {
 
 // 221
 TEST(ThreadPoolExecutorTest, SaturationStartsExactlyMaxWorkersThreads) {
-  ThreadPoolExecutor pool({.max_workers = 4});
   Gate gate;
+  ThreadPoolExecutor pool({.max_workers = 4});
   std::vector<Future<void>> fs;
   for (int i = 0; i < 60; ++i) fs.push_back(pool.Submit([&] { gate.Pass(); }));
   EXPECT_EQ(pool.num_threads(), 4);
@@ -148,15 +148,15 @@ TEST(ThreadPoolExecutorTest, ShutdownWaitsForQueuedWork) {
 
 // 227, made deterministic: one worker blocked, the queue behind it cancelled.
 TEST(ThreadPoolExecutorTest, ShutdownCancelFuturesCancelsOnlyQueuedTasks) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
   absl::Notification started;
+  std::atomic<int> ran{0};
+  ThreadPoolExecutor pool({.max_workers = 1});
   Future<int> first = pool.Submit([&] {
     started.Notify();
     gate.Pass();
     return 1;
   });
-  std::atomic<int> ran{0};
   std::vector<Future<int>> rest;
   for (int i = 0; i < 49; ++i) {
     rest.push_back(pool.Submit([&] { return ++ran; }));
@@ -172,8 +172,8 @@ TEST(ThreadPoolExecutorTest, ShutdownCancelFuturesCancelsOnlyQueuedTasks) {
 
 // 228
 TEST(ThreadPoolExecutorTest, ShutdownAfterCancelledSubmitDoesNotHang) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
+  ThreadPoolExecutor pool({.max_workers = 1});
   Future<void> blocker = pool.Submit([&] { gate.Pass(); });
   Future<int> f = pool.Submit([] { return 1; });
   EXPECT_TRUE(f.Cancel());
@@ -185,9 +185,9 @@ TEST(ThreadPoolExecutorTest, ShutdownAfterCancelledSubmitDoesNotHang) {
 
 // 229
 TEST(ThreadPoolExecutorTest, ThreadsTerminateAfterShutdown) {
-  ThreadPoolExecutor pool({.max_workers = 5});
   Gate gate;
   absl::BlockingCounter started(3);
+  ThreadPoolExecutor pool({.max_workers = 5});
   std::vector<Future<void>> fs;
   for (int i = 0; i < 3; ++i) {
     fs.push_back(pool.Submit([&] {
@@ -220,8 +220,8 @@ TEST(ThreadPoolExecutorTest, DestructorFinishesSubmittedWork) {
 // 232, 225: Shutdown(wait=false) returns; work still completes; the
 // destructor joins.
 TEST(ThreadPoolExecutorTest, ShutdownNoWaitThenWorkCompletes) {
-  ThreadPoolExecutor pool({.max_workers = 2});
   Gate gate;
+  ThreadPoolExecutor pool({.max_workers = 2});
   std::vector<Future<int>> fs;
   for (int i = 0; i < 6; ++i) {
     fs.push_back(pool.Submit([&gate, i] {
@@ -253,11 +253,11 @@ TEST(ThreadPoolExecutorTest, ShutdownNoWaitCancelRightAfterSubmit) {
 // 233
 TEST(ThreadPoolExecutorTest, ThreadNamesUseThePrefix) {
   for (std::string prefix : {std::string("SpecialPool"), std::string()}) {
-    ThreadPoolExecutor pool({.max_workers = 5, .thread_name_prefix = prefix});
     absl::BlockingCounter all_running(5);
     Gate gate;
     absl::Mutex mu;
     std::set<std::string> names;
+    ThreadPoolExecutor pool({.max_workers = 5, .thread_name_prefix = prefix});
     std::vector<Future<void>> fs;
     for (int i = 0; i < 5; ++i) {
       fs.push_back(pool.Submit([&] {
@@ -349,8 +349,8 @@ TEST(ThreadPoolExecutorTest, ThrowingTaskFailsOnlyItsFuture) {
 }
 
 TEST(ThreadPoolExecutorTest, ExecuteRunsAndSurvivesThrowingTasks) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   absl::Notification done;
+  ThreadPoolExecutor pool({.max_workers = 1});
   testing::internal::CaptureStderr();
   ASSERT_TRUE(pool.Execute([] { throw std::runtime_error("exec boom"); }).ok());
   ASSERT_TRUE(pool.Execute([&] { done.Notify(); }).ok());
@@ -361,9 +361,9 @@ TEST(ThreadPoolExecutorTest, ExecuteRunsAndSurvivesThrowingTasks) {
 
 // Cancel before run (the task never runs) and cancel while running (fails).
 TEST(ThreadPoolExecutorTest, CancelBeforeRunAndWhileRunning) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
   absl::Notification started;
+  ThreadPoolExecutor pool({.max_workers = 1});
   Future<void> running = pool.Submit([&] {
     started.Notify();
     gate.Pass();
@@ -383,13 +383,13 @@ TEST(ThreadPoolExecutorTest, CancelBeforeRunAndWhileRunning) {
 
 // Callbacks added before and after completion of a pool task.
 TEST(ThreadPoolExecutorTest, DoneCallbacksBeforeAndAfterCompletion) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
+  absl::Notification before;
+  ThreadPoolExecutor pool({.max_workers = 1});
   Future<int> f = pool.Submit([&] {
     gate.Pass();
     return 3;
   });
-  absl::Notification before;
   std::thread::id before_thread;
   f.AddDoneCallback([&](const Future<int>& g) {
     EXPECT_EQ(*g.Result(), 3);
@@ -446,8 +446,8 @@ TEST(MapTest, ExceptionIsRaisedAtItsPositionAndEndsIteration) {
 
 // 208: the timeout is the point; a gate stands in for sleep(6).
 TEST(MapTest, TimeoutYieldsEarlierResultsThenTimeoutThenEnds) {
-  ThreadPoolExecutor pool({.max_workers = 3});
   Gate gate;
+  ThreadPoolExecutor pool({.max_workers = 3});
   std::vector<absl::StatusOr<int>> got;
   {
     auto results = pool.Map(
@@ -477,10 +477,10 @@ TEST(MapTest, SubmitsEverythingWithoutIteration) {
 // 212: a busy single worker; timeout 0 cancels the waited-on future and the
 // rest, and neither starts.
 TEST(MapTest, TimeoutCancelsTheCurrentAndRemainingFutures) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
-  Future<void> busy = pool.Submit([&] { gate.Pass(); });
   std::atomic<int> started{0};
+  ThreadPoolExecutor pool({.max_workers = 1});
+  Future<void> busy = pool.Submit([&] { gate.Pass(); });
   std::vector<Future<int>> fs;
   {
     auto results = pool.Map([&](int x) { return ++started + x; },
@@ -499,8 +499,8 @@ TEST(MapTest, TimeoutCancelsTheCurrentAndRemainingFutures) {
 // 214: one deadline counted from the Map call. Sleeping past it is the
 // point of this test.
 TEST(MapTest, DeadlineCountsFromTheCall) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
+  ThreadPoolExecutor pool({.max_workers = 1});
   auto results = pool.Map(
       [&](int x) {
         gate.Pass();
@@ -535,11 +535,11 @@ TEST(MapTest, EmptyInputGivesNoResults) {
 TEST(ThreadPoolExecutorStressTest, SubmittingWhileShuttingDown) {
   for (int round = 0; round < 10; ++round) {
     for (bool cancel : {false, true}) {
+      std::atomic<int> ran{0};
+      absl::Notification go;
       ThreadPoolExecutor pool({.max_workers = 3});
       constexpr int kSubmitters = 4, kPerThread = 500;
-      std::atomic<int> ran{0};
       std::vector<std::vector<Future<int>>> fs(kSubmitters);
-      absl::Notification go;
       std::vector<std::thread> submitters;
       for (int t = 0; t < kSubmitters; ++t) {
         submitters.emplace_back([&, t] {
