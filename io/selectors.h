@@ -252,8 +252,9 @@ class SelectorMap {
 // (POLLNVAL, as both events), epoll silently drops it.
 //
 // Thread safety: a Selector is not thread-safe: calls on one selector must
-// not overlap, except `Wakeup()`, which any thread may call at any time while
-// the selector exists. Different selectors are independent.
+// not overlap, except `Wakeup()`, which any thread (or a signal handler) may
+// call at any time while the selector exists. Different selectors are
+// independent.
 template <typename Data = std::any>
 class Selector {
  public:
@@ -341,12 +342,13 @@ class Selector {
   // and poll, so a short wait never spins).
   //
   // Wakes when: an fd is ready; the timeout passes (empty result); another
-  // thread calls Wakeup() (result possibly empty), also when that call came
-  // before this Select began. A signal (EINTR) does not wake it: the wait is
-  // resumed with the time left (PEP 475).
+  // thread or a signal handler calls Wakeup() (result possibly empty), also
+  // when that call came before this Select began. A signal (EINTR) does not
+  // wake it: the wait is resumed with the time left (PEP 475).
   //
   // The returned span is owned by the selector and valid until the next
-  // Select() or Close(); steady-state calls allocate nothing.
+  // Select() or Close(). Steady-state calls allocate nothing: the kernel
+  // buffer grows at Register, the result vector is reused.
   //
   // Errors: kFailedPrecondition after Close(); the kernel's error otherwise
   // (SelectSelector: EBADF when a registered fd was closed).
@@ -378,9 +380,18 @@ class Selector {
   }
 
   // Makes a Select() that is blocked in another thread return early (or the
-  // next Select(), if none is blocked now). Thread-safe; wake-ups before a
-  // Select coalesce into one early return. Errors: kFailedPrecondition after
-  // Close().
+  // next Select(), if none is blocked now); wake-ups before a Select coalesce
+  // into one early return. The wake-up fd is internal: it never appears in
+  // results or in GetMap().
+  //
+  // Thread-safe, also concurrently with Close(), and async-signal-safe (one
+  // write(2) to an eventfd, no lock, no allocation): a signal handler may
+  // set a flag and call Wakeup() so that the loop notices the flag at once -
+  // the way to surface a user's interrupt, since Select() itself retries
+  // EINTR. Everything written before Wakeup() happens-before the Select()
+  // it releases returns. Must not overlap the selector's destruction.
+  //
+  // Errors: kFailedPrecondition after Close(); the kernel's otherwise.
   absl::Status Wakeup() { return poller_->Wakeup(); }
 
   // The key registered for `fileobj` (looked up by fd, or by identity when
@@ -397,8 +408,11 @@ class Selector {
   // Close(). The reference is valid for the selector's lifetime.
   const SelectorMap<Data>& GetMap() const { return map_; }
 
-  // Unregisters everything and releases the kernel objects. Idempotent;
-  // afterwards every call but GetMap() fails with kFailedPrecondition.
+  // Unregisters everything and releases the kernel objects (the internal
+  // wake-up eventfd lives on until destruction, so that a racing Wakeup()
+  // can never write to a closed or reused fd). Keys and the last Select()
+  // result are invalidated. Idempotent; afterwards every call but GetMap()
+  // and closed() fails with kFailedPrecondition.
   void Close() {
     if (closed_) return;
     closed_ = true;

@@ -53,42 +53,37 @@ int Deadline::RemainingMillis() const {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
+WakeupFd::~WakeupFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
 absl::Status WakeupFd::Open() {
-  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0) return ErrnoError(errno, "eventfd");
-  read_fd_ = fd;
-  absl::MutexLock lock(&mu_);
-  signal_fd_ = fd;
+  fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd_ < 0) return ErrnoError(errno, "eventfd");
   return absl::OkStatus();
 }
 
 absl::Status WakeupFd::Signal() {
-  absl::ReaderMutexLock lock(&mu_);
-  if (signal_fd_ < 0) return ShutDownError("selector is closed");
-  const uint64_t one = 1;
-  // EAGAIN means the counter is saturated: a wake-up is pending anyway.
-  if (write(signal_fd_, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-    return ErrnoError(errno, "write(eventfd)");
+  if (closed_.load(std::memory_order_acquire) || fd_ < 0) {
+    return ShutDownError("selector is closed");
   }
+  const int saved_errno = errno;  // async-signal-safe: leave errno as it was
+  const uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(fd_, &one, sizeof(one));
+  } while (n < 0 && errno == EINTR);
+  // EAGAIN: the counter is saturated, so a wake-up is pending anyway.
+  const int err = n < 0 && errno != EAGAIN ? errno : 0;
+  errno = saved_errno;
+  if (err != 0) return ErrnoError(err, "write(eventfd)");
   return absl::OkStatus();
 }
 
 void WakeupFd::Drain() {
   uint64_t value;
   // One read resets an eventfd's counter; EAGAIN means nothing was pending.
-  while (read(read_fd_, &value, sizeof(value)) < 0 && errno == EINTR) {
-  }
-}
-
-void WakeupFd::Close() {
-  {
-    // After this block no Signal() is inside write(), and none will start.
-    absl::MutexLock lock(&mu_);
-    signal_fd_ = -1;
-  }
-  if (read_fd_ >= 0) {
-    close(read_fd_);
-    read_fd_ = -1;
+  while (read(fd_, &value, sizeof(value)) < 0 && errno == EINTR) {
   }
 }
 

@@ -12,21 +12,21 @@
 // place.
 //
 // Thread safety: a Poller is not thread-safe, except `Wakeup()`, which may be
-// called from any thread at any time before the Poller is destroyed.
+// called from any thread (and from a signal handler) at any time before the
+// Poller is destroyed.
 
 #ifndef SPINDLE_IO_INTERNAL_POLLER_H_
 #define SPINDLE_IO_INTERNAL_POLLER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
@@ -84,28 +84,31 @@ class Deadline {
 int64_t MonotonicNanos();
 
 // The wake-up channel shared by all backends: a non-blocking, close-on-exec
-// eventfd. Signal() is thread-safe and fails with kFailedPrecondition once
-// Close() has run; the other calls belong to the owning thread.
+// eventfd. Signal() is thread-safe and async-signal-safe: one atomic load and
+// one write(2), no lock, no allocation while open. Close() only marks it
+// closed (Signal() then fails with kFailedPrecondition); the fd itself is
+// released by the destructor, so that a Signal() racing with Close() can
+// never write to a closed, or reused, fd number. The other calls belong to
+// the owning thread.
 class WakeupFd {
  public:
   WakeupFd() = default;
   WakeupFd(const WakeupFd&) = delete;
   WakeupFd& operator=(const WakeupFd&) = delete;
-  ~WakeupFd() { Close(); }
+  ~WakeupFd();
 
   absl::Status Open();
   // The fd to watch for readability; owner thread only.
-  int fd() const { return read_fd_; }
+  int fd() const { return fd_; }
   // Makes fd() readable until the next Drain(). Thread-safe.
-  absl::Status Signal() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Signal();
   // Consumes pending signals; owner thread only.
   void Drain();
-  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+  void Close() { closed_.store(true, std::memory_order_release); }
 
  private:
-  int read_fd_ = -1;  // owner thread's copy
-  absl::Mutex mu_;
-  int signal_fd_ ABSL_GUARDED_BY(mu_) = -1;  // same fd; -1 once closed
+  int fd_ = -1;  // written once by Open(), before the selector is shared
+  std::atomic<bool> closed_{false};
 };
 
 class Poller {
@@ -137,10 +140,10 @@ class Poller {
   // state do nothing.
   virtual absl::Status Rebuild(absl::Span<const Registration> live) = 0;
 
-  // Thread-safe; see WakeupFd::Signal().
+  // Thread-safe and async-signal-safe; see WakeupFd::Signal().
   virtual absl::Status Wakeup() = 0;
 
-  // Releases the kernel objects; idempotent.
+  // Releases the kernel objects (the wake-up fd at destruction); idempotent.
   virtual void Close() = 0;
 
   // The kernel object's fd where there is one (epoll), else -1.

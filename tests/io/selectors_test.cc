@@ -761,6 +761,39 @@ TYPED_TEST(SelectorTest, SignalDoesNotInterruptBlockingSelect) {
             (FdMasks{{rd.fileno(), kEventRead}}));
 }
 
+std::atomic<Selector<std::any>*> g_wake_target{nullptr};
+volatile sig_atomic_t g_interrupted = 0;
+void InterruptAndWake(int) {
+  g_interrupted = 1;
+  if (Selector<std::any>* sel = g_wake_target.load()) (void)sel->Wakeup();
+}
+
+// 264: how a user's interrupt surfaces, since EINTR is retried: the signal
+// handler sets its flag and calls the async-signal-safe Wakeup(), so Select
+// returns at once and the loop sees the flag. Either ordering (signal before
+// or during the Select) releases it.
+TYPED_TEST(SelectorTest, SignalHandlerCanWakeSelect) {
+  struct sigaction sa = {};
+  sa.sa_handler = &InterruptAndWake;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, nullptr), 0);  // kept installed: see above
+  auto [rd, wr] = Pair();
+  ASSERT_TRUE(this->sel_->Register(rd, kEventRead).ok());
+  g_interrupted = 0;
+  g_wake_target.store(this->sel_.get());
+  const pthread_t self = pthread_self();
+  std::thread sender([self] { pthread_kill(self, SIGUSR2); });
+  const absl::Time start = absl::Now();
+  auto ready = this->sel_->Select(kBound);
+  const absl::Duration waited = absl::Now() - start;
+  sender.join();
+  g_wake_target.store(nullptr);
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_TRUE(ready->empty());
+  EXPECT_EQ(g_interrupted, 1);
+  EXPECT_LT(waited, kBound / 2);
+}
+
 // --- data, keys and handlers
 // ---------------------------------------------------
 
