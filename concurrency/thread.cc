@@ -1,0 +1,398 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/concurrency/thread.h"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "spindle/concurrency/status.h"
+
+namespace spindle {
+namespace internal {
+
+enum class ThreadKind { kSpindle, kMain, kDummy };
+
+// Everything known about one thread. Shared by the `Thread` object, the
+// running thread, handles and the registry; never outlived by its users.
+struct ThreadRecord {
+  ThreadRecord(std::string n, bool d, ThreadKind k)
+      : name(std::move(n)), daemon(d), kind(k) {}
+
+  const std::string name;
+  const bool daemon;
+  const ThreadKind kind;
+
+  absl::Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;     // Start() succeeded.
+  bool registered ABSL_GUARDED_BY(mu) = false;  // The thread is running.
+  bool finished ABSL_GUARDED_BY(mu) = false;    // The function returned.
+  uint64_t ident ABSL_GUARDED_BY(mu) = 0;
+  int64_t native_id ABSL_GUARDED_BY(mu) = 0;
+
+  // Only for kSpindle. `fn` is moved to the new thread by Start().
+  absl::AnyInvocable<void()> fn;
+  pthread_t handle{};  // Written by Start(); read by ~Thread.
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::ThreadKind;
+using internal::ThreadRecord;
+
+int64_t GetTid() { return static_cast<int64_t>(syscall(SYS_gettid)); }
+uint64_t SelfIdent() { return static_cast<uint64_t>(pthread_self()); }
+
+// The set of live threads. Never destroyed, so that daemon threads may use
+// it while the process exits.
+struct Registry {
+  absl::Mutex mu;
+  std::vector<std::shared_ptr<ThreadRecord>> live ABSL_GUARDED_BY(mu);
+  std::shared_ptr<ThreadRecord> main ABSL_GUARDED_BY(mu);
+};
+
+Registry& GetRegistry() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+void Register(const std::shared_ptr<ThreadRecord>& rec) {
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  r.live.push_back(rec);
+}
+
+void Unregister(const ThreadRecord* rec) {
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  for (auto it = r.live.begin(); it != r.live.end(); ++it) {
+    if (it->get() == rec) {
+      r.live.erase(it);
+      return;
+    }
+  }
+}
+
+std::atomic<int> g_thread_counter{0};
+std::atomic<int> g_dummy_counter{0};
+
+// The main thread's record, made on first use. The main thread is the one
+// whose kernel thread id equals the process id.
+std::shared_ptr<ThreadRecord> MainRecord() {
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  if (r.main == nullptr) {
+    auto rec =
+        std::make_shared<ThreadRecord>("MainThread", false, ThreadKind::kMain);
+    {
+      absl::MutexLock rl(&rec->mu);
+      rec->started = rec->registered = true;
+      rec->native_id = getpid();
+      // ident is pthread_self() of the main thread; known only on it.
+      if (GetTid() == getpid()) rec->ident = SelfIdent();
+    }
+    r.main = rec;
+    r.live.insert(r.live.begin(), rec);
+  }
+  return r.main;
+}
+
+// Records the main thread during static initialisation, which runs on it.
+[[maybe_unused]] const bool kMainRecorded = [] {
+  if (GetTid() == getpid()) MainRecord();
+  return true;
+}();
+
+// The calling thread's record. For dummy threads, the destructor of this
+// thread-local unregisters the record when the thread exits.
+struct CurrentSlot {
+  std::shared_ptr<ThreadRecord> rec;
+  ~CurrentSlot() {
+    if (rec != nullptr && rec->kind == ThreadKind::kDummy) {
+      Unregister(rec.get());
+      absl::MutexLock l(&rec->mu);
+      rec->finished = true;
+    }
+  }
+};
+thread_local CurrentSlot tls_current;
+
+// The except hook; never destroyed (daemon threads may use it at exit).
+absl::Mutex g_hook_mu(absl::kConstInit);
+ExceptHook* g_hook ABSL_GUARDED_BY(g_hook_mu) = nullptr;
+
+void RunExceptHook(std::exception_ptr exception, ThreadHandle thread) {
+  ExceptHook hook;
+  {
+    absl::MutexLock l(&g_hook_mu);
+    if (g_hook != nullptr) hook = *g_hook;
+  }
+  ExceptHookArgs args{std::move(exception), std::move(thread)};
+  try {
+    if (hook) {
+      hook(args);
+    } else {
+      DefaultExceptHook(args);
+    }
+  } catch (...) {
+    std::fprintf(stderr, "Exception in spindle except hook (ignored)\n");
+  }
+}
+
+// Waits for every live non-daemon spindle thread at exit(), as Python's
+// interpreter does at shutdown.
+void JoinNonDaemonAtExit() {
+  std::vector<std::shared_ptr<ThreadRecord>> pending;
+  {
+    Registry& r = GetRegistry();
+    absl::MutexLock l(&r.mu);
+    for (const auto& rec : r.live) {
+      if (rec->kind == ThreadKind::kSpindle && !rec->daemon &&
+          rec.get() != tls_current.rec.get()) {
+        pending.push_back(rec);
+      }
+    }
+  }
+  for (const auto& rec : pending) {
+    absl::MutexLock l(&rec->mu);
+    rec->mu.Await(absl::Condition(&rec->finished));
+  }
+}
+
+void* ThreadMain(void* arg) {
+  std::shared_ptr<ThreadRecord> rec(
+      std::move(*static_cast<std::shared_ptr<ThreadRecord>*>(arg)));
+  delete static_cast<std::shared_ptr<ThreadRecord>*>(arg);
+
+  // The OS name is limited to 15 bytes plus the terminator.
+  pthread_setname_np(pthread_self(), rec->name.substr(0, 15).c_str());
+  tls_current.rec = rec;
+  Register(rec);
+  absl::AnyInvocable<void()> fn;
+  {
+    absl::MutexLock l(&rec->mu);
+    rec->ident = SelfIdent();
+    rec->native_id = GetTid();
+    rec->registered = true;
+    fn = std::move(rec->fn);
+  }
+  try {
+    fn();
+  } catch (...) {
+    RunExceptHook(std::current_exception(), ThreadHandle(rec));
+  }
+  try {
+    fn = nullptr;  // Destroy the function and its arguments here.
+  } catch (...) {
+    RunExceptHook(std::current_exception(), ThreadHandle(rec));
+  }
+  // Leave the registry before anyone can see us finished, so that
+  // Enumerate() never lists a joined thread.
+  Unregister(rec.get());
+  {
+    absl::MutexLock l(&rec->mu);
+    rec->finished = true;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ThreadHandle
+
+std::string ThreadHandle::name() const { return rec_->name; }
+bool ThreadHandle::daemon() const { return rec_->daemon; }
+uint64_t ThreadHandle::ident() const {
+  absl::MutexLock l(&rec_->mu);
+  return rec_->ident;
+}
+int64_t ThreadHandle::native_id() const {
+  absl::MutexLock l(&rec_->mu);
+  return rec_->native_id;
+}
+bool ThreadHandle::IsAlive() const {
+  absl::MutexLock l(&rec_->mu);
+  return rec_->started && !rec_->finished;
+}
+bool ThreadHandle::is_main() const { return rec_->kind == ThreadKind::kMain; }
+bool ThreadHandle::is_dummy() const { return rec_->kind == ThreadKind::kDummy; }
+
+// ---------------------------------------------------------------------------
+// Thread
+
+Thread::Thread(Options options, absl::AnyInvocable<void()> fn) {
+  const int n = g_thread_counter.fetch_add(1) + 1;
+  std::string name = options.name.empty() ? absl::StrCat("Thread-", n)
+                                          : std::move(options.name);
+  rec_ = std::make_shared<ThreadRecord>(std::move(name), options.daemon,
+                                        ThreadKind::kSpindle);
+  rec_->fn = std::move(fn);
+}
+
+Thread::~Thread() {
+  if (rec_ == nullptr) return;  // Moved from.
+  bool started;
+  {
+    absl::MutexLock l(&rec_->mu);
+    started = rec_->started;
+  }
+  if (!started) return;
+  if (rec_->daemon) {
+    pthread_detach(rec_->handle);
+    return;
+  }
+  if (pthread_equal(rec_->handle, pthread_self())) {
+    // Destroyed by its own thread: it cannot wait for itself.
+    pthread_detach(rec_->handle);
+    return;
+  }
+  pthread_join(rec_->handle, nullptr);
+}
+
+absl::Status Thread::Start() {
+  {
+    absl::MutexLock l(&rec_->mu);
+    if (rec_->started) {
+      return absl::FailedPreconditionError("threads can only be started once");
+    }
+    rec_->started = true;
+  }
+  static std::once_flag at_exit_once;
+  std::call_once(at_exit_once, [] { std::atexit(JoinNonDaemonAtExit); });
+
+  auto* arg = new std::shared_ptr<ThreadRecord>(rec_);
+  pthread_t handle;
+  const int err = pthread_create(&handle, nullptr, &ThreadMain, arg);
+  if (err != 0) {
+    delete arg;
+    absl::MutexLock l(&rec_->mu);
+    rec_->started = false;
+    return ErrnoError(err, "pthread_create");
+  }
+  absl::MutexLock l(&rec_->mu);
+  rec_->handle = handle;
+  rec_->mu.Await(absl::Condition(&rec_->registered));
+  return absl::OkStatus();
+}
+
+void Thread::Join() {
+  const bool finished = JoinFor(absl::InfiniteDuration());
+  ABSL_RAW_CHECK(finished, "an infinite join returned early");
+}
+
+bool Thread::JoinFor(absl::Duration timeout) {
+  absl::MutexLock l(&rec_->mu);
+  if (!rec_->started) {
+    ABSL_RAW_LOG(FATAL,
+                 "spindle::Thread::Join: cannot join thread %s before "
+                 "it is started",
+                 rec_->name.c_str());
+  }
+  if (tls_current.rec.get() == rec_.get()) {
+    ABSL_RAW_LOG(FATAL, "spindle::Thread::Join: thread %s cannot join itself",
+                 rec_->name.c_str());
+  }
+  if (timeout == absl::InfiniteDuration()) {
+    rec_->mu.Await(absl::Condition(&rec_->finished));
+    return true;
+  }
+  return rec_->mu.AwaitWithTimeout(absl::Condition(&rec_->finished), timeout);
+}
+
+bool Thread::IsAlive() const { return handle().IsAlive(); }
+std::string Thread::name() const { return rec_->name; }
+bool Thread::daemon() const { return rec_->daemon; }
+uint64_t Thread::ident() const { return handle().ident(); }
+int64_t Thread::native_id() const { return handle().native_id(); }
+ThreadHandle Thread::handle() const { return ThreadHandle(rec_); }
+
+// ---------------------------------------------------------------------------
+// Module-level functions
+
+ThreadHandle CurrentThread() {
+  if (tls_current.rec != nullptr) return ThreadHandle(tls_current.rec);
+  if (GetTid() == getpid()) {
+    tls_current.rec = MainRecord();
+    return ThreadHandle(tls_current.rec);
+  }
+  const int n = g_dummy_counter.fetch_add(1) + 1;
+  auto rec =
+      std::make_shared<ThreadRecord>(absl::StrCat("Dummy-", n),
+                                     /*daemon=*/true, ThreadKind::kDummy);
+  {
+    absl::MutexLock l(&rec->mu);
+    rec->started = rec->registered = true;
+    rec->ident = SelfIdent();
+    rec->native_id = GetTid();
+  }
+  Register(rec);
+  tls_current.rec = rec;
+  return ThreadHandle(rec);
+}
+
+ThreadHandle MainThread() { return ThreadHandle(MainRecord()); }
+
+int ActiveCount() {
+  MainRecord();
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  return static_cast<int>(r.live.size());
+}
+
+std::vector<ThreadHandle> Enumerate() {
+  MainRecord();
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  std::vector<ThreadHandle> out;
+  out.reserve(r.live.size());
+  for (const auto& rec : r.live) out.push_back(ThreadHandle(rec));
+  return out;
+}
+
+ExceptHook SetExceptHook(ExceptHook hook) {
+  absl::MutexLock l(&g_hook_mu);
+  ExceptHook previous = g_hook != nullptr ? *g_hook : ExceptHook();
+  if (g_hook == nullptr) g_hook = new ExceptHook();
+  *g_hook = std::move(hook);
+  return previous;
+}
+
+void DefaultExceptHook(const ExceptHookArgs& args) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(args.exception);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  const std::string name =
+      args.thread.valid() ? args.thread.name() : std::string("?");
+  std::fprintf(stderr, "Exception in thread %s:\n%s\n", name.c_str(),
+               what.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace spindle
