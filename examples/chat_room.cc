@@ -109,9 +109,9 @@ class ChatServer {
     std::printf("New connection: %s (fd %d)\n", client->name.c_str(),
                 client->sock.fileno());
     Client* c = client.get();
-    if (!sel_->Register(c->sock, kEventRead, c).ok())
-      return;  // e.g. fd >=
-               // FD_SETSIZE
+    // SelectSelector refuses fds >= FD_SETSIZE; such a client is dropped
+    // (its socket closes when `client` goes out of scope).
+    if (!sel_->Register(c->sock, kEventRead, c).ok()) return;
     (void)c->sock.SendAll(absl::StrCat("welcome, ", c->name, "\n"));
     clients_[c->sock.fileno()] = std::move(client);
   }

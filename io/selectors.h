@@ -7,22 +7,25 @@
 // Python's `selectors` module for C++: wait until any of many file
 // descriptors is ready for reading or writing, then act on the ready ones.
 //
+// clang-format off
 //   Python                              spindle::io
-//   ----------------------------------  ---------------------------------------
-//   selectors.EVENT_READ / EVENT_WRITE  kEventRead (1) / kEventWrite (2)
-//   SelectorKey(fileobj, fd, events,    SelectorKey<Data>{fileobj, fd, events,
-//               data)                                     data}
-//   sel = selectors.DefaultSelector()   auto sel = DefaultSelector();  (epoll)
-//   EpollSelector(), PollSelector(),    EpollSelector<>::Create(),
-//   SelectSelector()                    PollSelector<>::Create(),
-//                                       SelectSelector<>::Create()
+//   ----------------------------------  -------------------------------------
+//   selectors.EVENT_READ, EVENT_WRITE   kEventRead (1), kEventWrite (2)
+//   SelectorKey(fileobj, fd, events,    SelectorKey<Data>{fileobj, fd,
+//               data)                                     events, data}
+//   selectors.DefaultSelector()         DefaultSelector<Data>()   (epoll)
+//   EpollSelector(), PollSelector(),    EpollSelector<Data>::Create(),
+//   SelectSelector()                    PollSelector<Data>::Create(),
+//                                       SelectSelector<Data>::Create()
 //   sel.register(f, events, data)       sel->Register(f, events, data)
 //   sel.unregister(f)                   sel->Unregister(f)
 //   sel.modify(f, events, data)         sel->Modify(f, events, data)
-//   for key, mask in sel.select(t):     for (auto [key, mask] :
-//   *sel->Select(t)) sel.get_key(f), sel.get_map()       sel->GetKey(f),
-//   sel->GetMap() sel.close()                         sel->Close() (none)
-//   sel->Wakeup()  (from any thread)
+//   for key, mask in sel.select(t):     for (auto [key, mask] : *sel->Select(t))
+//   sel.get_key(f)                      sel->GetKey(f)
+//   sel.get_map()                       sel->GetMap()
+//   sel.close(), with sel:              sel->Close(), the destructor
+//   (none)                              sel->Wakeup()  (any thread, signals)
+// clang-format on
 //
 // Errors (see concurrency/status.h): bad events or fd -> kInvalidArgument
 // (ValueError); fd already registered -> kAlreadyExists (KeyError); unknown
@@ -30,15 +33,18 @@
 // kFailedPrecondition (IsShutDown; Python's RuntimeError); kernel refusals ->
 // the errno's code with the call named (ErrnoError).
 //
-// Example, the echo server of the seeds (see examples/echo_server.cc):
+// Example, the loop of the seeds' echo server (all of it in
+// examples/echo_server.cc): each registration's data is the callback to run
+// when its fd is ready.
 //
-//   using Handler = void (*)(Selector<Handler>&, Socket&, int mask);
-//   auto sel = spindle::io::DefaultSelector<Handler>();
-//   (*sel)->Register(listener, kEventRead, &Accept);
+//   using Callback = absl::AnyInvocable<void(int mask)>;
+//   auto sel = spindle::io::DefaultSelector<Callback>();
+//   if (!sel.ok()) return sel.status();
+//   (*sel)->Register(listener, kEventRead, [&](int) { Accept(); });
 //   for (;;) {
-//     auto ready = (*sel)->Select(std::nullopt);       // block
+//     auto ready = (*sel)->Select(std::nullopt);  // block until ready
 //     if (!ready.ok()) return ready.status();
-//     for (const auto& [key, mask] : *ready) key->data(...);
+//     for (const auto& [key, mask] : *ready) key->data(mask);
 //   }
 //
 // Choosing `Data`: every class is a template on the type of the caller's
