@@ -35,9 +35,10 @@
 #include "spindle/concurrency/thread_pool.h"
 
 // The peers.
-#include <asio.hpp>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+
+#include <asio.hpp>
 #include <thread_pool/thread_pool.hpp>
 
 // Allocation counting: thread_pool_bench_alloc.cc replaces the global
@@ -188,7 +189,9 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-void LetWorkersPark() { std::this_thread::sleep_for(std::chrono::microseconds(200)); }
+void LetWorkersPark() {
+  std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
 
 void BM_Spindle_SubmitLatency(benchmark::State& state) {
   spindle::ThreadPoolExecutor pool({.max_workers = kWorkers});
@@ -230,13 +233,37 @@ void BM_ThreadPoolPeer_SubmitLatency(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_Spindle_SubmitResult)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Asio_PackagedTask)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ThreadPoolPeer_Submit)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Spindle_Execute)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Tbb_TaskGroup)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Spindle_SubmitLatency)->Iterations(kLatencySamples)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Asio_SubmitLatency)->Iterations(kLatencySamples)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ThreadPoolPeer_SubmitLatency)->Iterations(kLatencySamples)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Spindle_SubmitResult)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Asio_PackagedTask)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ThreadPoolPeer_Submit)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Spindle_Execute)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Tbb_TaskGroup)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Spindle_SubmitLatency)
+    ->Iterations(kLatencySamples)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Asio_SubmitLatency)
+    ->Iterations(kLatencySamples)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ThreadPoolPeer_SubmitLatency)
+    ->Iterations(kLatencySamples)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -24,15 +24,16 @@ void ReportException(const char* context, const void* who,
   } catch (...) {
   }
   // One write so concurrent reports do not interleave.
-  std::string line = absl::StrFormat("spindle: %s %p: %s\n", context, who, what);
+  std::string line =
+      absl::StrFormat("spindle: %s %p: %s\n", context, who, what);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }
 
 FutureStateBase::~FutureStateBase() {
-  // User callbacks still registered here can only exist on a state that
-  // never completed (a Promise leaked without destruction is not possible:
-  // Promise finishes its state), so delete them without calling them.
+  // Every state is completed before its last reference goes (a TaskState is
+  // run or abandoned, a Promise finishes its state when destroyed), so the
+  // list is normally empty. Defensive: free user nodes without calling them.
   CallbackNode* node = callbacks_;
   while (node != nullptr) {
     CallbackNode* next = node->next;
@@ -46,10 +47,9 @@ bool FutureStateBase::Claim() {
   for (;;) {
     uint32_t s = expected & kStateMask;
     if (s != kPending && s != kRunning) return false;
-    if (word_.compare_exchange_weak(expected,
-                                    (expected & kListeners) | kCompleting,
-                                    std::memory_order_acquire,
-                                    std::memory_order_relaxed)) {
+    if (word_.compare_exchange_weak(
+            expected, (expected & kListeners) | kCompleting,
+            std::memory_order_acquire, std::memory_order_relaxed)) {
       return true;
     }
   }
@@ -61,10 +61,9 @@ bool FutureStateBase::Cancel() {
     uint32_t s = expected & kStateMask;
     if (s == kCancelled) return true;
     if (s != kPending) return false;
-    if (word_.compare_exchange_weak(expected,
-                                    (expected & kListeners) | kCancelled,
-                                    std::memory_order_acq_rel,
-                                    std::memory_order_relaxed)) {
+    if (word_.compare_exchange_weak(
+            expected, (expected & kListeners) | kCancelled,
+            std::memory_order_acq_rel, std::memory_order_relaxed)) {
       if (expected & kListeners) NotifyListeners();
       return true;
     }
@@ -106,8 +105,8 @@ bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
   uint32_t old = word_.fetch_or(kListeners, std::memory_order_acq_rel);
   bool is_done = IsDoneState(old & kStateMask);
   if (!is_done) {
-    is_done = mu_.AwaitWithDeadline(absl::Condition(&IsDoneCond, this),
-                                    deadline);
+    is_done =
+        mu_.AwaitWithDeadline(absl::Condition(&IsDoneCond, this), deadline);
   }
   mu_.Unlock();
   return is_done;

@@ -61,10 +61,10 @@
 #ifndef SPINDLE_CONCURRENCY_FUTURE_H_
 #define SPINDLE_CONCURRENCY_FUTURE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <functional>
-#include <algorithm>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -212,9 +212,10 @@ template <typename F, typename T>
 struct ThenResult {
   static constexpr bool kTakesFuture =
       std::is_invocable_v<F&, const Future<T>&>;
-  using type = typename std::conditional_t<
-      kTakesFuture, std::invoke_result<F&, const Future<T>&>,
-      ValueCallResult<F, T>>::type;
+  using type =
+      typename std::conditional_t<kTakesFuture,
+                                  std::invoke_result<F&, const Future<T>&>,
+                                  ValueCallResult<F, T>>::type;
 };
 
 }  // namespace internal
@@ -543,9 +544,8 @@ class AsCompletedRange {
     if (finished_) return std::nullopt;
     if (!started_) {
       started_ = true;
-      deadline_ = timeout_ == absl::InfiniteDuration()
-                      ? absl::InfiniteFuture()
-                      : absl::Now() + timeout_;
+      deadline_ = timeout_ == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                       : absl::Now() + timeout_;
     }
     std::ptrdiff_t i = core_->Next(deadline_);
     if (i == -2) {
@@ -554,10 +554,9 @@ class AsCompletedRange {
     }
     if (i == -1) {
       finished_ = true;
-      return absl::StatusOr<F>(
-          TimeoutError(std::to_string(core_->unfinished()) + " (of " +
-                       std::to_string(core_->total()) +
-                       ") futures unfinished"));
+      return absl::StatusOr<F>(TimeoutError(
+          std::to_string(core_->unfinished()) + " (of " +
+          std::to_string(core_->total()) + ") futures unfinished"));
     }
     return absl::StatusOr<F>(futures_[static_cast<size_t>(i)]);
   }

@@ -37,7 +37,8 @@ std::string ThreadName(const std::string& prefix, int index) {
   std::string suffix = absl::StrCat("_", index);
   constexpr size_t kMax = 15;
   std::string head = prefix.substr(
-      0, suffix.size() >= kMax ? 0 : std::min(prefix.size(), kMax - suffix.size()));
+      0, suffix.size() >= kMax ? 0
+                               : std::min(prefix.size(), kMax - suffix.size()));
   return head + suffix;
 }
 
@@ -65,10 +66,10 @@ absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> ThreadPoolExecutor::Create(
 
 ThreadPoolExecutor::ThreadPoolExecutor(Options options)
     : max_workers_(options.max_workers.value_or(DefaultMaxWorkers())),
-      prefix_(options.thread_name_prefix.empty()
-                  ? absl::StrCat("ThreadPoolExecutor-",
-                                 pool_counter.fetch_add(1))
-                  : options.thread_name_prefix),
+      prefix_(
+          options.thread_name_prefix.empty()
+              ? absl::StrCat("ThreadPoolExecutor-", pool_counter.fetch_add(1))
+              : options.thread_name_prefix),
       initializer_(std::move(options.initializer)) {
   ABSL_RAW_CHECK(max_workers_ > 0, "max_workers must be greater than 0");
 }

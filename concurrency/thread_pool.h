@@ -193,8 +193,7 @@ class ThreadPoolExecutor {
                  ... args = std::forward<Args>(args)]() mutable -> R {
       return std::invoke(std::move(fn), std::move(args)...);
     };
-    auto* task =
-        new internal::TaskState<R, decltype(call)>(std::move(call));
+    auto* task = new internal::TaskState<R, decltype(call)>(std::move(call));
     Future<R> future(task);  // Adopts the first of the task's two references.
     absl::Status s = Enqueue(task);
     if (!s.ok()) task->Abandon(s);

@@ -119,8 +119,7 @@ int main(int argc, char** argv) {
     }
 
     // map: results in input order, whatever order they finish in.
-    for (absl::StatusOr<int>& page :
-         pool.Map(Spider, std::vector<int>{2, 1})) {
+    for (absl::StatusOr<int>& page : pool.Map(Spider, std::vector<int>{2, 1})) {
       Say(absl::StrCat("map got page ", *page));
     }
 
@@ -145,10 +144,8 @@ int main(int argc, char** argv) {
     }
 
     // Beyond Python: a continuation.
-    spindle::Future<std::string> title =
-        pool.Submit(Spider, 1).Then([](int page) {
-          return absl::StrCat("page ", page, " has a title");
-        });
+    spindle::Future<std::string> title = pool.Submit(Spider, 1).Then(
+        [](int page) { return absl::StrCat("page ", page, " has a title"); });
     Say(*title.Result());
 
     pool.Shutdown();  // wait=True, as leaving `with`.

@@ -255,7 +255,7 @@ class TaskState final : public FutureState<T>, public TaskNode {
     }
     try {
       if constexpr (std::is_void_v<T>) {
-        std::move(*fn())();
+        std::move (*fn())();
       } else {
         this->EmplaceValue(std::move(*fn())());
       }

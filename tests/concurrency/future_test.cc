@@ -201,8 +201,8 @@ TEST(FutureTest, ResultWithZeroTimeoutInEachState) {
   Promise<int> a, b, c, d, e;
   EXPECT_TRUE(IsTimeout(Pending(a).ResultFor(absl::ZeroDuration()).status()));
   EXPECT_TRUE(IsTimeout(Running(b).ResultFor(absl::ZeroDuration()).status()));
-  EXPECT_TRUE(
-      spindle::IsCancelled(CancelledFuture(c).ResultFor(absl::ZeroDuration()).status()));
+  EXPECT_TRUE(spindle::IsCancelled(
+      CancelledFuture(c).ResultFor(absl::ZeroDuration()).status()));
   EXPECT_THROW(Failed(d).ResultFor(absl::ZeroDuration()).IgnoreError(),
                std::runtime_error);
   EXPECT_EQ(*Succeeded(e).ResultFor(absl::ZeroDuration()), 42);
@@ -311,7 +311,8 @@ TEST(FutureTest, CancelTwiceFiresCallbacksOnceInRegistrationOrder) {
   Promise<int> p;
   Future<int> f = p.future();
   std::vector<int> order;
-  for (int i = 0; i < 5; ++i) f.AddDoneCallback([&order, i] { order.push_back(i); });
+  for (int i = 0; i < 5; ++i)
+    f.AddDoneCallback([&order, i] { order.push_back(i); });
   EXPECT_TRUE(f.Cancel());
   EXPECT_TRUE(f.Cancel());
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
@@ -443,17 +444,18 @@ TEST(FutureTest, CopiesShareOneStateAndCompareEqual) {
 
 TEST(FutureTest, MoveOnlyValueThroughThen) {
   Promise<std::unique_ptr<int>> p;
-  Future<int> f = p.future().Then(
-      [](const std::unique_ptr<int>& v) { return *v + 1; });
+  Future<int> f =
+      p.future().Then([](const std::unique_ptr<int>& v) { return *v + 1; });
   ASSERT_TRUE(p.SetValue(std::make_unique<int>(41)).ok());
   EXPECT_EQ(*f.ResultFor(kBound), 42);
 }
 
 TEST(FutureTest, ThenChainsValues) {
   Promise<int> p;
-  Future<std::string> f = p.future()
-                              .Then([](int v) { return v * 2; })
-                              .Then([](int v) { return std::to_string(v); });
+  Future<std::string> f =
+      p.future().Then([](int v) { return v * 2; }).Then([](int v) {
+        return std::to_string(v);
+      });
   ASSERT_TRUE(p.SetValue(21).ok());
   EXPECT_EQ(*f.ResultFor(kBound), "42");
 }

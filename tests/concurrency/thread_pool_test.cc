@@ -51,18 +51,20 @@ std::string CurrentThreadName() {
 // 217
 TEST(ThreadPoolExecutorTest, SubmitReturnsTheResult) {
   ThreadPoolExecutor pool;
-  Future<int> f = pool.Submit([](int b, int e) {
-    int r = 1;
-    for (int i = 0; i < e; ++i) r *= b;
-    return r;
-  }, 2, 8);
+  Future<int> f = pool.Submit(
+      [](int b, int e) {
+        int r = 1;
+        for (int i = 0; i < e; ++i) r *= b;
+        return r;
+      },
+      2, 8);
   EXPECT_EQ(*f.ResultFor(kBound), 256);
 }
 
 TEST(ThreadPoolExecutorTest, SubmitMovesMoveOnlyArguments) {
   ThreadPoolExecutor pool({.max_workers = 2});
-  Future<int> f = pool.Submit(
-      [](std::unique_ptr<int> p) { return *p; }, std::make_unique<int>(7));
+  Future<int> f = pool.Submit([](std::unique_ptr<int> p) { return *p; },
+                              std::make_unique<int>(7));
   EXPECT_EQ(*f.ResultFor(kBound), 7);
   Future<void> v = pool.Submit([] {});
   EXPECT_TRUE(v.ResultFor(kBound).ok());
@@ -209,12 +211,14 @@ TEST(ThreadPoolExecutorTest, DestructorFinishesSubmittedWork) {
   {
     ThreadPoolExecutor pool({.max_workers = 2});
     for (int i = 0; i < 20; ++i) fs.push_back(pool.Submit([i] { return i; }));
-    auto results = pool.Map([](int x) { return x * 2; }, std::vector<int>{1, 2});
+    auto results =
+        pool.Map([](int x) { return x * 2; }, std::vector<int>{1, 2});
     std::vector<int> got;
     for (auto& r : results) got.push_back(*r);
     EXPECT_THAT(got, ElementsAre(2, 4));
   }
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*fs[i].ResultFor(absl::ZeroDuration()), i);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(*fs[i].ResultFor(absl::ZeroDuration()), i);
 }
 
 // 232, 225: Shutdown(wait=false) returns; work still completes; the
@@ -298,7 +302,8 @@ TEST(ThreadPoolExecutorTest, InitializerRunsInEachWorkerBeforeTasks) {
                              return absl::OkStatus();
                            }});
   std::vector<Future<bool>> fs;
-  for (int i = 0; i < 30; ++i) fs.push_back(pool.Submit([] { return initialized; }));
+  for (int i = 0; i < 30; ++i)
+    fs.push_back(pool.Submit([] { return initialized; }));
   for (auto& f : fs) EXPECT_TRUE(*f.ResultFor(kBound));
   pool.Shutdown();
   EXPECT_GE(inits.load(), 1);
@@ -341,7 +346,8 @@ TEST(ThreadPoolExecutorTest, ShutdownTwiceIsSafe) {
 // A task that throws fails only its own future.
 TEST(ThreadPoolExecutorTest, ThrowingTaskFailsOnlyItsFuture) {
   ThreadPoolExecutor pool({.max_workers = 1});
-  Future<int> bad = pool.Submit([]() -> int { throw std::runtime_error("bad"); });
+  Future<int> bad =
+      pool.Submit([]() -> int { throw std::runtime_error("bad"); });
   Future<int> good = pool.Submit([] { return 2; });
   EXPECT_THROW(bad.ResultFor(kBound).IgnoreError(), std::runtime_error);
   EXPECT_EQ(*good.ResultFor(kBound), 2);
@@ -406,9 +412,10 @@ TEST(ThreadPoolExecutorTest, DoneCallbacksBeforeAndAfterCompletion) {
 
 TEST(ThreadPoolExecutorTest, ThenOnPoolFutures) {
   ThreadPoolExecutor pool({.max_workers = 2});
-  Future<std::string> f = pool.Submit([] { return 20; })
-                              .Then([](int v) { return v + 1; })
-                              .Then([](int v) { return std::to_string(v * 2); });
+  Future<std::string> f =
+      pool.Submit([] { return 20; })
+          .Then([](int v) { return v + 1; })
+          .Then([](int v) { return std::to_string(v * 2); });
   EXPECT_EQ(*f.ResultFor(kBound), "42");
 }
 

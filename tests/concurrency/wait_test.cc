@@ -7,8 +7,6 @@
 // for Wait/AsCompleted at once; CPython keeps it "not done" until its
 // executor notices. The cases 190/193 are adapted accordingly.
 
-#include "spindle/concurrency/future.h"
-
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -20,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
 
@@ -42,13 +41,14 @@ class Later {
   }
   Future<int> future() const { return promise_.future(); }
   void SucceedFromThread(int v) {
-    thread_ = std::thread([this, v] { ASSERT_TRUE(promise_.SetValue(v).ok()); });
+    thread_ =
+        std::thread([this, v] { ASSERT_TRUE(promise_.SetValue(v).ok()); });
   }
   void FailFromThread() {
     thread_ = std::thread([this] {
       ASSERT_TRUE(promise_
-                      .SetException(std::make_exception_ptr(
-                          std::runtime_error("later")))
+                      .SetException(
+                          std::make_exception_ptr(std::runtime_error("later")))
                       .ok());
     });
   }
@@ -89,8 +89,8 @@ TEST(WaitTest, FirstCompletedReturnsWhenOneCompletes) {
   Later first;
   Promise<int> slow;
   first.SucceedFromThread(1);
-  auto r = Wait(std::vector<Future<int>>{first.future(), slow.future()},
-                kBound, ReturnWhen::kFirstCompleted);
+  auto r = Wait(std::vector<Future<int>>{first.future(), slow.future()}, kBound,
+                ReturnWhen::kFirstCompleted);
   EXPECT_THAT(r.done, ElementsAre(first.future()));
   EXPECT_THAT(r.not_done, ElementsAre(slow.future()));
 }
@@ -125,9 +125,9 @@ TEST(WaitTest, FirstExceptionWithPriorCompletions) {
   Promise<int> running;
   ASSERT_TRUE(running.SetRunning().ok());
   raises.FailFromThread();
-  auto r = Wait(
-      std::vector<Future<int>>{ok, cancelled, raises.future(), running.future()},
-      kBound, ReturnWhen::kFirstException);
+  auto r = Wait(std::vector<Future<int>>{ok, cancelled, raises.future(),
+                                         running.future()},
+                kBound, ReturnWhen::kFirstException);
   EXPECT_THAT(r.done, UnorderedElementsAre(ok, cancelled, raises.future()));
   EXPECT_THAT(r.not_done, ElementsAre(running.future()));
 }
@@ -170,9 +170,9 @@ TEST(WaitTest, AllCompletedWaitsForEveryKindOfCompletion) {
   Later a, b;
   a.SucceedFromThread(2);
   b.FailFromThread();
-  auto r = Wait(std::vector<Future<int>>{ok, failed, cancelled, a.future(),
-                                         b.future()},
-                kBound, ReturnWhen::kAllCompleted);
+  auto r = Wait(
+      std::vector<Future<int>>{ok, failed, cancelled, a.future(), b.future()},
+      kBound, ReturnWhen::kAllCompleted);
   EXPECT_EQ(r.done.size(), 5u);
   EXPECT_THAT(r.not_done, IsEmpty());
 }
@@ -217,7 +217,8 @@ TEST(WaitTest, MixesFuturesOfDifferentTypes) {
   Future<int> i = Done(1);
   ASSERT_TRUE(s.SetValue("x").ok());
   auto r = Wait({i, s.future(), v.future()}, absl::ZeroDuration());
-  EXPECT_THAT(r.done, UnorderedElementsAre(FutureBase(i), FutureBase(s.future())));
+  EXPECT_THAT(r.done,
+              UnorderedElementsAre(FutureBase(i), FutureBase(s.future())));
   EXPECT_THAT(r.not_done, ElementsAre(FutureBase(v.future())));
 }
 
