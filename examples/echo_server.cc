@@ -195,6 +195,7 @@ int SelfTest() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // log lines show up at once
   if (absl::GetFlag(FLAGS_selftest)) return SelfTest();
   EchoServer server;
   if (absl::Status s =
