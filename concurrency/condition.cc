@@ -110,3 +110,12 @@ void Condition::NotifyAll() {
 }
 
 }  // namespace spindle
+
+namespace spindle {
+
+int Condition::n_waiting() const {
+  absl::MutexLock l(&mu_);
+  return static_cast<int>(waiters_.size());
+}
+
+}  // namespace spindle

@@ -123,6 +123,10 @@ class ABSL_LOCKABLE Condition {
   // Wakes every waiting thread.
   void NotifyAll();
 
+  // The number of threads waiting for a notification (a snapshot, for tests
+  // and diagnostics). May be called without holding the lock.
+  int n_waiting() const;
+
  private:
   struct Waiter {
     bool notified = false;
@@ -134,7 +138,7 @@ class ABSL_LOCKABLE Condition {
   Lock* lock_ = nullptr;
   RLock* rlock_ = nullptr;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -43,8 +43,15 @@ bool Event::WaitUntil(absl::Time deadline) {
     mu_.AssertReaderHeld();
     return flag_ || sets_ != start;
   };
-  return mu_.AwaitWithDeadline(absl::Condition(&woken), deadline) ||
-         sets_ != start;
+  ++n_waiting_;
+  const bool woke = mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
+  --n_waiting_;
+  return woke;
+}
+
+int Event::n_waiting() const {
+  absl::MutexLock l(&mu_);
+  return n_waiting_;
 }
 
 }  // namespace spindle

@@ -65,12 +65,17 @@ class Event {
   // As `WaitFor`, with a deadline.
   bool WaitUntil(absl::Time deadline);
 
+  // The number of threads blocked in `Wait*` (a snapshot, for tests and
+  // diagnostics).
+  int n_waiting() const;
+
  private:
   mutable absl::Mutex mu_;
   bool flag_ ABSL_GUARDED_BY(mu_) = false;
   // Counts Set() calls that changed the flag, so that a waiter can tell that
   // it was woken even if the flag was cleared again before it ran.
   uint64_t sets_ ABSL_GUARDED_BY(mu_) = 0;
+  int n_waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace spindle

@@ -15,8 +15,8 @@
 //   lock.acquire(timeout=t)             lock.AcquireFor(d) / AcquireUntil(t)
 //   lock.release()                      lock.Release()
 //   lock.locked()                       lock.locked()
-//   with lock: ...                      std::scoped_lock l(lock);  (or
-//                                       std::unique_lock, LockGuard)
+//   with lock: ...                      LockGuard l(&lock);  (checked by
+//                                       -Wthread-safety), or std::scoped_lock
 //
 // Errors. Releasing a `Lock` that is not locked is a programming error that
 // Python reports with RuntimeError; spindle reports it with a checked crash
@@ -107,6 +107,35 @@ class ABSL_LOCKABLE Lock {
   mutable absl::Mutex mu_;
   bool free_ ABSL_GUARDED_BY(mu_) = true;
   internal::LockOrderToken order_;
+};
+
+// LockGuard
+//
+// Holds a `Lock`, `RLock` or `Condition` (anything with `Acquire()` and
+// `Release()`) for a scope, like `std::scoped_lock`, but annotated so that
+// clang's `-Wthread-safety` knows the lock is held inside the scope:
+//
+//   spindle::Lock lock;
+//   int balance ABSL_GUARDED_BY(lock);
+//   ...
+//   {
+//     spindle::LockGuard l(&lock);
+//     ++balance;  // OK: the analysis sees `lock` held.
+//   }
+//
+// Thread safety: a LockGuard is used by the thread that made it.
+template <typename L>
+class ABSL_SCOPED_LOCKABLE LockGuard {
+ public:
+  explicit LockGuard(L* lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock) : lock_(lock) {
+    lock_->Acquire();
+  }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+  ~LockGuard() ABSL_UNLOCK_FUNCTION() { lock_->Release(); }
+
+ private:
+  L* const lock_;
 };
 
 // SetLockOrderDetection()
