@@ -87,6 +87,12 @@ template <typename T>
 class Future;
 template <typename T>
 class Promise;
+class FutureBase;
+
+namespace internal {
+// The shared state behind a future (for spindle's own templates).
+inline FutureStateBase* StateOf(const FutureBase& f);
+}  // namespace internal
 
 // FutureBase
 //
@@ -117,7 +123,7 @@ class FutureBase {
   bool valid() const { return state_ != nullptr; }
 
   // State predicates; none of them blocks.
-  // `done()`: finished (any way) or cancelled. Never blocks.
+  // `done()`: finished (any way) or cancelled.
   bool done() const { return checked()->done(); }
   // `cancelled()`: cancelled (by Cancel() or a pool's
   // Shutdown(cancel_futures=true)).
@@ -185,12 +191,12 @@ class FutureBase {
   internal::FutureStateBase* state_ = nullptr;
 
  private:
-  friend internal::FutureStateBase* StateOf(const FutureBase& f);
+  friend internal::FutureStateBase* internal::StateOf(const FutureBase& f);
 };
 
-inline internal::FutureStateBase* StateOf(const FutureBase& f) {
-  return f.state_;
-}
+namespace internal {
+inline FutureStateBase* StateOf(const FutureBase& f) { return f.state_; }
+}  // namespace internal
 
 namespace internal {
 
@@ -491,7 +497,7 @@ auto Wait(const Range& futures,
   using F = typename decltype(unique)::value_type;
   std::vector<internal::FutureStateBase*> states;
   states.reserve(unique.size());
-  for (const F& f : unique) states.push_back(StateOf(f));
+  for (const F& f : unique) states.push_back(internal::StateOf(f));
   absl::Time deadline = timeout == absl::InfiniteDuration()
                             ? absl::InfiniteFuture()
                             : absl::Now() + timeout;
@@ -534,7 +540,7 @@ class AsCompletedRange {
       : futures_(std::move(futures)), timeout_(timeout) {
     std::vector<internal::FutureStateBase*> states;
     states.reserve(futures_.size());
-    for (const F& f : futures_) states.push_back(StateOf(f));
+    for (const F& f : futures_) states.push_back(internal::StateOf(f));
     core_ = std::make_unique<internal::AsCompletedCore>(std::move(states));
   }
 

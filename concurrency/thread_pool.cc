@@ -253,12 +253,19 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     threads.swap(threads_);
   }
   const std::thread::id self = std::this_thread::get_id();
+  std::vector<std::thread> own;
   for (std::thread& t : threads) {
     if (t.get_id() == self) {
-      t.detach();  // A worker shutting down its own pool cannot join itself.
+      // A worker shutting down its own pool cannot join itself: leave its
+      // thread for a later joiner (the destructor, on another thread).
+      own.push_back(std::move(t));
     } else {
       t.join();
     }
+  }
+  if (!own.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (std::thread& t : own) threads_.push_back(std::move(t));
   }
 }
 

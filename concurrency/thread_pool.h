@@ -233,8 +233,10 @@ class ThreadPoolExecutor {
   // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
   // are still queued (running ones finish). With `wait`, blocks until every
   // worker has finished the remaining queued tasks and exited. May be called
-  // any number of times, from any thread but the pool's own workers when
-  // `wait` is true. Wakes on: the last worker exiting.
+  // any number of times, from any thread; called with `wait` from one of the
+  // pool's own tasks, it waits for every other worker (the caller's own
+  // thread is joined later, by the destructor). Wakes on: the last worker
+  // exiting.
   void Shutdown(bool wait = true, bool cancel_futures = false);
 
   int max_workers() const { return max_workers_; }

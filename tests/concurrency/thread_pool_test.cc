@@ -343,6 +343,26 @@ TEST(ThreadPoolExecutorTest, ShutdownTwiceIsSafe) {
   pool.Shutdown(false, true);
 }
 
+// A task may shut its own pool down (waiting for the other workers); the
+// destructor joins the calling worker later.
+TEST(ThreadPoolExecutorTest, ShutdownFromATaskDoesNotDeadlock) {
+  Future<bool> f;
+  Gate gate;
+  {
+    ThreadPoolExecutor pool({.max_workers = 2});
+    Future<void> other = pool.Submit([&] { gate.Pass(); });
+    f = pool.Submit([&] {
+      gate.open.Notify();
+      pool.Shutdown(/*wait=*/true);  // Joins the other worker.
+      return IsShutDown(pool.Execute([] {}));
+    });
+    EXPECT_TRUE(*f.ResultFor(kBound));
+    EXPECT_TRUE(other.ResultFor(kBound).ok());
+    EXPECT_EQ(pool.num_threads(), 1);  // The caller's, left to the destructor.
+  }
+  EXPECT_TRUE(f.done());
+}
+
 // A task that throws fails only its own future.
 TEST(ThreadPoolExecutorTest, ThrowingTaskFailsOnlyItsFuture) {
   ThreadPoolExecutor pool({.max_workers = 1});
