@@ -16,13 +16,17 @@
 // Run: ./bazelw run --config=opt //bench:thread_pool_bench
 // Compare ratios within one run; absolute numbers drift on shared machines.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
 #include <new>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -49,7 +53,7 @@ namespace {
 
 constexpr int kWorkers = 2;
 constexpr int kTasks = 1'000'000;
-constexpr int kLatencySamples = 2000;
+constexpr int kLatencySamples = 1000;
 
 // Reports throughput and allocations per task for one iteration set.
 class Counting {
@@ -193,21 +197,50 @@ void LetWorkersPark() {
   std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
 
+// Records one sample per iteration; reports p50/p99 (the manual time is the
+// mean).
+class Samples {
+ public:
+  explicit Samples(benchmark::State& state) : state_(state) {
+    samples_.reserve(static_cast<size_t>(state.max_iterations));
+  }
+  void Add(Clock::time_point t0, Clock::time_point started) {
+    double s = Seconds(t0, started);
+    samples_.push_back(s);
+    state_.SetIterationTime(s);
+  }
+  ~Samples() {
+    if (samples_.empty()) return;
+    std::sort(samples_.begin(), samples_.end());
+    auto at = [&](double q) {
+      return samples_[static_cast<size_t>(q * (samples_.size() - 1))] * 1e6;
+    };
+    state_.counters["p50_us"] = at(0.50);
+    state_.counters["p99_us"] = at(0.99);
+  }
+
+ private:
+  benchmark::State& state_;
+  std::vector<double> samples_;
+};
+
 void BM_Spindle_SubmitLatency(benchmark::State& state) {
   spindle::ThreadPoolExecutor pool({.max_workers = kWorkers});
   pool.Submit([] {}).WaitDone();
+  Samples samples(state);
   for (auto _ : state) {
     LetWorkersPark();
     Clock::time_point started;
     Clock::time_point t0 = Clock::now();
     auto f = pool.Submit([&started] { started = Clock::now(); });
     f.WaitDone();
-    state.SetIterationTime(Seconds(t0, started));
+    samples.Add(t0, started);
   }
 }
 
 void BM_Asio_SubmitLatency(benchmark::State& state) {
   asio::thread_pool pool(kWorkers);
+  Samples samples(state);
   for (auto _ : state) {
     LetWorkersPark();
     Clock::time_point started;
@@ -216,54 +249,119 @@ void BM_Asio_SubmitLatency(benchmark::State& state) {
     std::future<void> f = task.get_future();
     asio::post(pool, [t = std::move(task)]() mutable { t(); });
     f.get();
-    state.SetIterationTime(Seconds(t0, started));
+    samples.Add(t0, started);
   }
   pool.join();
 }
 
 void BM_ThreadPoolPeer_SubmitLatency(benchmark::State& state) {
   thread_pool::ThreadPool pool(kWorkers);
+  Samples samples(state);
   for (auto _ : state) {
     LetWorkersPark();
     Clock::time_point started;
     Clock::time_point t0 = Clock::now();
     auto f = pool.Submit([&started] { started = Clock::now(); });
     f.get();
-    state.SetIterationTime(Seconds(t0, started));
+    samples.Add(t0, started);
   }
 }
 
-BENCHMARK(BM_Spindle_SubmitResult)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_Asio_PackagedTask)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_ThreadPoolPeer_Submit)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_Spindle_Execute)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_Tbb_TaskGroup)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_Spindle_SubmitLatency)
-    ->Iterations(kLatencySamples)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Asio_SubmitLatency)
-    ->Iterations(kLatencySamples)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ThreadPoolPeer_SubmitLatency)
-    ->Iterations(kLatencySamples)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
+// Each throughput benchmark runs kRepetitions times, randomly interleaved
+// with the others (see main), and reports mean/median/stddev; ratios use the
+// medians, which a busy shared machine disturbs least.
+constexpr int kRepetitions = 7;
+
+#define SPINDLE_THROUGHPUT(fn)        \
+  BENCHMARK(fn)                       \
+      ->Iterations(1)                 \
+      ->Repetitions(kRepetitions)     \
+      ->ReportAggregatesOnly(true)    \
+      ->Unit(benchmark::kMillisecond) \
+      ->UseRealTime()
+#define SPINDLE_LATENCY(fn)         \
+  BENCHMARK(fn)                     \
+      ->Iterations(kLatencySamples) \
+      ->Repetitions(3)              \
+      ->ReportAggregatesOnly(true)  \
+      ->UseManualTime()             \
+      ->Unit(benchmark::kMicrosecond)
+
+SPINDLE_THROUGHPUT(BM_Spindle_SubmitResult);
+SPINDLE_THROUGHPUT(BM_Asio_PackagedTask);
+SPINDLE_THROUGHPUT(BM_ThreadPoolPeer_Submit);
+SPINDLE_THROUGHPUT(BM_Spindle_Execute);
+SPINDLE_THROUGHPUT(BM_Tbb_TaskGroup);
+SPINDLE_LATENCY(BM_Spindle_SubmitLatency);
+SPINDLE_LATENCY(BM_Asio_SubmitLatency);
+SPINDLE_LATENCY(BM_ThreadPoolPeer_SubmitLatency);
+
+// The console output plus, at the end, the ratios the targets are stated in.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.run_type != Run::RT_Aggregate || run.aggregate_name != "median") {
+        continue;
+      }
+      const std::string& name = run.run_name.function_name;
+      auto get = [&](const char* counter) {
+        auto it = run.counters.find(counter);
+        return it == run.counters.end() ? 0.0 : it->second.value;
+      };
+      rate_[name] = get("items_per_second");
+      allocs_[name] = get("allocs/task");
+      p50_[name] = get("p50_us");
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    auto ratio = [&](const char* a, const char* b) {
+      return rate_[b] > 0 ? rate_[a] / rate_[b] : 0.0;
+    };
+    auto faster = [&](const char* a, const char* b) {
+      return p50_[a] > 0 ? p50_[b] / p50_[a] : 0.0;
+    };
+    std::printf(
+        "\nRatios (medians; >1 means spindle is faster)\n"
+        "  Submit+Result throughput vs asio+packaged_task : %.2fx "
+        "(target >= 2)\n"
+        "  Submit+Result throughput vs thread_pool::Submit: %.2fx\n"
+        "  Execute throughput vs oneTBB task_group         : %.2fx "
+        "(target >= 1)\n"
+        "  submit-to-start latency p50 vs asio             : %.2fx\n"
+        "  submit-to-start latency p50 vs thread_pool      : %.2fx\n"
+        "Heap allocations per task: spindle Submit %.2f, Execute %.2f; "
+        "asio+packaged_task %.2f; thread_pool %.2f; oneTBB %.2f\n",
+        ratio("BM_Spindle_SubmitResult", "BM_Asio_PackagedTask"),
+        ratio("BM_Spindle_SubmitResult", "BM_ThreadPoolPeer_Submit"),
+        ratio("BM_Spindle_Execute", "BM_Tbb_TaskGroup"),
+        faster("BM_Spindle_SubmitLatency", "BM_Asio_SubmitLatency"),
+        faster("BM_Spindle_SubmitLatency", "BM_ThreadPoolPeer_SubmitLatency"),
+        allocs_["BM_Spindle_SubmitResult"], allocs_["BM_Spindle_Execute"],
+        allocs_["BM_Asio_PackagedTask"], allocs_["BM_ThreadPoolPeer_Submit"],
+        allocs_["BM_Tbb_TaskGroup"]);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::map<std::string, double> rate_, allocs_, p50_;
+};
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  // Interleave the repetitions of all benchmarks at random, so that a burst
+  // of load from elsewhere does not land on one contestant only. Flags given
+  // on the command line come later and win.
+  std::vector<char*> args(argv, argv + argc);
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
+  args.insert(args.begin() + 1, interleave);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

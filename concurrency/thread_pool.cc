@@ -82,26 +82,35 @@ int ThreadPoolExecutor::num_threads() const {
 }
 
 absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task) {
-  absl::MutexLock lock(&mu_);
-  if (!broken_.ok()) return broken_;
-  if (shutdown_) {
-    return ShutDownError("cannot schedule new futures after shutdown");
+  bool wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (shutdown_) {
+      return ShutDownError("cannot schedule new futures after shutdown");
+    }
+    task->next_task = nullptr;
+    if (tail_ == nullptr) {
+      head_ = task;
+    } else {
+      tail_->next_task = task;
+    }
+    tail_ = task;
+    if (queued_count_++ == 0) {
+      has_work_hint_.store(true, std::memory_order_relaxed);
+    }
+    wake = parked_ > 0;
+    // More queued tasks than idle workers to take them: start one more.
+    if (queued_count_ > idle_ &&
+        threads_.size() < static_cast<size_t>(max_workers_)) {
+      StartWorkerLocked();
+    }
   }
-  task->next_task = nullptr;
-  if (tail_ == nullptr) {
-    head_ = task;
-  } else {
-    tail_->next_task = task;
-  }
-  tail_ = task;
-  ++queued_count_;
-  queued_hint_.store(queued_count_, std::memory_order_relaxed);
-  if (parked_ > 0) work_cv_.Signal();
-  // More queued tasks than idle workers to take them: start one more.
-  if (queued_count_ > idle_ &&
-      threads_.size() < static_cast<size_t>(max_workers_)) {
-    StartWorkerLocked();
-  }
+  // Signalled after unlocking, so the woken worker finds the lock free. No
+  // wake-up is lost: a worker parks only after seeing an empty queue under
+  // the lock, so one parked before our unlock is still waiting now, and one
+  // that parks later sees the task.
+  if (wake) work_cv_.Signal();
   return absl::OkStatus();
 }
 
@@ -122,7 +131,7 @@ void ThreadPoolExecutor::BeforePublish(void* arg) {
   auto* ctx = static_cast<WorkerContext*>(arg);
   ThreadPoolExecutor* pool = ctx->pool;
   if (ctx->idle_registered ||
-      pool->queued_hint_.load(std::memory_order_relaxed) != 0) {
+      pool->has_work_hint_.load(std::memory_order_relaxed)) {
     return;
   }
   absl::MutexLock lock(&pool->mu_);
@@ -167,8 +176,9 @@ void ThreadPoolExecutor::WorkerMain(int index) {
       internal::TaskNode* task = head_;
       head_ = task->next_task;
       if (head_ == nullptr) tail_ = nullptr;
-      --queued_count_;
-      queued_hint_.store(queued_count_, std::memory_order_relaxed);
+      if (--queued_count_ == 0) {
+        has_work_hint_.store(false, std::memory_order_relaxed);
+      }
       if (ctx.idle_registered) {
         --idle_;
         ctx.idle_registered = false;
@@ -187,7 +197,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     // round trip, and the submitter does not have to signal.
     mu_.Unlock();
     for (int i = 0; i < kSpinIterations; ++i) {
-      if (queued_hint_.load(std::memory_order_relaxed) != 0 ||
+      if (has_work_hint_.load(std::memory_order_relaxed) ||
           stop_hint_.load(std::memory_order_relaxed)) {
         break;
       }
@@ -212,7 +222,7 @@ void ThreadPoolExecutor::Break(const absl::Status& why) {
     pending = head_;
     head_ = tail_ = nullptr;
     queued_count_ = 0;
-    queued_hint_.store(0, std::memory_order_relaxed);
+    has_work_hint_.store(false, std::memory_order_relaxed);
     stop_hint_.store(true, std::memory_order_relaxed);
     work_cv_.SignalAll();
   }
@@ -233,7 +243,7 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
       cancelled = head_;
       head_ = tail_ = nullptr;
       queued_count_ = 0;
-      queued_hint_.store(0, std::memory_order_relaxed);
+      has_work_hint_.store(false, std::memory_order_relaxed);
     }
     work_cv_.SignalAll();
   }

@@ -268,8 +268,10 @@ class ThreadPoolExecutor {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  // Hints read without the lock by spinning workers; written under mu_.
-  std::atomic<size_t> queued_hint_{0};
+  // Hints read without the lock by spinning workers, written under mu_ only
+  // when they change (queue empty <-> not empty), on their own cache line so
+  // that spinning does not slow down the lock's line.
+  alignas(64) std::atomic<bool> has_work_hint_{false};
   std::atomic<bool> stop_hint_{false};
 
   absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
