@@ -853,6 +853,12 @@ class BasicQueue {
   }
 
   mutable absl::Mutex mu_;
+  // items_.size(), published under mu_ for lock-free snapshots and for
+  // spinning waiters. It sits next to the lock word on purpose: it is only
+  // written by the lock holder, whose core already owns that cache line, so
+  // publishing costs no extra cache-line transfer (an A/B run against a copy
+  // on its own cache line showed no loss; the difference was within noise).
+  std::atomic<size_t> size_{0};
   int64_t maxsize_ ABSL_GUARDED_BY(mu_);
   Container items_ ABSL_GUARDED_BY(mu_);
   int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
@@ -860,10 +866,6 @@ class BasicQueue {
   WaiterList<GetWaiter<T>> getters_ ABSL_GUARDED_BY(mu_);
   WaiterList<PutWaiter<T>> putters_ ABSL_GUARDED_BY(mu_);
   absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
-  // items_.size(), published under mu_ for lock-free snapshots and spinning
-  // waiters; on its own cache line so pollers do not slow the lock word.
-  // (alignas also pads the object, so nothing shares that line.)
-  alignas(64) std::atomic<size_t> size_{0};
 };
 
 }  // namespace queue_internal
