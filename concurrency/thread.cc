@@ -52,7 +52,12 @@ struct ThreadRecord {
 
   // Only for kSpindle. `fn` is moved to the new thread by Start().
   absl::AnyInvocable<void()> fn;
-  pthread_t handle{};  // Written by Start(); read by ~Thread.
+  // The OS thread, once pthread_create returned; then reaped (joined) at
+  // most once, or detached.
+  bool have_handle ABSL_GUARDED_BY(mu) = false;
+  pthread_t handle ABSL_GUARDED_BY(mu){};
+  enum class Os { kRunning, kReaping, kReaped, kDetached };
+  Os os ABSL_GUARDED_BY(mu) = Os::kRunning;
 };
 
 }  // namespace internal
@@ -161,6 +166,8 @@ void RunExceptHook(std::exception_ptr exception, ThreadHandle thread) {
   }
 }
 
+void Reap(ThreadRecord* rec);
+
 // Waits for every live non-daemon spindle thread at exit(), as Python's
 // interpreter does at shutdown.
 void JoinNonDaemonAtExit() {
@@ -176,8 +183,11 @@ void JoinNonDaemonAtExit() {
     }
   }
   for (const auto& rec : pending) {
-    absl::MutexLock l(&rec->mu);
-    rec->mu.Await(absl::Condition(&rec->finished));
+    {
+      absl::MutexLock l(&rec->mu);
+      rec->mu.Await(absl::Condition(&rec->finished));
+    }
+    Reap(rec.get());
   }
 }
 
@@ -218,6 +228,34 @@ void* ThreadMain(void* arg) {
   return nullptr;
 }
 
+// Joins the OS thread of a finished spindle thread, once, so that it leaves
+// no resources behind. Concurrent callers wait for the one that joins.
+void Reap(ThreadRecord* rec) {
+  absl::MutexLock l(&rec->mu);
+  rec->mu.Await(absl::Condition(&rec->have_handle));
+  switch (rec->os) {
+    case ThreadRecord::Os::kReaped:
+    case ThreadRecord::Os::kDetached:
+      return;
+    case ThreadRecord::Os::kReaping: {
+      auto done = [rec]() {
+        rec->mu.AssertReaderHeld();
+        return rec->os == ThreadRecord::Os::kReaped;
+      };
+      rec->mu.Await(absl::Condition(&done));
+      return;
+    }
+    case ThreadRecord::Os::kRunning:
+      break;
+  }
+  rec->os = ThreadRecord::Os::kReaping;
+  const pthread_t handle = rec->handle;
+  rec->mu.Unlock();
+  pthread_join(handle, nullptr);
+  rec->mu.Lock();
+  rec->os = ThreadRecord::Os::kReaped;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -254,22 +292,28 @@ Thread::Thread(Options options, absl::AnyInvocable<void()> fn) {
 
 Thread::~Thread() {
   if (rec_ == nullptr) return;  // Moved from.
-  bool started;
   {
     absl::MutexLock l(&rec_->mu);
-    started = rec_->started;
+    if (!rec_->started) return;
+    rec_->mu.Await(absl::Condition(&rec_->have_handle));
+    if (rec_->os != ThreadRecord::Os::kRunning) {
+      // Reaped (or being reaped) by a Join; wait for that to finish.
+      auto settled = [this]() {
+        rec_->mu.AssertReaderHeld();
+        return rec_->os != ThreadRecord::Os::kReaping;
+      };
+      rec_->mu.Await(absl::Condition(&settled));
+      return;
+    }
+    if (rec_->daemon || pthread_equal(rec_->handle, pthread_self())) {
+      // A daemon thread keeps running on its own; a thread destroying its
+      // own Thread object cannot wait for itself.
+      pthread_detach(rec_->handle);
+      rec_->os = ThreadRecord::Os::kDetached;
+      return;
+    }
   }
-  if (!started) return;
-  if (rec_->daemon) {
-    pthread_detach(rec_->handle);
-    return;
-  }
-  if (pthread_equal(rec_->handle, pthread_self())) {
-    // Destroyed by its own thread: it cannot wait for itself.
-    pthread_detach(rec_->handle);
-    return;
-  }
-  pthread_join(rec_->handle, nullptr);
+  Join();
 }
 
 absl::Status Thread::Start() {
@@ -294,6 +338,7 @@ absl::Status Thread::Start() {
   }
   absl::MutexLock l(&rec_->mu);
   rec_->handle = handle;
+  rec_->have_handle = true;
   rec_->mu.Await(absl::Condition(&rec_->registered));
   return absl::OkStatus();
 }
@@ -304,22 +349,29 @@ void Thread::Join() {
 }
 
 bool Thread::JoinFor(absl::Duration timeout) {
-  absl::MutexLock l(&rec_->mu);
-  if (!rec_->started) {
-    ABSL_RAW_LOG(FATAL,
-                 "spindle::Thread::Join: cannot join thread %s before "
-                 "it is started",
-                 rec_->name.c_str());
+  {
+    absl::MutexLock l(&rec_->mu);
+    if (!rec_->started) {
+      ABSL_RAW_LOG(FATAL,
+                   "spindle::Thread::Join: cannot join thread %s before it is "
+                   "started",
+                   rec_->name.c_str());
+    }
+    if (tls_current.rec.get() == rec_.get()) {
+      ABSL_RAW_LOG(FATAL, "spindle::Thread::Join: thread %s cannot join itself",
+                   rec_->name.c_str());
+    }
+    const bool finished =
+        timeout == absl::InfiniteDuration()
+            ? (rec_->mu.Await(absl::Condition(&rec_->finished)), true)
+            : rec_->mu.AwaitWithTimeout(absl::Condition(&rec_->finished),
+                                        timeout);
+    if (!finished) return false;
   }
-  if (tls_current.rec.get() == rec_.get()) {
-    ABSL_RAW_LOG(FATAL, "spindle::Thread::Join: thread %s cannot join itself",
-                 rec_->name.c_str());
-  }
-  if (timeout == absl::InfiniteDuration()) {
-    rec_->mu.Await(absl::Condition(&rec_->finished));
-    return true;
-  }
-  return rec_->mu.AwaitWithTimeout(absl::Condition(&rec_->finished), timeout);
+  // The function has returned; the OS thread is about to exit. Reap it so
+  // that a joined thread leaves nothing behind (as Python's join does).
+  Reap(rec_.get());
+  return true;
 }
 
 bool Thread::IsAlive() const { return handle().IsAlive(); }

@@ -140,8 +140,9 @@ class ThreadHandle {
 class Thread {
  public:
   struct Options {
-    // Thread name; empty means "Thread-N".
-    std::string name;
+    // Thread name; empty means "Thread-N". (The `= {}` keeps GCC's
+    // -Wmissing-field-initializers quiet for `{.daemon = true}`.)
+    std::string name = {};
     // See "Daemon threads" above.
     bool daemon = false;
   };
