@@ -65,6 +65,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -586,6 +587,11 @@ auto AsCompleted(const Range& futures,
   auto unique = internal::UniqueFutures(futures);
   using F = typename decltype(unique)::value_type;
   return AsCompletedRange<F>(std::move(unique), timeout);
+}
+inline AsCompletedRange<FutureBase> AsCompleted(
+    std::initializer_list<FutureBase> futures,
+    absl::Duration timeout = absl::InfiniteDuration()) {
+  return AsCompleted(std::vector<FutureBase>(futures), timeout);
 }
 
 // ---------------------------------------------------------------------------

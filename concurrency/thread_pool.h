@@ -93,7 +93,9 @@ namespace spindle {
 // (error, exception, or destroying the MapResults) cancels the futures that
 // have not started (Python's result iterator does the same); a MapResults
 // destroyed before its first Next() leaves the tasks running, since Map
-// submits everything at once.
+// submits everything at once. (This is Python 3.13's behaviour; later
+// CPython versions keep iterating after a task's exception, gh-108518.)
+// Python's `buffersize` (3.14) is not provided: Map submits every input.
 //
 // Thread safety: thread-compatible.
 template <typename R>

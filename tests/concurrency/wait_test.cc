@@ -332,6 +332,18 @@ TEST(AsCompletedTest, AbandonedIterationUnregistersCleanly) {
   ASSERT_TRUE(p.SetValue(1).ok());
 }
 
+TEST(AsCompletedTest, MixesFuturesOfDifferentTypes) {
+  Promise<std::string> s;
+  ASSERT_TRUE(s.SetValue("x").ok());
+  int n = 0;
+  for (auto& f : AsCompleted({Done(1), s.future()}, kBound)) {
+    ASSERT_TRUE(f.ok());
+    EXPECT_TRUE(f->done());
+    ++n;
+  }
+  EXPECT_EQ(n, 2);
+}
+
 TEST(AsCompletedTest, WorksWithAPool) {
   ThreadPoolExecutor pool({.max_workers = 2});
   std::vector<Future<int>> fs;
