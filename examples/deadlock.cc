@@ -68,25 +68,23 @@ struct Worker {
     Func2();
   }
 
-  // Takes `second` while holding `first`, giving up after kGiveUp.
-  bool TakeSecond(L& second, const char* name) {
-    if (second.AcquireFor(kGiveUp)) {
-      Say(absl::StrCat(Me(), " got ", name));
-      return true;
-    }
+  // The second acquisition gave up: in the seed this is where it hangs.
+  void GaveUp(const char* name) {
     absl::MutexLock l(&print_mu);
     ++*deadlocks;
     std::printf("%s could not get %s in %s: deadlock (backing off)\n",
                 Me().c_str(), name, absl::FormatDuration(kGiveUp).c_str());
-    return false;
   }
 
   void Func1() {
     lock_a.Acquire();
     Say(absl::StrCat(Me(), " got lock A"));
-    if (TakeSecond(lock_b, "lock B")) {
+    if (lock_b.AcquireFor(kGiveUp)) {
+      Say(absl::StrCat(Me(), " got lock B"));
       lock_b.Release();
       Say(absl::StrCat(Me(), " released lock B"));
+    } else {
+      GaveUp("lock B");
     }
     lock_a.Release();
     Say(absl::StrCat(Me(), " released lock A"));
@@ -96,9 +94,12 @@ struct Worker {
     lock_b.Acquire();
     Say(absl::StrCat(Me(), " got lock B"));
     absl::SleepFor(kPause);
-    if (TakeSecond(lock_a, "lock A")) {
+    if (lock_a.AcquireFor(kGiveUp)) {
+      Say(absl::StrCat(Me(), " got lock A"));
       lock_a.Release();
       Say(absl::StrCat(Me(), " released lock A"));
+    } else {
+      GaveUp("lock A");
     }
     lock_b.Release();
     Say(absl::StrCat(Me(), " released lock B"));
