@@ -16,6 +16,15 @@
 // stop on end markers (see kDone below). Benchmarks for one configuration run
 // next to each other to keep the ratios comparable on a noisy machine.
 //
+// Each benchmark runs 3 repetitions and reports mean/median/stddev; compare
+// medians. Add --benchmark_enable_random_interleaving=true to spread bursts
+// of machine noise over all implementations. For a ratio table:
+//
+//   ./bazelw run --config=opt //bench:queue_bench --
+//       --benchmark_enable_random_interleaving=true
+//       --benchmark_out=/tmp/q.json --benchmark_out_format=json  (one line)
+//   python3 bench/queue_bench_table.py /tmp/q.json
+//
 // Run: ./bazelw run --config=opt //bench:queue_bench
 
 #include <tbb/concurrent_queue.h>
@@ -225,7 +234,9 @@ int RegisterAll() {
             impl.fn)
             ->Args({n, n, cap})
             ->UseRealTime()
-            ->MinTime(0.2)
+            ->MinTime(0.1)
+            ->Repetitions(3)
+            ->ReportAggregatesOnly(true)
             ->Unit(benchmark::kMillisecond);
       }
     }

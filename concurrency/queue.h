@@ -172,6 +172,13 @@ class RingBuffer {
     return item;
   }
 
+  void Swap(RingBuffer& other) noexcept {
+    std::swap(slots_, other.slots_);
+    std::swap(mask_, other.mask_);
+    std::swap(head_, other.head_);
+    std::swap(size_, other.size_);
+  }
+
   // Destroys every item; returns how many there were.
   size_t Clear() {
     const size_t n = size_;
@@ -230,6 +237,7 @@ class Stack {
     items_.clear();
     return n;
   }
+  void Swap(Stack& other) noexcept { items_.swap(other.items_); }
 
  private:
   std::vector<T> items_;
@@ -260,6 +268,9 @@ class StableHeap {
     entries_.clear();
     return n;
   }
+  // Swaps the items only (each heap keeps its own sequence counter, which
+  // only has to grow while the heap is in use).
+  void Swap(StableHeap& other) noexcept { entries_.swap(other.entries_); }
 
  private:
   struct Entry {
@@ -552,6 +563,9 @@ class BasicQueue {
   // unfinished. May be called any number of times, in either mode; there is
   // no way back.
   void Shutdown(bool immediate = false) {
+    // With `immediate`, the dropped items are moved here and destroyed after
+    // the lock is released, so an item's destructor may use the queue.
+    Container dropped(0);
     absl::MutexLock lock(&mu_);
     shutdown_ = true;
     while (!putters_.empty()) {
@@ -567,8 +581,9 @@ class BasicQueue {
       w->cv.Signal();
     }
     if (immediate) {
-      const int64_t dropped = static_cast<int64_t>(items_.Clear());
-      unfinished_ = std::max<int64_t>(0, unfinished_ - dropped);
+      items_.Swap(dropped);
+      const int64_t n = static_cast<int64_t>(dropped.size());
+      unfinished_ = std::max<int64_t>(0, unfinished_ - n);
       PublishSize();
       all_done_.SignalAll();
     }

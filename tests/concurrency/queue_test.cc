@@ -859,6 +859,38 @@ TEST(PriorityQueueTest, MoveOnlyItems) {
   EXPECT_EQ(**q.Get(), 3);
 }
 
+// An item whose destructor uses the queue it was in.
+struct Reentrant {
+  Queue<Reentrant>* q = nullptr;
+  int* destroyed = nullptr;
+  Reentrant(Queue<Reentrant>* queue, int* counter)
+      : q(queue), destroyed(counter) {}
+  Reentrant(Reentrant&& other) noexcept
+      : q(std::exchange(other.q, nullptr)),
+        destroyed(std::exchange(other.destroyed, nullptr)) {}
+  Reentrant& operator=(Reentrant&& other) noexcept {
+    q = std::exchange(other.q, nullptr);
+    destroyed = std::exchange(other.destroyed, nullptr);
+    return *this;
+  }
+  ~Reentrant() {
+    if (q == nullptr) return;
+    // Locks the queue: this must not run under the queue's lock.
+    EXPECT_TRUE(q->is_shutdown());
+    ++*destroyed;
+  }
+};
+
+TEST(QueueTest, ImmediateShutdownDestroysDroppedItemsOutsideTheLock) {
+  Queue<Reentrant> q;
+  int destroyed = 0;
+  ASSERT_TRUE(q.Put(Reentrant(&q, &destroyed)).ok());
+  ASSERT_TRUE(q.Put(Reentrant(&q, &destroyed)).ok());
+  q.Shutdown(/*immediate=*/true);
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_EQ(q.unfinished_tasks(), 0);
+}
+
 TEST(QueueTest, CopyablePutByConstReference) {
   Queue<std::string> q(1);
   const std::string s = "hello";
