@@ -76,6 +76,10 @@ struct Registry {
   absl::Mutex mu;
   std::vector<std::shared_ptr<ThreadRecord>> live ABSL_GUARDED_BY(mu);
   std::shared_ptr<ThreadRecord> main ABSL_GUARDED_BY(mu);
+  // Started spindle threads whose OS thread is neither joined nor detached
+  // yet; what exit() waits for. A thread leaves `live` when its function
+  // returns, but stays here until it is reaped.
+  std::vector<std::shared_ptr<ThreadRecord>> unreaped ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -89,15 +93,27 @@ void Register(const std::shared_ptr<ThreadRecord>& rec) {
   r.live.push_back(rec);
 }
 
-void Unregister(const ThreadRecord* rec) {
-  Registry& r = GetRegistry();
-  absl::MutexLock l(&r.mu);
-  for (auto it = r.live.begin(); it != r.live.end(); ++it) {
+void Erase(std::vector<std::shared_ptr<ThreadRecord>>& v,
+           const ThreadRecord* rec) {
+  for (auto it = v.begin(); it != v.end(); ++it) {
     if (it->get() == rec) {
-      r.live.erase(it);
+      v.erase(it);
       return;
     }
   }
+}
+
+void Unregister(const ThreadRecord* rec) {
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  Erase(r.live, rec);
+}
+
+// The OS thread of `rec` was joined or detached.
+void Settled(const ThreadRecord* rec) {
+  Registry& r = GetRegistry();
+  absl::MutexLock l(&r.mu);
+  Erase(r.unreaped, rec);
 }
 
 std::atomic<int> g_thread_counter{0};
@@ -175,9 +191,8 @@ void JoinNonDaemonAtExit() {
   {
     Registry& r = GetRegistry();
     absl::MutexLock l(&r.mu);
-    for (const auto& rec : r.live) {
-      if (rec->kind == ThreadKind::kSpindle && !rec->daemon &&
-          rec.get() != tls_current.rec.get()) {
+    for (const auto& rec : r.unreaped) {
+      if (!rec->daemon && rec.get() != tls_current.rec.get()) {
         pending.push_back(rec);
       }
     }
@@ -252,6 +267,7 @@ void Reap(ThreadRecord* rec) {
   const pthread_t handle = rec->handle;
   rec->mu.Unlock();
   pthread_join(handle, nullptr);
+  Settled(rec);
   rec->mu.Lock();
   rec->os = ThreadRecord::Os::kReaped;
 }
@@ -292,6 +308,7 @@ Thread::Thread(Options options, absl::AnyInvocable<void()> fn) {
 
 Thread::~Thread() {
   if (rec_ == nullptr) return;  // Moved from.
+  bool detached = false;
   {
     absl::MutexLock l(&rec_->mu);
     if (!rec_->started) return;
@@ -310,10 +327,14 @@ Thread::~Thread() {
       // own Thread object cannot wait for itself.
       pthread_detach(rec_->handle);
       rec_->os = ThreadRecord::Os::kDetached;
-      return;
+      detached = true;
     }
   }
-  Join();
+  if (detached) {
+    Settled(rec_.get());
+  } else {
+    Join();
+  }
 }
 
 absl::Status Thread::Start() {
@@ -335,6 +356,11 @@ absl::Status Thread::Start() {
     absl::MutexLock l(&rec_->mu);
     rec_->started = false;
     return ErrnoError(err, "pthread_create");
+  }
+  {
+    Registry& r = GetRegistry();
+    absl::MutexLock l(&r.mu);
+    r.unreaped.push_back(rec_);
   }
   absl::MutexLock l(&rec_->mu);
   rec_->handle = handle;
