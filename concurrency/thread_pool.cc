@@ -20,9 +20,13 @@ namespace {
 
 std::atomic<int> pool_counter{0};
 
-// How long an idle worker polls the queue before parking. Short: the
-// machine may have few cores, and a parked worker costs a futex wake later.
-constexpr int kSpinIterations = 256;
+// How long an idle worker polls the queue before parking: kSpinRounds polls,
+// each after kPausesPerRound pause instructions and a yield. Short, and
+// yielding, because the machine may have few cores (a spinner would take the
+// submitter's); long enough that a steady stream of tasks finds workers
+// awake, so submitters rarely pay for a futex wake.
+constexpr int kSpinRounds = 8;
+constexpr int kPausesPerRound = 16;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -195,13 +199,16 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     }
     // Spin briefly: a task that arrives now is taken without a futex
     // round trip, and the submitter does not have to signal.
+    // Between polls the worker yields its core: on a machine with few cores
+    // the submitter (or anyone else) gets to run instead of a spinner.
     mu_.Unlock();
-    for (int i = 0; i < kSpinIterations; ++i) {
+    for (int i = 0; i < kSpinRounds; ++i) {
       if (has_work_hint_.load(std::memory_order_relaxed) ||
           stop_hint_.load(std::memory_order_relaxed)) {
         break;
       }
-      CpuRelax();
+      for (int j = 0; j < kPausesPerRound; ++j) CpuRelax();
+      std::this_thread::yield();
     }
     mu_.Lock();
     if (head_ != nullptr || shutdown_ || !broken_.ok()) continue;
