@@ -1,0 +1,873 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/tcp_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "spindle/concurrency/status.h"
+
+namespace spindle::io {
+namespace internal {
+
+struct Completion {
+  uint64_t conn_id;
+  uint64_t seq;
+  std::string reply;
+  bool close_after;
+};
+
+// What Responders share with their server: the inbox of replies made on
+// other threads, and whether the server still exists.
+struct ServerShared {
+  absl::Mutex mu;
+  TcpServer* server ABSL_GUARDED_BY(mu) = nullptr;
+  EventLoop* loop ABSL_GUARDED_BY(mu) = nullptr;
+  std::vector<Completion> inbox ABSL_GUARDED_BY(mu);
+
+  // Loop thread: hands the inbox to the server.
+  static void Drain(const std::shared_ptr<ServerShared>& self) {
+    std::vector<Completion> batch;
+    TcpServer* server;
+    {
+      absl::MutexLock l(&self->mu);
+      batch.swap(self->inbox);
+      server = self->server;
+    }
+    if (server != nullptr) server->ApplyCompletions(batch);
+  }
+};
+
+struct Slot {
+  bool done = false;
+  bool close_after = false;
+  std::string reply;
+};
+
+struct Connection {
+  uint64_t id = 0;
+  Socket sock;
+  int fd = -1;
+  std::string in;
+  size_t in_pos = 0;
+  std::string out;
+  size_t out_pos = 0;
+  std::deque<Slot> slots;  // slots[i] answers request base_seq + i.
+  uint64_t base_seq = 0;
+  uint64_t next_seq = 0;
+  bool reading = false;  // Reader callback registered.
+  bool writing = false;  // Writer callback registered.
+  bool eof = false;      // The peer half-closed: no more input.
+  bool closing = false;  // No more requests; close after the replies.
+  bool lingering = false;
+  bool closed = false;
+  bool output_paused = false;
+  bool parked = false;       // The handler said Full for the next line.
+  bool global_wait = false;  // Paused by the server-wide high-water mark.
+  bool touched = false;      // In the current completion batch.
+  absl::Time last_active;
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+  bool in_lru = false;
+  Handle linger_timer;
+
+  size_t unsent() const { return out.size() - out_pos; }
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::Connection;
+
+absl::StatusOr<Socket> Listen(const std::string& host, int port, int backlog,
+                              bool reuse_port, int* bound_port) {
+  sockaddr_storage addr;
+  std::memset(&addr, 0, sizeof(addr));
+  socklen_t len;
+  int family;
+  if (absl::StrContains(host, ':')) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("not an IPv6 address: ", host));
+    }
+    len = sizeof(sockaddr_in6);
+    family = AF_INET6;
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("not an IPv4 address: ", host));
+    }
+    len = sizeof(sockaddr_in);
+    family = AF_INET;
+  }
+  Fd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoError(errno, "socket");
+  int one = 1;
+  if (setsockopt(fd.fileno(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+      0) {
+    return ErrnoError(errno, "setsockopt(SO_REUSEADDR)");
+  }
+  if (reuse_port && setsockopt(fd.fileno(), SOL_SOCKET, SO_REUSEPORT, &one,
+                               sizeof(one)) != 0) {
+    return ErrnoError(errno, "setsockopt(SO_REUSEPORT)");
+  }
+  if (bind(fd.fileno(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    return ErrnoError(errno, absl::StrCat("bind(", host, ":", port, ")"));
+  }
+  if (listen(fd.fileno(), backlog) != 0) return ErrnoError(errno, "listen");
+  sockaddr_storage bound;
+  socklen_t blen = sizeof(bound);
+  if (getsockname(fd.fileno(), reinterpret_cast<sockaddr*>(&bound), &blen) !=
+      0) {
+    return ErrnoError(errno, "getsockname");
+  }
+  *bound_port = ntohs(family == AF_INET6
+                          ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return Socket(std::move(fd));
+}
+
+// Best effort: the message goes out if the socket buffer takes it now.
+void SendBestEffort(int fd, absl::string_view msg) {
+  ssize_t n = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;
+}
+
+constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Responder
+
+Responder& Responder::operator=(Responder&& other) noexcept {
+  if (this != &other) {
+    if (valid()) Reply("ERR internal error: no reply");
+    shared_ = std::move(other.shared_);
+    conn_id_ = other.conn_id_;
+    seq_ = other.seq_;
+  }
+  return *this;
+}
+
+Responder::~Responder() {
+  if (valid()) Reply("ERR internal error: no reply");
+}
+
+void Responder::Reply(std::string line, bool close_after) {
+  ABSL_RAW_CHECK(shared_ != nullptr, "Responder::Reply on an empty Responder");
+  std::shared_ptr<internal::ServerShared> shared = std::move(shared_);
+  absl::MutexLock l(&shared->mu);
+  if (shared->server == nullptr) return;
+  const bool post = shared->inbox.empty();
+  shared->inbox.push_back(
+      internal::Completion{conn_id_, seq_, std::move(line), close_after});
+  if (!post) return;  // A drain is already scheduled.
+  EventLoop* loop = shared->loop;
+  auto drain = [shared] { internal::ServerShared::Drain(shared); };
+  if (loop->InLoopThread()) {
+    loop->CallSoon(std::move(drain));
+  } else {
+    loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// TcpServer
+
+TcpServer::TcpServer(EventLoop* loop, Options options, Handler handler)
+    : loop_(loop),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      shared_(std::make_shared<internal::ServerShared>()) {
+  absl::MutexLock l(&shared_->mu);
+  shared_->server = this;
+  shared_->loop = loop_;
+}
+
+TcpServer::~TcpServer() {
+  {
+    absl::MutexLock l(&shared_->mu);
+    shared_->server = nullptr;
+    shared_->inbox.clear();
+  }
+  shutting_down_ = true;
+  accept_resume_timer_.Cancel();
+  idle_timer_.Cancel();
+  parked_timer_.Cancel();
+  shutdown_timer_.Cancel();
+  for (Socket& l : listeners_) {
+    if (accepting_) loop_->RemoveReader(l.fileno());
+    l.Close().IgnoreError();
+  }
+  std::vector<Conn*> all;
+  for (auto& [id, c] : conns_) all.push_back(c.get());
+  for (Conn* c : all) CloseConnection(c);
+  dead_.clear();
+}
+
+absl::Status TcpServer::Start() {
+  if (!listeners_.empty() || shutting_down_) {
+    return absl::FailedPreconditionError("server already started");
+  }
+  if (options_.hosts.empty() || options_.max_line == 0 ||
+      options_.output_low_water > options_.output_high_water ||
+      options_.pending_low_water > options_.pending_high_water ||
+      options_.max_pipelined == 0 || options_.read_chunk == 0 ||
+      options_.accept_batch <= 0) {
+    return absl::InvalidArgumentError("invalid TcpServer options");
+  }
+  scratch_.resize(options_.read_chunk);
+  int port = options_.port;
+  std::vector<Socket> listeners;
+  for (const std::string& host : options_.hosts) {
+    int bound = 0;
+    absl::StatusOr<Socket> s =
+        Listen(host, port, options_.backlog, options_.reuse_port, &bound);
+    if (!s.ok()) return s.status();
+    if (port == 0) port = bound;
+    listeners.push_back(*std::move(s));
+  }
+  port_ = port;
+  listeners_ = std::move(listeners);
+  reserve_fd_.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ResumeAccepting();
+  return absl::OkStatus();
+}
+
+void TcpServer::ResumeAccepting() {
+  if (accepting_ || shutting_down_) return;
+  for (Socket& l : listeners_) {
+    const int fd = l.fileno();
+    absl::Status s = loop_->AddReader(fd, [this, fd] { OnAcceptable(fd); });
+    if (!s.ok()) ABSL_RAW_LOG(ERROR, "TcpServer: %s", s.ToString().c_str());
+  }
+  accepting_ = true;
+}
+
+void TcpServer::PauseAccepting(absl::Duration d) {
+  if (!accepting_) return;
+  for (Socket& l : listeners_) loop_->RemoveReader(l.fileno());
+  accepting_ = false;
+  accept_resume_timer_ = loop_->CallLater(d, [this] { ResumeAccepting(); });
+}
+
+void TcpServer::OnAcceptable(int listen_fd) {
+  dead_.clear();
+  for (int i = 0; i < options_.accept_batch && accepting_; ++i) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO ||
+          err == EPERM) {
+        continue;
+      }
+      if ((err == EMFILE || err == ENFILE) && reserve_fd_.valid()) {
+        // The reserve-fd technique: make room for one accept, refuse it
+        // politely, take the room back.
+        reserve_fd_.Reset();
+        int victim = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (victim >= 0) {
+          stats_.rejected_no_fds.fetch_add(1, std::memory_order_relaxed);
+          SendBestEffort(victim, "ERR server out of file descriptors\n");
+          close(victim);
+        }
+        reserve_fd_.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (victim >= 0 && reserve_fd_.valid()) continue;
+      }
+      // Out of resources, or an unexpected error: try again later rather
+      // than spin on a listener that stays readable.
+      ABSL_RAW_LOG(WARNING, "TcpServer: accept: %s; pausing accepts",
+                   std::strerror(err));
+      PauseAccepting(kAcceptBackoff);
+      return;
+    }
+    if (conns_.size() >= options_.max_connections) {
+      stats_.rejected_busy.fetch_add(1, std::memory_order_relaxed);
+      SendBestEffort(fd, absl::StrCat(options_.busy_message, "\n"));
+      close(fd);
+      continue;
+    }
+    AddConnection(fd);
+  }
+}
+
+void TcpServer::AddConnection(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  auto owned = std::make_unique<Conn>();
+  Conn* c = owned.get();
+  c->id = next_conn_id_++;
+  c->sock = Socket(Fd(fd));
+  c->fd = fd;
+  conns_.emplace(c->id, std::move(owned));
+  stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+  stats_.connections.fetch_add(1, std::memory_order_relaxed);
+  Touch(c);
+  ArmIdleTimer();
+  UpdateInterest(c);
+}
+
+bool TcpServer::WantsRead(const Conn* c) const {
+  return !c->closed && !c->eof && !c->closing && !shutting_down_ &&
+         !c->parked && !c->global_wait && !c->output_paused &&
+         c->slots.size() < options_.max_pipelined;
+}
+
+void TcpServer::UpdateInterest(Conn* c) {
+  if (c->closed) return;
+  const bool want_read = c->lingering || WantsRead(c);
+  if (want_read != c->reading) {
+    if (want_read) {
+      absl::Status s = loop_->AddReader(c->fd, [this, c] { OnReadable(c); });
+      if (!s.ok()) {
+        CloseConnection(c);
+        return;
+      }
+    } else {
+      loop_->RemoveReader(c->fd);
+    }
+    c->reading = want_read;
+  }
+  const bool want_write = !c->lingering && c->unsent() > 0;
+  if (want_write != c->writing) {
+    if (want_write) {
+      absl::Status s = loop_->AddWriter(c->fd, [this, c] { OnWritable(c); });
+      if (!s.ok()) {
+        CloseConnection(c);
+        return;
+      }
+    } else {
+      loop_->RemoveWriter(c->fd);
+    }
+    c->writing = want_write;
+  }
+}
+
+void TcpServer::OnReadable(Conn* c) {
+  dead_.clear();
+  if (c->lingering) {
+    // Discard input until the peer closes.
+    for (;;) {
+      ssize_t n = recv(c->fd, scratch_.data(), scratch_.size(), 0);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      CloseConnection(c);  // EOF or error.
+      return;
+    }
+  }
+  if (global_paused_ && !c->global_wait) {
+    c->global_wait = true;
+    global_waiters_.push_back(c->id);
+    UpdateInterest(c);
+    return;
+  }
+  size_t budget = 4 * options_.read_chunk;  // Fairness between connections.
+  while (budget > 0 && WantsRead(c)) {
+    if (c->in_pos == c->in.size()) {
+      c->in.clear();
+      c->in_pos = 0;
+    } else if (c->in_pos > 0 && c->in_pos >= c->in.size() / 2) {
+      c->in.erase(0, c->in_pos);
+      c->in_pos = 0;
+    }
+    ssize_t n = recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    if (n > 0) {
+      c->in.append(scratch_.data(), static_cast<size_t>(n));
+      budget -= std::min(budget, static_cast<size_t>(n));
+      ProcessInput(c);
+      if (c->closed) return;
+      if (static_cast<size_t>(n) < scratch_.size()) break;  // Drained.
+      continue;
+    }
+    if (n == 0) {
+      c->eof = true;
+      ProcessInput(c);
+      if (c->closed) return;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    stats_.resets.fetch_add(1, std::memory_order_relaxed);
+    CloseConnection(c);
+    return;
+  }
+  UpdateInterest(c);
+  MaybeFinish(c);
+}
+
+void TcpServer::ProcessInput(Conn* c) {
+  while (!c->closed && !c->closing && !c->parked && !shutting_down_) {
+    // The same limits as WantsRead: lines already buffered wait too.
+    if (c->slots.size() >= options_.max_pipelined || c->output_paused) return;
+    if (global_paused_ || pending_ >= options_.pending_high_water) {
+      global_paused_ = true;
+      if (!c->global_wait) {
+        c->global_wait = true;
+        global_waiters_.push_back(c->id);
+      }
+      return;
+    }
+    const char* begin = c->in.data() + c->in_pos;
+    const size_t avail = c->in.size() - c->in_pos;
+    if (avail == 0) return;
+    const void* nl = std::memchr(begin, '\n', avail);
+    size_t len, consume;
+    if (nl == nullptr) {
+      // Room for a "\r" before a newline still to come.
+      if (avail > options_.max_line + 1) {
+        len = avail;  // Oversize: handled below.
+      } else if (c->eof) {
+        len = consume = avail;  // A last line without newline.
+      } else {
+        return;  // Wait for the rest.
+      }
+      consume = avail;
+    } else {
+      len = static_cast<size_t>(static_cast<const char*>(nl) - begin);
+      consume = len + 1;
+    }
+    absl::string_view line(begin, len);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > options_.max_line) {
+      stats_.oversize.fetch_add(1, std::memory_order_relaxed);
+      c->in.clear();
+      c->in_pos = 0;
+      ReplyNow(
+          c,
+          absl::StrCat("ERR line too long (max ", options_.max_line, " bytes)"),
+          /*close_after=*/true);
+      return;
+    }
+    Dispatch(c, line);
+    if (c->closed || c->parked) return;
+    c->in_pos += consume;
+  }
+}
+
+Responder TcpServer::MakeResponder(Conn* c, uint64_t seq) {
+  return Responder(shared_, c->id, seq);
+}
+
+void TcpServer::Dispatch(Conn* c, absl::string_view line) {
+  const uint64_t seq = c->next_seq++;
+  c->slots.emplace_back();
+  ++pending_;
+  stats_.pending.fetch_add(1, std::memory_order_relaxed);
+  Responder r = MakeResponder(c, seq);
+  absl::Status s;
+  try {
+    s = handler_(line, r);
+  } catch (const std::exception& e) {
+    s = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+  } catch (...) {
+    s = absl::InternalError("internal error");
+  }
+  if (IsFull(s) && r.valid()) {
+    // Not taken: undo, keep the line, retry later.
+    r.Disarm();
+    c->slots.pop_back();
+    --c->next_seq;
+    --pending_;
+    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    c->parked = true;
+    parked_.push_back(c->id);
+    if (!parked_armed_) {
+      parked_armed_ = true;
+      parked_timer_ = loop_->CallLater(options_.full_retry_delay, [this] {
+        parked_armed_ = false;
+        RetryParked();
+      });
+    }
+    return;
+  }
+  stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  Touch(c);
+  if (!s.ok() && r.valid()) {
+    r.Disarm();
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    --pending_;
+    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    Complete(c, seq, absl::StrCat("ERR ", s.message()), false);
+  }
+}
+
+void TcpServer::ReplyNow(Conn* c, std::string reply, bool close_after) {
+  stats_.errors.fetch_add(1, std::memory_order_relaxed);
+  if (close_after) c->closing = true;  // Read nothing more.
+  c->slots.push_back(internal::Slot{true, close_after, std::move(reply)});
+  ++c->next_seq;
+  FlushSlots(c);
+  if (!TryWrite(c)) return;
+  UpdateInterest(c);
+}
+
+void TcpServer::Complete(Conn* c, uint64_t seq, std::string reply,
+                         bool close_after) {
+  if (seq < c->base_seq) return;  // Dropped after a closing reply.
+  const uint64_t i = seq - c->base_seq;
+  if (i >= c->slots.size()) return;
+  internal::Slot& slot = c->slots[i];
+  slot.done = true;
+  slot.close_after = close_after;
+  slot.reply = std::move(reply);
+  if (!c->touched) {
+    // Outside a batch: write now.
+    FlushSlots(c);
+    if (!TryWrite(c)) return;
+    UpdateInterest(c);
+  }
+}
+
+void TcpServer::FlushSlots(Conn* c) {
+  while (!c->slots.empty() && c->slots.front().done) {
+    internal::Slot& s = c->slots.front();
+    c->out.append(s.reply);
+    c->out.push_back('\n');
+    stats_.output_buffered.fetch_add(static_cast<int64_t>(s.reply.size() + 1),
+                                     std::memory_order_relaxed);
+    stats_.replies.fetch_add(1, std::memory_order_relaxed);
+    const bool close_after = s.close_after;
+    c->slots.pop_front();
+    ++c->base_seq;
+    if (close_after) {
+      // Later requests go unanswered; their replies are ignored.
+      c->closing = true;
+      c->base_seq += c->slots.size();
+      c->slots.clear();
+      break;
+    }
+  }
+  if (c->unsent() > options_.output_high_water) c->output_paused = true;
+}
+
+bool TcpServer::TryWrite(Conn* c) {
+  bool progressed = false;
+  while (c->out_pos < c->out.size()) {
+    ssize_t n = send(c->fd, c->out.data() + c->out_pos,
+                     c->out.size() - c->out_pos, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->out_pos += static_cast<size_t>(n);
+      stats_.output_buffered.fetch_sub(n, std::memory_order_relaxed);
+      progressed = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    stats_.resets.fetch_add(1, std::memory_order_relaxed);
+    CloseConnection(c);
+    return false;
+  }
+  if (c->out_pos == c->out.size()) {
+    c->out.clear();
+    c->out_pos = 0;
+  } else if (c->out_pos >= c->out.size() / 2) {
+    c->out.erase(0, c->out_pos);
+    c->out_pos = 0;
+  }
+  if (progressed) Touch(c);
+  if (c->output_paused && c->unsent() <= options_.output_low_water) {
+    c->output_paused = false;
+  }
+  return true;
+}
+
+void TcpServer::OnWritable(Conn* c) {
+  dead_.clear();
+  if (!TryWrite(c)) return;
+  ProcessInput(c);
+  if (c->closed) return;
+  UpdateInterest(c);
+  MaybeFinish(c);
+}
+
+void TcpServer::ApplyCompletions(std::vector<internal::Completion>& batch) {
+  dead_.clear();
+  std::vector<Conn*> touched;
+  for (internal::Completion& done : batch) {
+    --pending_;
+    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    auto it = conns_.find(done.conn_id);
+    if (it == conns_.end() || it->second->closed) continue;
+    Conn* c = it->second.get();
+    if (!c->touched) {
+      c->touched = true;
+      touched.push_back(c);
+    }
+    Complete(c, done.seq, std::move(done.reply), done.close_after);
+  }
+  for (Conn* c : touched) {
+    c->touched = false;
+    if (c->closed) continue;
+    FlushSlots(c);
+    if (!TryWrite(c)) continue;
+    ProcessInput(c);
+    if (c->closed) continue;
+    UpdateInterest(c);
+    MaybeFinish(c);
+  }
+  ResumeGlobal();
+  RetryParked();
+}
+
+void TcpServer::ResumeGlobal() {
+  if (!global_paused_ || pending_ > options_.pending_low_water) return;
+  global_paused_ = false;
+  std::vector<uint64_t> waiters;
+  waiters.swap(global_waiters_);
+  for (uint64_t id : waiters) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn* c = it->second.get();
+    if (c->closed) continue;
+    c->global_wait = false;
+    ProcessInput(c);
+    if (c->closed) continue;
+    UpdateInterest(c);
+    MaybeFinish(c);
+  }
+}
+
+void TcpServer::RetryParked() {
+  if (parked_.empty()) return;
+  std::vector<uint64_t> parked;
+  parked.swap(parked_);
+  for (uint64_t id : parked) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn* c = it->second.get();
+    if (c->closed || !c->parked) continue;
+    c->parked = false;
+    ProcessInput(c);
+    if (c->closed) continue;
+    UpdateInterest(c);
+    MaybeFinish(c);
+  }
+}
+
+void TcpServer::MaybeFinish(Conn* c) {
+  if (c->closed || c->lingering) return;
+  const bool input_done =
+      c->closing || shutting_down_ || (c->eof && c->in_pos == c->in.size());
+  if (!input_done || !c->slots.empty() || c->unsent() > 0) return;
+  if (c->eof) {
+    CloseConnection(c);  // The peer already closed its side.
+    return;
+  }
+  BeginLinger(c);
+}
+
+void TcpServer::BeginLinger(Conn* c) {
+  if (shutdown(c->fd, SHUT_WR) != 0) {
+    CloseConnection(c);
+    return;
+  }
+  c->lingering = true;
+  if (c->in_lru) {
+    // Lingering connections are closing already; idle sweeps skip them.
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      lru_head_ = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    else
+      lru_tail_ = c->prev;
+    c->prev = c->next = nullptr;
+    c->in_lru = false;
+  }
+  const uint64_t id = c->id;
+  c->linger_timer = loop_->CallLater(options_.linger_timeout, [this, id] {
+    dead_.clear();
+    auto it = conns_.find(id);
+    if (it != conns_.end()) CloseConnection(it->second.get());
+  });
+  UpdateInterest(c);
+}
+
+void TcpServer::CloseConnection(Conn* c) {
+  if (c->closed) return;
+  c->closed = true;
+  if (c->reading) loop_->RemoveReader(c->fd);
+  if (c->writing) loop_->RemoveWriter(c->fd);
+  c->reading = c->writing = false;
+  c->linger_timer.Cancel();
+  if (c->in_lru) {
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      lru_head_ = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    else
+      lru_tail_ = c->prev;
+    c->prev = c->next = nullptr;
+    c->in_lru = false;
+  }
+  // Counted down before the close, so a peer that sees the close sees the
+  // count.
+  stats_.connections.fetch_sub(1, std::memory_order_relaxed);
+  stats_.output_buffered.fetch_sub(static_cast<int64_t>(c->unsent()),
+                                   std::memory_order_relaxed);
+  c->sock.Close().IgnoreError();
+  auto it = conns_.find(c->id);
+  if (it != conns_.end()) {
+    dead_.push_back(std::move(it->second));
+    conns_.erase(it);
+  }
+  CheckShutdownDone();
+}
+
+void TcpServer::Touch(Conn* c) {
+  if (c->lingering || c->closed) return;
+  c->last_active = loop_->Time();
+  if (c->in_lru) {
+    if (lru_tail_ == c) return;
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      lru_head_ = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    else
+      lru_tail_ = c->prev;
+  }
+  c->prev = lru_tail_;
+  c->next = nullptr;
+  if (lru_tail_)
+    lru_tail_->next = c;
+  else
+    lru_head_ = c;
+  lru_tail_ = c;
+  c->in_lru = true;
+}
+
+void TcpServer::ArmIdleTimer() {
+  const absl::Duration t = options_.idle_timeout;
+  if (t <= absl::ZeroDuration() || t == absl::InfiniteDuration()) return;
+  if (idle_armed_ || lru_head_ == nullptr) return;
+  idle_armed_ = true;
+  idle_timer_ = loop_->CallAt(lru_head_->last_active + t, [this] {
+    idle_armed_ = false;
+    OnIdleTimer();
+  });
+}
+
+void TcpServer::OnIdleTimer() {
+  dead_.clear();
+  const absl::Duration t = options_.idle_timeout;
+  const absl::Time now = loop_->Time();
+  while (lru_head_ != nullptr && lru_head_->last_active + t <= now) {
+    Conn* c = lru_head_;
+    if (!c->slots.empty()) {
+      Touch(c);  // Waiting for our own jobs is not idleness.
+      continue;
+    }
+    stats_.idle_closed.fetch_add(1, std::memory_order_relaxed);
+    c->closing = true;
+    c->out.append("ERR idle timeout\n");
+    stats_.output_buffered.fetch_add(17, std::memory_order_relaxed);
+    if (!TryWrite(c)) continue;
+    if (c->unsent() == 0 && !c->eof) {
+      BeginLinger(c);  // Also takes it off the idle list.
+    } else {
+      CloseConnection(c);
+    }
+  }
+  ArmIdleTimer();
+}
+
+void TcpServer::Shutdown(absl::Duration grace,
+                         absl::AnyInvocable<void()> done) {
+  if (done) shutdown_done_.push_back(std::move(done));
+  if (shutting_down_) {
+    CheckShutdownDone();
+    return;
+  }
+  dead_.clear();
+  shutting_down_ = true;
+  accept_resume_timer_.Cancel();
+  parked_timer_.Cancel();
+  for (Socket& l : listeners_) {
+    if (accepting_) loop_->RemoveReader(l.fileno());
+    l.Close().IgnoreError();
+  }
+  accepting_ = false;
+  std::vector<uint64_t> ids;
+  ids.reserve(conns_.size());
+  for (auto& [id, c] : conns_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn* c = it->second.get();
+    if (c->closed || c->lingering) continue;
+    if (!c->closing) {
+      // Lines received in full but not handed over: answer, do not run.
+      const std::string& in = c->in;
+      size_t pos = c->in_pos;
+      for (;;) {
+        size_t nl = in.find('\n', pos);
+        if (nl == std::string::npos) break;
+        c->slots.push_back(
+            internal::Slot{true, false, "ERR server shutting down"});
+        ++c->next_seq;
+        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        pos = nl + 1;
+      }
+      c->in.clear();
+      c->in_pos = 0;
+    }
+    c->parked = false;
+    FlushSlots(c);
+    if (!TryWrite(c)) continue;
+    UpdateInterest(c);
+    MaybeFinish(c);
+  }
+  parked_.clear();
+  global_waiters_.clear();
+  shutdown_timer_ = loop_->CallLater(grace, [this] {
+    dead_.clear();
+    std::vector<Conn*> all;
+    for (auto& [id, c] : conns_) all.push_back(c.get());
+    for (Conn* c : all) CloseConnection(c);
+    CheckShutdownDone();
+  });
+  CheckShutdownDone();
+}
+
+void TcpServer::CheckShutdownDone() {
+  if (!shutting_down_ || !conns_.empty() || shutdown_done_.empty()) return;
+  shutdown_timer_.Cancel();
+  auto dones = std::make_shared<std::vector<absl::AnyInvocable<void()>>>(
+      std::move(shutdown_done_));
+  shutdown_done_.clear();
+  loop_->CallSoon([dones] {
+    for (auto& d : *dones) d();
+  });
+}
+
+}  // namespace spindle::io

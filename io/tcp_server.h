@@ -1,0 +1,320 @@
+// Copyright 2026 The spindle Authors.
+//
+// -----------------------------------------------------------------------------
+// File: tcp_server.h
+// -----------------------------------------------------------------------------
+//
+// TcpServer: a line-oriented TCP front end that runs on an EventLoop and
+// hands each request line to a handler, which may answer it later from any
+// thread (typically a ThreadPoolExecutor worker fed through a bounded
+// spindle::Queue). Replies go back to each connection in request order, even
+// when the jobs finish out of order.
+//
+//   auto loop = *EventLoop::Create();
+//   TcpServer server(loop.get(), {.port = 7070},
+//       [&](absl::string_view line, Responder& r) -> absl::Status {
+//         Job job{std::string(line), std::move(r)};
+//         if (absl::Status s = queue.TryPut(std::move(job)); !s.ok()) {
+//           r = std::move(job.responder);  // Not taken: give it back.
+//           return s;                      // IsFull: retried later.
+//         }
+//         return absl::OkStatus();
+//       });
+//   server.Start();            // listen; prints nothing
+//   loop->RunForever();
+//
+// Protocol and framing: requests are lines ended by "\n" (a "\r" before it
+// is dropped). A line longer than Options::max_line bytes (without its
+// newline) - or that many bytes with no newline yet - gets the reply
+// "ERR line too long (max N bytes)" after the replies of the requests before
+// it, and the connection is then closed; the server never buffers more than
+// max_line plus one read chunk of a connection's input. Replies are lines
+// too: the server appends "\n" to each. At end of stream (the peer's
+// half-close) a last line without newline still counts as a request; the
+// replies are written and the connection is closed.
+//
+// Backpressure (memory stays bounded whatever clients do):
+//  * Per connection, the server stops reading while (a) its unsent output is
+//    above output_high_water (until it drains below output_low_water), or
+//    (b) max_pipelined requests of it are still unanswered. A client that
+//    never reads thus costs at most ~output_high_water + max_pipelined
+//    replies, and never slows other connections (writes never block).
+//  * Server-wide, reading stops on every connection while more than
+//    pending_high_water requests are in flight, and resumes at
+//    pending_low_water.
+//  * A handler that returns IsFull (its queue is full) keeps the line where
+//    it is: the connection stops reading, and the same line is offered again
+//    as soon as any request of this server completes, or after
+//    full_retry_delay otherwise. Nothing is dropped.
+//
+// Limits and faults:
+//  * max_connections: a connection accepted beyond it is sent
+//    Options::busy_message and closed at once (rather than left in the
+//    kernel backlog, where clients would hang without knowing why and
+//    SYN-queue state would still be spent).
+//  * idle_timeout: a connection with no complete request line and no write
+//    progress for that long - and no request in flight - is sent
+//    "ERR idle timeout" and closed. Trickling bytes without finishing lines
+//    (slowloris) does not count as activity.
+//  * EMFILE/ENFILE on accept: the server keeps one reserve descriptor; when
+//    accept fails for lack of descriptors it frees the reserve, accepts the
+//    pending connection, sends "ERR server out of file descriptors" and
+//    closes it, then takes the reserve again - so the listen backlog drains
+//    instead of making the loop spin. If even that fails, accepting pauses
+//    for 100 ms.
+//  * Resets (ECONNRESET, EPIPE) close the connection at once; replies still
+//    to come for it are discarded. A half-close (the peer's FIN) stops
+//    reading but the remaining replies are still written.
+//  * Connections are closed "lingering": after the last reply the server
+//    shuts down its sending side and discards input until the peer closes
+//    (at most linger_timeout), so a reply followed by close is not lost to a
+//    TCP reset.
+//
+// Graceful shutdown (Shutdown(grace, done)): stops accepting (closes the
+// listeners); stops reading; request lines already received in full but not
+// yet handed to the handler get "ERR server shutting down"; requests already
+// handed over are waited for and their replies flushed; each connection is
+// closed once it is done; `done` runs when all are closed, or at the grace
+// deadline, when whatever remains is closed at once.
+//
+// Thread safety: a TcpServer belongs to its EventLoop's thread: construct,
+// Start, Shutdown and destroy it there (or while the loop is not running).
+// Responder::Reply may be called from any thread. stats() may be read from
+// any thread (relaxed counters). The handler runs on the loop thread.
+
+#ifndef SPINDLE_IO_TCP_SERVER_H_
+#define SPINDLE_IO_TCP_SERVER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "spindle/io/event_loop.h"
+#include "spindle/io/socket.h"
+
+namespace spindle::io {
+
+class TcpServer;
+
+namespace internal {
+struct ServerShared;
+struct Connection;
+struct Completion;
+}  // namespace internal
+
+// Responder
+//
+// The right, and duty, to answer one request. Move-only. `Reply` sends one
+// reply line (the server appends "\n"); with `close_after`, the connection is
+// closed once that reply is written (later requests are dropped unanswered).
+// A Responder destroyed without replying answers
+// "ERR internal error: no reply", so a request is never left hanging.
+// Replying after the connection closed, or after the server was destroyed,
+// does nothing.
+//
+// Thread safety: Reply may be called from any thread; one Responder must
+// not be used by two threads at once. Everything before Reply
+// happens-before the reply is written by the loop thread.
+class Responder {
+ public:
+  Responder() = default;
+  Responder(Responder&& other) noexcept = default;
+  Responder& operator=(Responder&& other) noexcept;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder();
+
+  // Answers the request; afterwards valid() is false. Checked crash if
+  // !valid().
+  void Reply(std::string line, bool close_after = false);
+  bool valid() const { return shared_ != nullptr; }
+  // The connection's id (unique within its server).
+  uint64_t connection_id() const { return conn_id_; }
+
+ private:
+  friend class TcpServer;
+  // Forgets the request without answering it.
+  void Disarm() { shared_.reset(); }
+  Responder(std::shared_ptr<internal::ServerShared> shared, uint64_t conn_id,
+            uint64_t seq)
+      : shared_(std::move(shared)), conn_id_(conn_id), seq_(seq) {}
+  std::shared_ptr<internal::ServerShared> shared_;
+  uint64_t conn_id_ = 0;
+  uint64_t seq_ = 0;
+};
+
+// TcpServer
+//
+// See the file comment.
+class TcpServer {
+ public:
+  struct Options {
+    // Addresses to listen on, IPv4 or IPv6 literals ("127.0.0.1", "::1",
+    // "0.0.0.0", "::" - the last is dual-stack where the system allows).
+    std::vector<std::string> hosts = {"127.0.0.1"};
+    // 0 picks a free port (the first host's; the others share it); see
+    // port().
+    int port = 0;
+    int backlog = 1024;
+    // SO_REUSEPORT: several servers (one per loop thread) may listen on the
+    // same port; the kernel spreads connections among them.
+    bool reuse_port = false;
+    // Connections accepted per readiness event of a listener.
+    int accept_batch = 64;
+    // Longest request line, in bytes, without its newline.
+    size_t max_line = 4096;
+    // Open connections at most; see the file comment.
+    size_t max_connections = 10000;
+    std::string busy_message = "ERR server busy: too many connections";
+    // Zero or infinite: no idle timeout.
+    absl::Duration idle_timeout = absl::ZeroDuration();
+    // Per-connection unsent output that pauses / resumes reading.
+    size_t output_high_water = 256 * 1024;
+    size_t output_low_water = 64 * 1024;
+    // Unanswered requests per connection that pause its reading.
+    size_t max_pipelined = 512;
+    // Server-wide requests in flight that pause / resume all reading.
+    size_t pending_high_water = 65536;
+    size_t pending_low_water = 32768;
+    // Retry delay for lines a handler refused with IsFull.
+    absl::Duration full_retry_delay = absl::Milliseconds(2);
+    // How long a closing connection waits for its peer's close.
+    absl::Duration linger_timeout = absl::Seconds(2);
+    // Bytes read per recv().
+    size_t read_chunk = 64 * 1024;
+  };
+
+  // Called on the loop thread for each request line (the view is valid only
+  // during the call). Return OK having taken the responder (moved it out, or
+  // replied already); IsFull (spindle::FullError) to have the same line
+  // offered again later - the responder must then be left valid; any other
+  // error makes the server reply "ERR <message>" to that request. An
+  // exception thrown by the handler is answered "ERR internal error".
+  using Handler =
+      absl::AnyInvocable<absl::Status(absl::string_view line, Responder& r)>;
+
+  // Counters, readable from any thread (each is a relaxed snapshot).
+  struct Stats {
+    std::atomic<int64_t> connections{0};      // open now
+    std::atomic<int64_t> accepted{0};         // ever
+    std::atomic<int64_t> rejected_busy{0};    // over max_connections
+    std::atomic<int64_t> rejected_no_fds{0};  // EMFILE/ENFILE
+    std::atomic<int64_t> requests{0};         // lines handed to handler
+    std::atomic<int64_t> replies{0};          // replies written to buffers
+    std::atomic<int64_t> errors{0};           // ERR replies by the server
+    std::atomic<int64_t> oversize{0};         // lines too long
+    std::atomic<int64_t> idle_closed{0};
+    std::atomic<int64_t> resets{0};           // closed by peer errors
+    std::atomic<int64_t> pending{0};          // requests in flight now
+    std::atomic<int64_t> output_buffered{0};  // unsent reply bytes now
+  };
+
+  // The loop must outlive the server. Nothing happens until Start().
+  TcpServer(EventLoop* loop, Options options, Handler handler);
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+  // Closes listeners and connections at once (no grace); replies arriving
+  // later are discarded.
+  ~TcpServer();
+
+  // Binds and listens on every host. Errors: kInvalidArgument for an
+  // unparsable address or bad options; the kernel's (e.g. EADDRINUSE)
+  // otherwise; kFailedPrecondition if already started. Loop thread.
+  absl::Status Start();
+
+  // The bound port (valid after Start()).
+  int port() const { return port_; }
+
+  // Graceful shutdown, see the file comment. `done` runs on the loop
+  // thread once. Calling it again only shortens nothing; `done` of a second
+  // call runs when the first completes. Loop thread.
+  void Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done);
+
+  const Stats& stats() const { return stats_; }
+  const Options& options() const { return options_; }
+
+ private:
+  friend class Responder;
+  using Conn = internal::Connection;
+
+  friend struct internal::ServerShared;
+  void OnAcceptable(int listen_fd);
+  void PauseAccepting(absl::Duration d);
+  void ResumeAccepting();
+  void AddConnection(int fd);
+  void OnReadable(Conn* c);
+  void OnWritable(Conn* c);
+  // Hands complete lines to the handler while allowed.
+  void ProcessInput(Conn* c);
+  void Dispatch(Conn* c, absl::string_view line);
+  // Server-made reply for the next slot of `c`.
+  void ReplyNow(Conn* c, std::string reply, bool close_after);
+  void Complete(Conn* c, uint64_t seq, std::string reply, bool close_after);
+  void ApplyCompletions(std::vector<internal::Completion>& batch);
+  void FlushSlots(Conn* c);
+  // Writes what the socket takes; false if the connection was closed.
+  bool TryWrite(Conn* c);
+  void UpdateInterest(Conn* c);
+  bool WantsRead(const Conn* c) const;
+  // Closes `c` if it has nothing left to do.
+  void MaybeFinish(Conn* c);
+  void BeginLinger(Conn* c);
+  void CloseConnection(Conn* c);
+  void Touch(Conn* c);
+  void ArmIdleTimer();
+  void OnIdleTimer();
+  void RetryParked();
+  void ResumeGlobal();
+  void CheckShutdownDone();
+  Responder MakeResponder(Conn* c, uint64_t seq);
+
+  EventLoop* loop_;
+  Options options_;
+  Handler handler_;
+  std::shared_ptr<internal::ServerShared> shared_;
+  Stats stats_;
+  std::vector<Socket> listeners_;
+  bool accepting_ = false;
+  Handle accept_resume_timer_;
+  Fd reserve_fd_;
+  int port_ = 0;
+
+  uint64_t next_conn_id_ = 1;
+  // Closed connections, freed at the next entry from the loop (a callback of
+  // the connection may still be on the stack when it closes).
+  std::vector<std::unique_ptr<Conn>> dead_;
+  std::vector<char> scratch_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  // Idle order: least recently active first (intrusive list).
+  Conn* lru_head_ = nullptr;
+  Conn* lru_tail_ = nullptr;
+  Handle idle_timer_;
+  bool idle_armed_ = false;
+
+  size_t pending_ = 0;  // Requests handed to the handler, not yet replied.
+  bool global_paused_ = false;
+  std::vector<uint64_t> global_waiters_;  // Conns paused by global_paused_.
+  std::vector<uint64_t> parked_;          // Conns whose handler said Full.
+  Handle parked_timer_;
+  bool parked_armed_ = false;
+
+  bool shutting_down_ = false;
+  std::vector<absl::AnyInvocable<void()>> shutdown_done_;
+  Handle shutdown_timer_;
+};
+
+}  // namespace spindle::io
+
+#endif  // SPINDLE_IO_TCP_SERVER_H_

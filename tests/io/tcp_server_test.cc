@@ -1,0 +1,532 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/tcp_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "spindle/concurrency/status.h"
+#include "spindle/concurrency/thread_pool.h"
+#include "spindle/io/event_loop.h"
+#include "spindle/io/socket.h"
+
+namespace spindle::io {
+namespace {
+
+#define ASSERT_OK(expr)                          \
+  do {                                           \
+    const absl::Status _s = (expr);              \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
+  } while (0)
+
+class PrimeThreadIdentity : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::Notification never;
+    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
+  }
+};
+::testing::Environment* const kPrimeThreadIdentity =
+    ::testing::AddGlobalTestEnvironment(new PrimeThreadIdentity);
+
+constexpr absl::Duration kBound = absl::Seconds(20);
+
+// A blocking client socket whose reads time out after kBound.
+class Client {
+ public:
+  explicit Client(int port, const char* host = "127.0.0.1") {
+    auto s = ConnectTcp(host, port);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (s.ok()) sock_ = *std::move(s);
+    timeval tv{static_cast<time_t>(absl::ToInt64Seconds(kBound)), 0};
+    setsockopt(sock_.fileno(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  void Send(absl::string_view data) { ASSERT_OK(sock_.SendAll(data)); }
+  // The next line without its newline; "<eof>" at end of stream, "<timeout>"
+  // when nothing came within kBound.
+  std::string ReadLine() {
+    for (;;) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      char tmp[65536];
+      ssize_t n = recv(sock_.fileno(), tmp, sizeof(tmp), 0);
+      if (n == 0) return "<eof>";
+      if (n < 0) return errno == EAGAIN ? "<timeout>" : "<error>";
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+  }
+  Socket& sock() { return sock_; }
+
+ private:
+  Socket sock_;
+  std::string buf_;
+};
+
+// An EventLoop running in its own thread, with a TcpServer made on it.
+class ServerFixture {
+ public:
+  ServerFixture(TcpServer::Options options, TcpServer::Handler handler) {
+    loop_ = *EventLoop::Create();
+    server_ = std::make_unique<TcpServer>(loop_.get(), std::move(options),
+                                          std::move(handler));
+    start_ = server_->Start();
+    if (start_.ok()) {
+      thread_ = std::thread([this] { run_ = loop_->RunForever(); });
+    }
+  }
+  ~ServerFixture() { StopLoop(); }
+
+  // Runs `fn` on the loop thread and waits for it.
+  void OnLoop(absl::AnyInvocable<void()> fn) {
+    absl::Notification done;
+    ASSERT_OK(loop_->CallSoonThreadsafe([&] {
+      fn();
+      done.Notify();
+    }));
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(kBound));
+  }
+  void StopLoop() {
+    if (!thread_.joinable()) return;
+    OnLoop([this] {
+      server_.reset();
+      loop_->Stop();
+    });
+    thread_.join();
+    EXPECT_TRUE(run_.ok()) << run_;
+  }
+
+  absl::Status start() const { return start_; }
+  int port() const { return server_->port(); }
+  TcpServer& server() { return *server_; }
+  const TcpServer::Stats& stats() const { return server_->stats(); }
+  EventLoop& loop() { return *loop_; }
+
+ private:
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<TcpServer> server_;
+  absl::Status start_;
+  absl::Status run_;
+  std::thread thread_;
+};
+
+// Replies on the loop thread at once.
+TcpServer::Handler Echo() {
+  return [](absl::string_view line, Responder& r) {
+    r.Reply(absl::StrCat("OK ", line));
+    return absl::OkStatus();
+  };
+}
+
+TEST(TcpServerTest, EchoesLinesInOrder) {
+  ServerFixture f({}, Echo());
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("a\nbb\r\nccc\n");
+  EXPECT_EQ(c.ReadLine(), "OK a");
+  EXPECT_EQ(c.ReadLine(), "OK bb");  // "\r" dropped.
+  EXPECT_EQ(c.ReadLine(), "OK ccc");
+  c.Send("\n");
+  EXPECT_EQ(c.ReadLine(), "OK ");
+}
+
+TEST(TcpServerTest, RepliesInRequestOrderWhenJobsFinishOutOfOrder) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 2});
+  absl::Notification gate, fast_done;
+  ServerFixture f({}, [&](absl::string_view line, Responder& r) {
+    std::string l(line);
+    pool.Execute([&, l, r = std::move(r)]() mutable {
+          if (l == "slow") {
+            gate.WaitForNotificationWithTimeout(kBound);
+            r.Reply("slow done");
+          } else {
+            r.Reply("fast done");
+            fast_done.Notify();
+          }
+        })
+        .IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("slow\nfast\n");
+  ASSERT_TRUE(fast_done.WaitForNotificationWithTimeout(kBound));
+  gate.Notify();
+  EXPECT_EQ(c.ReadLine(), "slow done");
+  EXPECT_EQ(c.ReadLine(), "fast done");
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, ManyPipelinedRequestsFromWorkers) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 4});
+  ServerFixture f({}, [&](absl::string_view line, Responder& r) {
+    std::string l(line);
+    pool.Execute([l, r = std::move(r)]() mutable { r.Reply(l); }).IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  constexpr int kN = 5000;
+  std::thread writer([&] {
+    std::string batch;
+    for (int i = 0; i < kN; ++i) absl::StrAppend(&batch, "req", i, "\n");
+    c.Send(batch);
+  });
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_EQ(c.ReadLine(), absl::StrCat("req", i));
+  }
+  writer.join();
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, OversizeLineGetsErrorAndClose) {
+  TcpServer::Options o;
+  o.max_line = 16;
+  ServerFixture f(o, Echo());
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("short\n");
+  c.Send(std::string(100, 'x'));  // No newline: still too long.
+  EXPECT_EQ(c.ReadLine(), "OK short");
+  EXPECT_EQ(c.ReadLine(), "ERR line too long (max 16 bytes)");
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+  Client d(f.port());  // The server keeps serving.
+  d.Send(std::string(16, 'y') + "\n" + std::string(17, 'z') + "\nlater\n");
+  EXPECT_EQ(d.ReadLine(), "OK " + std::string(16, 'y'));
+  EXPECT_EQ(d.ReadLine(), "ERR line too long (max 16 bytes)");
+  EXPECT_EQ(d.ReadLine(), "<eof>");
+  EXPECT_EQ(f.stats().oversize.load(), 2);
+}
+
+TEST(TcpServerTest, HalfCloseAnswersLastLineThenCloses) {
+  ServerFixture f({}, Echo());
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("one\ntwo");  // The last line has no newline.
+  ASSERT_OK(c.sock().ShutdownWrite());
+  EXPECT_EQ(c.ReadLine(), "OK one");
+  EXPECT_EQ(c.ReadLine(), "OK two");
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+}
+
+TEST(TcpServerTest, HandlerErrorRepliesErrAndConnectionStaysUsable) {
+  ServerFixture f({}, [](absl::string_view line, Responder& r) -> absl::Status {
+    if (line == "bad") return absl::InvalidArgumentError("bad request");
+    if (line == "throw") throw std::runtime_error("kaboom");
+    if (line == "drop") return absl::OkStatus();  // Responder not taken.
+    r.Reply(std::string(line));
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("bad\nthrow\ndrop\nfine\n");
+  EXPECT_EQ(c.ReadLine(), "ERR bad request");
+  EXPECT_EQ(c.ReadLine(), "ERR internal error: kaboom");
+  EXPECT_EQ(c.ReadLine(), "ERR internal error: no reply");
+  EXPECT_EQ(c.ReadLine(), "fine");
+}
+
+TEST(TcpServerTest, QuitReplyClosesAndDropsLaterRequests) {
+  ServerFixture f({}, [](absl::string_view line, Responder& r) {
+    r.Reply(line == "QUIT" ? "BYE" : std::string(line), line == "QUIT");
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("x\nQUIT\ny\n");
+  EXPECT_EQ(c.ReadLine(), "x");
+  EXPECT_EQ(c.ReadLine(), "BYE");
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+}
+
+TEST(TcpServerTest, MaxConnectionsRejectsWithMessage) {
+  TcpServer::Options o;
+  o.max_connections = 2;
+  ServerFixture f(o, Echo());
+  ASSERT_OK(f.start());
+  Client a(f.port()), b(f.port());
+  a.Send("a\n");
+  b.Send("b\n");
+  EXPECT_EQ(a.ReadLine(), "OK a");  // Both accepted before the third.
+  EXPECT_EQ(b.ReadLine(), "OK b");
+  Client c(f.port());
+  EXPECT_EQ(c.ReadLine(), "ERR server busy: too many connections");
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+  EXPECT_EQ(f.stats().rejected_busy.load(), 1);
+  // A freed slot is usable again.
+  ASSERT_OK(a.sock().ShutdownWrite());
+  EXPECT_EQ(a.ReadLine(), "<eof>");
+  Client d(f.port());
+  d.Send("d\n");
+  EXPECT_EQ(d.ReadLine(), "OK d");
+}
+
+TEST(TcpServerTest, IdleTimeoutDropsSlowlorisButNotBusyConnections) {
+  TcpServer::Options o;
+  o.idle_timeout = absl::Milliseconds(300);
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 1});
+  absl::Notification gate;
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    if (line == "hold") {
+      pool.Execute([&, r = std::move(r)]() mutable {
+            gate.WaitForNotificationWithTimeout(kBound);
+            r.Reply("held");
+          })
+          .IgnoreError();
+    } else {
+      r.Reply(std::string(line));
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client busy(f.port());
+  busy.Send("hold\n");
+  Client slow(f.port());
+  slow.Send("GET / HTTP/1.1");  // Never finishes its line.
+  const absl::Time t0 = absl::Now();
+  EXPECT_EQ(slow.ReadLine(), "ERR idle timeout");
+  EXPECT_EQ(slow.ReadLine(), "<eof>");
+  // The timeout is the point: it did not fire early.
+  EXPECT_GE(absl::Now() - t0, absl::Milliseconds(250));
+  gate.Notify();
+  EXPECT_EQ(busy.ReadLine(), "held");  // Its job in flight kept it open.
+  EXPECT_GE(f.stats().idle_closed.load(), 1);
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, ReaderThatNeverReadsIsBoundedAndOthersUnaffected) {
+  TcpServer::Options o;
+  o.output_high_water = 64 * 1024;
+  o.output_low_water = 16 * 1024;
+  o.max_pipelined = 64;
+  const std::string big(16 * 1024, 'b');
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    r.Reply(line == "big" ? big : std::string(line));
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client hog(f.port());
+  ASSERT_OK(hog.sock().SetNonBlocking());
+  // Push requests until the server stops reading and our buffers fill.
+  std::string reqs;
+  for (int i = 0; i < 1024; ++i) reqs += "big\n";
+  size_t sent = 0;
+  bool blocked = false;
+  for (const absl::Time end = absl::Now() + kBound; absl::Now() < end;) {
+    auto n = hog.sock().Send(absl::string_view(reqs));
+    if (!n.ok()) {
+      blocked = IsWouldBlock(n.status());  // Backpressure reached us.
+      break;
+    }
+    sent += *n;
+  }
+  ASSERT_TRUE(blocked) << "sent " << sent << " bytes without blocking";
+  // Others are served normally meanwhile.
+  Client other(f.port());
+  for (int i = 0; i < 100; ++i) {
+    other.Send(absl::StrCat("hi", i, "\n"));
+    ASSERT_EQ(other.ReadLine(), absl::StrCat("hi", i));
+  }
+  // The server stopped reading from the hog: it holds at most the high-water
+  // mark plus one round of pipelined replies, whatever the hog sent (the
+  // rest waits in kernel buffers, whose size is the kernel's business).
+  const int64_t buffered = f.stats().output_buffered.load();
+  EXPECT_LE(buffered, static_cast<int64_t>(o.output_high_water +
+                                           o.max_pipelined * (big.size() + 1)))
+      << "sent " << sent << " bytes";
+  EXPECT_GT(sent, 0u);
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, FullHandlerIsRetriedAndNothingIsLost) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 2});
+  std::atomic<int> in_flight{0};
+  std::atomic<int> refused{0};
+  ServerFixture f({}, [&](absl::string_view line, Responder& r) {
+    if (in_flight.load() >= 2) {
+      refused.fetch_add(1);
+      return FullError("queue full");
+    }
+    in_flight.fetch_add(1);
+    std::string l(line);
+    pool.Execute([&, l, r = std::move(r)]() mutable {
+          in_flight.fetch_sub(1);
+          r.Reply(l);
+        })
+        .IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  std::string batch;
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&batch, i, "\n");
+  c.Send(batch);
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(c.ReadLine(), absl::StrCat(i));
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, GracefulShutdownAnswersJobsInFlight) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 1});
+  absl::Notification gate, started, done;
+  ServerFixture f({}, [&](absl::string_view line, Responder& r) {
+    std::string l(line);
+    pool.Execute([&, l, r = std::move(r)]() mutable {
+          started.Notify();
+          gate.WaitForNotificationWithTimeout(kBound);
+          r.Reply("done " + l);
+        })
+        .IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  const int port = f.port();
+  Client c(port);
+  c.Send("job\n");
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  f.OnLoop([&] { f.server().Shutdown(kBound, [&] { done.Notify(); }); });
+  EXPECT_FALSE(ConnectTcp("127.0.0.1", port).ok());  // No longer accepting.
+  gate.Notify();
+  EXPECT_EQ(c.ReadLine(), "done job");
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kBound));
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, GracefulShutdownGivesUpAtDeadline) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 1});
+  absl::Notification gate, started, done;
+  ServerFixture f({}, [&](absl::string_view, Responder& r) {
+    pool.Execute([&, r = std::move(r)]() mutable {
+          started.Notify();
+          gate.WaitForNotificationWithTimeout(kBound);
+          r.Reply("too late");  // Server gone: discarded.
+        })
+        .IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("job\n");
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  f.OnLoop([&] {
+    f.server().Shutdown(absl::Milliseconds(100), [&] { done.Notify(); });
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kBound));
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+  f.StopLoop();
+  gate.Notify();
+  pool.Shutdown();
+}
+
+TEST(TcpServerTest, ResetByPeerWithJobInFlight) {
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 1});
+  absl::Notification gate, started;
+  ServerFixture f({}, [&](absl::string_view line, Responder& r) {
+    if (line == "job") {
+      pool.Execute([&, r = std::move(r)]() mutable {
+            started.Notify();
+            gate.WaitForNotificationWithTimeout(kBound);
+            r.Reply("late");
+          })
+          .IgnoreError();
+    } else {
+      r.Reply(std::string(line));
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  {
+    Client c(f.port());
+    c.Send("job\n");
+    ASSERT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+    linger l{1, 0};  // Close with RST.
+    setsockopt(c.sock().fileno(), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  }
+  gate.Notify();
+  pool.Shutdown();  // The late reply was made; it is discarded.
+  Client d(f.port());
+  d.Send("alive\n");
+  EXPECT_EQ(d.ReadLine(), "alive");
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, ManyConnectsAndDisconnectsLeaveNothingBehind) {
+  ServerFixture f({}, Echo());
+  ASSERT_OK(f.start());
+  for (int i = 0; i < 1000; ++i) {
+    Client c(f.port());
+    if (i % 2 == 0) {
+      c.Send("x\n");
+      ASSERT_EQ(c.ReadLine(), "OK x");
+    }
+    ASSERT_OK(c.sock().ShutdownWrite());
+    ASSERT_EQ(c.ReadLine(), "<eof>");  // The server closed its side.
+  }
+  EXPECT_EQ(f.stats().connections.load(), 0);
+  EXPECT_EQ(f.stats().accepted.load(), 1000);
+}
+
+TEST(TcpServerTest, ListensOnIpv6Loopback) {
+  TcpServer::Options o;
+  o.hosts = {"::1"};
+  ServerFixture f(o, Echo());
+  if (!f.start().ok()) GTEST_SKIP() << "no IPv6 loopback: " << f.start();
+  Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(f.port()));
+  a.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(connect(fd.fileno(), reinterpret_cast<sockaddr*>(&a), sizeof(a)),
+            0);
+  Socket s(std::move(fd));
+  ASSERT_OK(s.SendAll("v6\n"));
+  auto got = s.Recv(100);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, "OK v6\n");
+}
+
+TEST(TcpServerTest, BadAddressIsInvalidArgument) {
+  TcpServer::Options o;
+  o.hosts = {"not-an-address"};
+  ServerFixture f(o, Echo());
+  EXPECT_TRUE(absl::IsInvalidArgument(f.start())) << f.start();
+}
+
+TEST(TcpServerTest, ReusePortLetsTwoServersShareAPort) {
+  TcpServer::Options o;
+  o.reuse_port = true;
+  ServerFixture a(o, Echo());
+  ASSERT_OK(a.start());
+  o.port = a.port();
+  ServerFixture b(o, Echo());
+  ASSERT_OK(b.start());
+  for (int i = 0; i < 20; ++i) {
+    Client c(a.port());
+    c.Send("x\n");
+    EXPECT_EQ(c.ReadLine(), "OK x");
+  }
+  EXPECT_EQ(a.stats().accepted.load() + b.stats().accepted.load(), 20);
+}
+
+}  // namespace
+}  // namespace spindle::io
