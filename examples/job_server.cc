@@ -1,0 +1,453 @@
+// Copyright 2026 The spindle Authors.
+//
+// job_server: spindle's main program. A line-protocol TCP service where both
+// halves of spindle meet:
+//
+//   clients --TCP--> EventLoop + TcpServer --TryPut--> Queue<Job> (bounded)
+//                        ^                                  |
+//                        |                     ThreadPoolExecutor workers
+//                        +--- Responder::Reply (CallSoonThreadsafe) <--+
+//
+// Each request line becomes a Job on a bounded spindle::Queue; `--workers`
+// ThreadPoolExecutor workers take jobs off it and answer through the job's
+// Responder, which hands the reply back to the loop thread; the TcpServer
+// writes replies to each connection in request order. When the queue is
+// full the front end stops reading from that connection until there is room
+// (nothing is dropped); slow readers, oversize lines, idle clients and
+// descriptor exhaustion are handled by TcpServer (see io/tcp_server.h).
+//
+// Protocol (one request per line, one reply line per request):
+//   ECHO <text>     -> <text>
+//   UPPER <text>    -> <TEXT>
+//   PRIMES <n>      -> number of primes <= n (CPU-bound; 0 <= n <= 20000000)
+//   SLEEP <ms>      -> SLEPT <ms> after sleeping (I/O stand-in; <= 60000)
+//   STATS           -> connections, queue depth, busy workers, jobs
+//                      done/failed, per-command latency percentiles
+//                      (answered by the loop thread at once, not queued)
+//   FAIL <text>     -> a job that throws (to see one request fail alone)
+//   QUIT            -> BYE, then the server closes the connection
+// Anything else -> "ERR <reason>"; the connection stays usable. A job that
+// throws answers "ERR <what>" for that request only.
+//
+// Run:   ./bazelw run //examples:job_server            (127.0.0.1:7070)
+//        nc 127.0.0.1 7070
+// Flags: --port (0 = any free port; the bound one is printed), --bind
+//        (comma-separated addresses, IPv4 or IPv6), --workers,
+//        --queue_size, --max_line, --idle_timeout, --loops (event loops,
+//        each in its own thread, sharing the port with SO_REUSEPORT),
+//        --max_connections, --shutdown_grace.
+// Ctrl-C (SIGINT) or SIGTERM: graceful shutdown - stop accepting, finish
+// the jobs already accepted, flush their replies, close, print a summary. A
+// second signal exits at once.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "spindle/concurrency/queue.h"
+#include "spindle/concurrency/status.h"
+#include "spindle/concurrency/thread_pool.h"
+#include "spindle/io/event_loop.h"
+#include "spindle/io/tcp_server.h"
+
+ABSL_FLAG(int, port, 7070, "TCP port; 0 picks a free one (printed)");
+ABSL_FLAG(std::string, bind, "127.0.0.1",
+          "comma-separated listen addresses (IPv4 or IPv6, e.g. ::1)");
+ABSL_FLAG(int, workers, 4, "ThreadPoolExecutor worker threads");
+ABSL_FLAG(int, queue_size, 1024, "bounded job queue capacity");
+ABSL_FLAG(int, max_line, 4096, "longest request line in bytes");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(300),
+          "close connections idle this long (0 = never)");
+ABSL_FLAG(int, loops, 1, "event loops (threads) accepting on the port");
+ABSL_FLAG(int, max_connections, 10000, "open connections per loop");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "how long a graceful shutdown waits for jobs in flight");
+
+namespace {
+
+using spindle::io::EventLoop;
+using spindle::io::Responder;
+using spindle::io::TcpServer;
+
+// --- latency histogram ------------------------------------------------------
+// Log-linear buckets over microseconds (8 per power of two): lock-free
+// recording from any worker, percentiles within ~9%.
+class Histogram {
+ public:
+  void Record(absl::Duration d) {
+    const double us = std::max(1.0, absl::ToDoubleMicroseconds(d));
+    int b = static_cast<int>(std::log2(us) * kPerOctave);
+    b = std::clamp(b, 0, kBuckets - 1);
+    buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  int64_t count() const { return count_.load(std::memory_order_relaxed); }
+  // Upper bound of the bucket holding the q-quantile, in microseconds.
+  double Percentile(double q) const {
+    const int64_t total = count();
+    if (total == 0) return 0;
+    const int64_t want = std::max<int64_t>(1, std::llround(q * total));
+    int64_t seen = 0;
+    for (int b = 0; b < kBuckets; ++b) {
+      seen += buckets_[b].load(std::memory_order_relaxed);
+      if (seen >= want)
+        return std::exp2(static_cast<double>(b + 1) / kPerOctave);
+    }
+    return std::exp2(static_cast<double>(kBuckets) / kPerOctave);
+  }
+  std::string Summary() const {
+    return absl::StrFormat("n=%d p50=%s p99=%s p999=%s", count(),
+                           Us(Percentile(0.5)), Us(Percentile(0.99)),
+                           Us(Percentile(0.999)));
+  }
+  static std::string Us(double us) {
+    if (us >= 1e6) return absl::StrFormat("%.2fs", us / 1e6);
+    if (us >= 1e3) return absl::StrFormat("%.2fms", us / 1e3);
+    return absl::StrFormat("%.0fus", us);
+  }
+
+ private:
+  static constexpr int kPerOctave = 8;
+  static constexpr int kBuckets = 40 * kPerOctave;
+  std::array<std::atomic<int64_t>, kBuckets> buckets_{};
+  std::atomic<int64_t> count_{0};
+};
+
+// --- the service ------------------------------------------------------------
+
+enum Command { kEcho, kUpper, kPrimes, kSleep, kStats, kFail, kQuit, kOther };
+constexpr const char* kCommandNames[] = {"ECHO",  "UPPER", "PRIMES", "SLEEP",
+                                         "STATS", "FAIL",  "QUIT",   "other"};
+constexpr int kNumCommands = 8;
+
+// A request that is the client's mistake; answered "ERR <what>".
+class BadRequest : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct Job {
+  std::string line;
+  Responder responder;
+  absl::Time received;
+};
+
+class Service {
+ public:
+  explicit Service(int queue_size) : queue_(queue_size) {}
+
+  spindle::Queue<Job>& queue() { return queue_; }
+  void AddServer(const TcpServer* s) { servers_.push_back(s); }
+
+  // The worker body: takes jobs until the queue is shut down and drained.
+  void WorkerLoop() {
+    for (;;) {
+      absl::StatusOr<Job> job = queue_.Get();
+      if (!job.ok()) return;  // Shut down and empty.
+      busy_.fetch_add(1, std::memory_order_relaxed);
+      Run(*job);
+      busy_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  std::string Summary(absl::Duration uptime) const {
+    int64_t accepted = 0, requests = 0, rejected = 0, idle = 0, oversize = 0;
+    for (const TcpServer* s : servers_) {
+      accepted += s->stats().accepted.load();
+      requests += s->stats().requests.load();
+      rejected +=
+          s->stats().rejected_busy.load() + s->stats().rejected_no_fds.load();
+      idle += s->stats().idle_closed.load();
+      oversize += s->stats().oversize.load();
+    }
+    std::string out = absl::StrFormat(
+        "job_server: up %s; %d connections (%d refused, %d idle-closed), %d "
+        "requests (%d oversize), %d jobs done, %d failed (%.0f jobs/s)\n",
+        absl::FormatDuration(absl::Trunc(uptime, absl::Milliseconds(1))),
+        accepted, rejected, idle, requests, oversize, done_.load(),
+        failed_.load(),
+        static_cast<double>(done_.load()) /
+            std::max(1e-9, absl::ToDoubleSeconds(uptime)));
+    for (int c = 0; c < kNumCommands; ++c) {
+      if (latency_[c].count() == 0) continue;
+      absl::StrAppendFormat(&out, "  %-7s %s\n", kCommandNames[c],
+                            latency_[c].Summary());
+    }
+    return out;
+  }
+
+  // Thread-safe (atomics and snapshots).
+  std::string Stats() const {
+    int64_t conns = 0;
+    for (const TcpServer* s : servers_) conns += s->stats().connections.load();
+    std::string out =
+        absl::StrCat("STATS connections=", conns, " queue=", queue_.qsize(),
+                     " busy_workers=", busy_.load(), " done=", done_.load(),
+                     " failed=", failed_.load());
+    for (int c = 0; c < kNumCommands; ++c) {
+      if (latency_[c].count() == 0) continue;
+      absl::StrAppend(&out, " ", kCommandNames[c], ":n=", latency_[c].count(),
+                      ",p50=", Histogram::Us(latency_[c].Percentile(0.5)),
+                      ",p99=", Histogram::Us(latency_[c].Percentile(0.99)));
+    }
+    return out;
+  }
+
+ private:
+  void Run(Job& job) {
+    absl::string_view line = job.line;
+    absl::string_view word = line.substr(0, line.find(' '));
+    absl::string_view arg =
+        word.size() < line.size() ? line.substr(word.size() + 1) : "";
+    const Command cmd = Parse(word);
+    std::string reply;
+    bool quit = false;
+    try {
+      reply = Execute(cmd, word, arg, &quit);
+      done_.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& e) {
+      reply = absl::StrCat("ERR ", e.what());
+      failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    latency_[cmd].Record(absl::Now() - job.received);
+    job.responder.Reply(std::move(reply), quit);
+  }
+
+  static Command Parse(absl::string_view word) {
+    for (int c = 0; c < kOther; ++c) {
+      if (absl::EqualsIgnoreCase(word, kCommandNames[c])) {
+        return static_cast<Command>(c);
+      }
+    }
+    return kOther;
+  }
+
+  static int64_t IntArg(absl::string_view arg, int64_t lo, int64_t hi,
+                        absl::string_view what) {
+    int64_t v;
+    if (!absl::SimpleAtoi(arg, &v) || v < lo || v > hi) {
+      throw BadRequest(absl::StrCat("bad argument: ", what,
+                                    " must be an "
+                                    "integer in [",
+                                    lo, ", ", hi, "]"));
+    }
+    return v;
+  }
+
+  std::string Execute(Command cmd, absl::string_view word,
+                      absl::string_view arg, bool* quit) {
+    switch (cmd) {
+      case kEcho:
+        return std::string(arg);
+      case kUpper:
+        return absl::AsciiStrToUpper(arg);
+      case kPrimes:
+        return absl::StrCat(CountPrimes(IntArg(arg, 0, 20000000, "n")));
+      case kSleep: {
+        const int64_t ms = IntArg(arg, 0, 60000, "ms");
+        absl::SleepFor(absl::Milliseconds(ms));  // The job's "I/O".
+        return absl::StrCat("SLEPT ", ms);
+      }
+      case kStats:
+        return Stats();
+      case kFail:
+        throw std::runtime_error(
+            absl::StrCat("job failed: ", arg.empty() ? "FAIL" : arg));
+      case kQuit:
+        *quit = true;
+        return "BYE";
+      case kOther:
+        break;
+    }
+    if (word.empty()) throw BadRequest("empty request");
+    std::string shown(word.substr(0, 32));
+    for (char& ch : shown) {
+      if (!absl::ascii_isprint(static_cast<unsigned char>(ch))) ch = '?';
+    }
+    throw BadRequest(
+        absl::StrCat("unknown command '", shown,
+                     "' (try ECHO, UPPER, PRIMES, SLEEP, STATS, FAIL, QUIT)"));
+  }
+
+  static int64_t CountPrimes(int64_t n) {
+    if (n < 2) return 0;
+    std::vector<bool> composite(static_cast<size_t>(n) + 1, false);
+    int64_t count = 0;
+    for (int64_t i = 2; i <= n; ++i) {
+      if (composite[i]) continue;
+      ++count;
+      for (int64_t j = i * i; j <= n; j += i) composite[j] = true;
+    }
+    return count;
+  }
+
+  spindle::Queue<Job> queue_;
+  std::vector<const TcpServer*> servers_;
+  std::atomic<int> busy_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> failed_{0};
+  std::array<Histogram, kNumCommands> latency_;
+};
+
+int Fail(const absl::Status& s, absl::string_view what) {
+  std::fprintf(stderr, "job_server: %s: %s\n", std::string(what).c_str(),
+               s.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int workers = absl::GetFlag(FLAGS_workers);
+  const int queue_size = absl::GetFlag(FLAGS_queue_size);
+  const int nloops = absl::GetFlag(FLAGS_loops);
+  if (workers < 1 || queue_size < 1 || nloops < 1 ||
+      absl::GetFlag(FLAGS_max_line) < 1) {
+    std::fprintf(stderr,
+                 "job_server: --workers, --queue_size, --loops and "
+                 "--max_line must be >= 1\n");
+    return 2;
+  }
+  // Writing to a vanished client must be an error, not a process kill.
+  signal(SIGPIPE, SIG_IGN);
+
+  Service service(queue_size);
+  spindle::ThreadPoolExecutor pool(spindle::ThreadPoolExecutor::Options{
+      .max_workers = workers, .thread_name_prefix = "job"});
+  std::vector<spindle::Future<void>> worker_loops;
+  for (int i = 0; i < workers; ++i) {
+    worker_loops.push_back(pool.Submit([&service] { service.WorkerLoop(); }));
+  }
+
+  // The front end's handler: runs on a loop thread; never blocks.
+  auto handler = [&service](absl::string_view line,
+                            Responder& r) -> absl::Status {
+    // STATS is monitoring: answered here, at once, not queued behind the
+    // jobs it reports on (the reply still keeps its place in the order).
+    if (absl::EqualsIgnoreCase(absl::StripTrailingAsciiWhitespace(line),
+                               "STATS")) {
+      r.Reply(service.Stats());
+      return absl::OkStatus();
+    }
+    Job job{std::string(line), std::move(r), absl::Now()};
+    absl::Status s = service.queue().TryPut(std::move(job));
+    if (!s.ok()) {
+      r = std::move(job.responder);  // Not taken (IsFull: retried later).
+      return s;
+    }
+    return absl::OkStatus();
+  };
+
+  TcpServer::Options options;
+  options.hosts =
+      absl::StrSplit(absl::GetFlag(FLAGS_bind), ',', absl::SkipWhitespace());
+  options.port = absl::GetFlag(FLAGS_port);
+  options.reuse_port = nloops > 1;
+  options.max_line = static_cast<size_t>(absl::GetFlag(FLAGS_max_line));
+  options.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  options.max_connections =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_connections)));
+
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  std::vector<std::unique_ptr<TcpServer>> servers;
+  for (int i = 0; i < nloops; ++i) {
+    auto loop = EventLoop::Create();
+    if (!loop.ok()) return Fail(loop.status(), "event loop");
+    auto server = std::make_unique<TcpServer>(loop->get(), options, handler);
+    if (absl::Status s = server->Start(); !s.ok()) return Fail(s, "listen");
+    options.port = server->port();  // The others share the first's port.
+    service.AddServer(server.get());
+    loops.push_back(*std::move(loop));
+    servers.push_back(std::move(server));
+  }
+  std::printf(
+      "job_server: listening on %s port %d (%d loop%s, %d workers, "
+      "queue %d); Ctrl-C to stop\n",
+      absl::GetFlag(FLAGS_bind).c_str(), servers[0]->port(), nloops,
+      nloops == 1 ? "" : "s", workers, queue_size);
+  std::printf("listening on %s:%d\n", options.hosts[0].c_str(),
+              servers[0]->port());
+  std::fflush(stdout);
+
+  // Ctrl-C / SIGTERM, routed to loop 0: every server shuts down gracefully,
+  // and each loop stops once its server is done.
+  const absl::Time start = absl::Now();
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  bool shutting_down = false;
+  auto on_signal = [&] {
+    if (shutting_down) {
+      std::fprintf(stderr, "job_server: second signal, exiting now\n");
+      std::_Exit(130);
+    }
+    shutting_down = true;
+    std::fprintf(stderr,
+                 "job_server: shutting down (finishing jobs in flight, up to "
+                 "%s)\n",
+                 absl::FormatDuration(grace).c_str());
+    for (int i = 0; i < nloops; ++i) {
+      EventLoop* loop = loops[i].get();
+      TcpServer* server = servers[i].get();
+      auto begin = [loop, server, grace] {
+        server->Shutdown(grace, [loop] { loop->Stop(); });
+      };
+      if (i == 0) {
+        begin();
+      } else {
+        loop->CallSoonThreadsafe(begin).IgnoreError();
+      }
+    }
+  };
+  for (int sig : {SIGINT, SIGTERM}) {
+    if (absl::Status s = loops[0]->AddSignalHandler(sig, on_signal); !s.ok()) {
+      return Fail(s, "signal handler");
+    }
+  }
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < nloops; ++i) {
+    threads.emplace_back([&, i] {
+      absl::Status s = loops[i]->RunForever();
+      if (!s.ok()) Fail(s, "event loop");
+    });
+  }
+  absl::Status run = loops[0]->RunForever();
+  for (std::thread& t : threads) t.join();
+
+  // Every accepted job has been answered (or the grace period ran out):
+  // release the workers and wait for them.
+  service.queue().Shutdown();
+  pool.Shutdown(/*wait=*/true);
+  const std::string summary = service.Summary(absl::Now() - start);
+  servers.clear();
+  loops.clear();
+  std::printf("%s", summary.c_str());
+  std::fflush(stdout);
+  if (!run.ok()) return Fail(run, "event loop");
+  return 0;
+}
