@@ -55,8 +55,8 @@ namespace {
 
 #ifdef SPINDLE_QUEUE_STRESS_SANITIZED
 // Sanitizers slow everything ~10x; keep the same shapes, fewer items.
-constexpr int64_t kItems = 1 << 15;
-constexpr int64_t kShutdownItems = 1 << 14;
+constexpr int64_t kItems = 1 << 18;
+constexpr int64_t kShutdownItems = 1 << 16;
 #else
 constexpr int64_t kItems = 1 << 20;  // 1,048,576 per configuration.
 constexpr int64_t kShutdownItems = 1 << 18;
