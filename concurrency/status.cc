@@ -15,9 +15,6 @@ absl::Status FullError(absl::string_view message) {
 absl::Status TimeoutError(absl::string_view message) {
   return absl::DeadlineExceededError(message);
 }
-absl::Status CancelledError(absl::string_view message) {
-  return absl::CancelledError(message);
-}
 absl::Status ShutDownError(absl::string_view message) {
   return absl::FailedPreconditionError(message);
 }
@@ -34,9 +31,6 @@ bool IsFull(const absl::Status& status) {
 }
 bool IsTimeout(const absl::Status& status) {
   return absl::IsDeadlineExceeded(status);
-}
-bool IsCancelled(const absl::Status& status) {
-  return absl::IsCancelled(status);
 }
 bool IsShutDown(const absl::Status& status) {
   return absl::IsFailedPrecondition(status);

@@ -39,7 +39,10 @@ namespace spindle {
 absl::Status EmptyError(absl::string_view message);
 absl::Status FullError(absl::string_view message);
 absl::Status TimeoutError(absl::string_view message);
-absl::Status CancelledError(absl::string_view message);
+// Cancellation is Abseil's own kCancelled: spindle::CancelledError and
+// spindle::IsCancelled are absl::CancelledError and absl::IsCancelled, so an
+// unqualified call found through argument-dependent lookup is not ambiguous.
+using absl::CancelledError;
 absl::Status ShutDownError(absl::string_view message);
 absl::Status BrokenError(absl::string_view message);
 
@@ -51,7 +54,7 @@ absl::Status ErrnoError(int errno_value, absl::string_view call);
 bool IsEmpty(const absl::Status& status);
 bool IsFull(const absl::Status& status);
 bool IsTimeout(const absl::Status& status);
-bool IsCancelled(const absl::Status& status);
+using absl::IsCancelled;
 bool IsShutDown(const absl::Status& status);
 bool IsBroken(const absl::Status& status);
 
