@@ -16,7 +16,7 @@
 // stop on end markers (see kDone below). Benchmarks for one configuration run
 // next to each other to keep the ratios comparable on a noisy machine.
 //
-// Each benchmark runs 3 repetitions and reports mean/median/stddev; compare
+// Each benchmark runs 5 repetitions and reports mean/median/stddev; compare
 // medians. Add --benchmark_enable_random_interleaving=true to spread bursts
 // of machine noise over all implementations. For a ratio table:
 //
@@ -235,7 +235,7 @@ int RegisterAll() {
             ->Args({n, n, cap})
             ->UseRealTime()
             ->MinTime(0.1)
-            ->Repetitions(3)
+            ->Repetitions(5)
             ->ReportAggregatesOnly(true)
             ->Unit(benchmark::kMillisecond);
       }

@@ -372,8 +372,8 @@ inline void CpuRelax() {
 #endif
 }
 
-// How many polls a thread makes before it blocks (0 on one CPU, where
-// spinning can only delay the thread it waits for).
+// How many CPU pauses a thread spends polling before it blocks (0 on one CPU,
+// where spinning can only delay the thread it waits for).
 inline int SpinBudget() {
   static const int budget = std::thread::hardware_concurrency() > 1 ? 200 : 0;
   return budget;
@@ -684,7 +684,15 @@ class BasicQueue {
     const int budget = SpinBudget();
     if (budget == 0) return;
     mu_.Unlock();
-    for (int i = 0; i < budget && !ready(); ++i) CpuRelax();
+    // Poll with growing gaps (1, 2, 4, then 8 pauses) so that the poller
+    // takes the cache line holding the lock and size_ away from the thread
+    // that is filling / draining the queue less often (A/B-measured: same
+    // or better throughput than polling after every pause).
+    for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
+      const int gap = i < 3 ? (1 << i) : 8;
+      for (int j = 0; j < gap; ++j) CpuRelax();
+      spent += gap;
+    }
     mu_.Lock();
   }
 
