@@ -8,6 +8,8 @@
 //   tbb           tbb::concurrent_bounded_queue<int64_t>: push / pop
 //   moody         moodycamel::BlockingConcurrentQueue: enqueue / wait_dequeue
 //   moody_bulk    moodycamel: enqueue / wait_dequeue_bulk(64)
+//   spindle_batch spindle::Queue<int64_t>: PutMany(16) / GetMany(64)
+//   moody_batch   moodycamel: enqueue_bulk(16) / wait_dequeue_bulk(64)
 //
 // Each benchmark moves kItems items from P producer threads to C consumer
 // threads (args: P, C, capacity; capacity 0 = unbounded) and reports
@@ -33,9 +35,11 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "bench/std_blocking_queue.h"
 #include "benchmark/benchmark.h"
 #include "concurrentqueue/blockingconcurrentqueue.h"
@@ -52,6 +56,7 @@ constexpr int64_t kItems = 1 << 18;
 constexpr int64_t kDone = -1;
 constexpr int64_t kStop = -2;
 constexpr size_t kBatch = 64;
+constexpr size_t kPutBatch = 16;
 
 // Adapters: Make(capacity), Put(q, v), Get(q) -> v, GetBatch(q, buf, max).
 struct SpindleAdapter {
@@ -70,6 +75,13 @@ struct SpindleAdapter {
 
 struct SpindleManyAdapter : SpindleAdapter {
   static constexpr bool kBatched = true;
+};
+
+struct SpindleBatchAdapter : SpindleManyAdapter {
+  static constexpr bool kBatchedPut = true;
+  static void PutBatch(Q& q, int64_t* items, size_t n) {
+    (void)q.PutMany(absl::MakeSpan(items, n));
+  }
 };
 
 struct StdAdapter {
@@ -120,6 +132,20 @@ struct MoodyAdapter {
 
 struct MoodyBulkAdapter : MoodyAdapter {
   static constexpr bool kBatched = true;
+};
+
+struct MoodyBatchAdapter : MoodyBulkAdapter {
+  static constexpr bool kBatchedPut = true;
+  static void PutBatch(Q& q, int64_t* items, size_t n) {
+    q.enqueue_bulk(items, n);
+  }
+};
+
+// Adapters without PutBatch put one item at a time.
+template <typename A, typename = void>
+struct HasPutBatch : std::false_type {};
+template <typename A>
+struct HasPutBatch<A, std::void_t<decltype(A::kBatchedPut)>> : std::true_type {
 };
 
 struct Shared {
@@ -195,8 +221,16 @@ void BM_Handoff(benchmark::State& state) {
     }
     for (int p = 0; p < producers; ++p) {
       threads.emplace_back([&, p] {
-        for (int64_t i = p * per_producer; i < (p + 1) * per_producer; ++i) {
-          A::Put(*q, i);
+        const int64_t end = (p + 1) * per_producer;
+        if constexpr (HasPutBatch<A>::value) {
+          int64_t batch[kPutBatch];
+          for (int64_t i = p * per_producer; i < end;) {
+            size_t n = 0;
+            while (n < kPutBatch && i < end) batch[n++] = i++;
+            A::PutBatch(*q, batch, n);
+          }
+        } else {
+          for (int64_t i = p * per_producer; i < end; ++i) A::Put(*q, i);
         }
         A::Put(*q, kDone);
       });
@@ -222,6 +256,8 @@ int RegisterAll() {
       {"tbb", BM_Handoff<TbbAdapter>},
       {"moody", BM_Handoff<MoodyAdapter>},
       {"moody_bulk", BM_Handoff<MoodyBulkAdapter>},
+      {"spindle_batch", BM_Handoff<SpindleBatchAdapter>},
+      {"moody_batch", BM_Handoff<MoodyBatchAdapter>},
   };
   for (int64_t cap : {int64_t{1024}, int64_t{0}}) {
     for (int n : {1, 2, 4}) {

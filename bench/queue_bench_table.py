@@ -5,7 +5,8 @@ Usage: python3 bench/queue_bench_table.py OUT.json
 
 Uses the median of each benchmark's repetitions. Ratios > 1 mean spindle is
 faster: spindle/std, spindle/tbb, and spindle_many (GetMany) / moody (the
-single-item moodycamel consumer).
+single-item moodycamel consumer), and spindle_batch (PutMany + GetMany) /
+moody_batch (enqueue_bulk + wait_dequeue_bulk).
 """
 import json
 import sys
@@ -22,13 +23,14 @@ def main(path):
         parts = b["run_name"].split("/")
         config, impl = parts[1] + " " + parts[2], parts[3]
         rate[(config, impl)] = b["items_per_second"] / 1e6
-    impls = ["spindle", "spindle_many", "std", "tbb", "moody", "moody_bulk"]
+    impls = ["spindle", "spindle_many", "spindle_batch", "std", "tbb",
+             "moody", "moody_bulk", "moody_batch"]
     configs = []
     for c, _ in rate:
         if c not in configs:
             configs.append(c)
     head = ["config"] + [i + " M/s" for i in impls] + [
-        "spindle/std", "spindle/tbb", "many/moody"]
+        "spindle/std", "spindle/tbb", "many/moody", "batch/moody_batch"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for c in configs:
@@ -39,7 +41,8 @@ def main(path):
             return "%.2f" % (r[a] / r[b]) if r[a] and r[b] else "-"
 
         row += [ratio("spindle", "std"), ratio("spindle", "tbb"),
-                ratio("spindle_many", "moody")]
+                ratio("spindle_many", "moody"),
+                ratio("spindle_batch", "moody_batch")]
         print("| " + " | ".join(row) + " |")
 
 
