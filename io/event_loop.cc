@@ -22,6 +22,7 @@ namespace internal {
 // The callbacks of one fd. The selector key's data points here.
 struct FdEntry {
   int fd = -1;
+  bool removed = false;  // Retired: kept alive until the dispatch ends.
   std::unique_ptr<EventLoop::Callback> reader;
   std::unique_ptr<EventLoop::Callback> writer;
   int events() const {
@@ -103,6 +104,7 @@ absl::Status EventLoop::AddCallback(int fd, int event, Callback cb) {
     // The selector dropped the registration (fd closed under us).
     if (entry->reader) retired_callbacks_.push_back(std::move(entry->reader));
     if (entry->writer) retired_callbacks_.push_back(std::move(entry->writer));
+    it->second->removed = true;
     retired_fds_.push_back(std::move(it->second));
     fds_.erase(it);
     return key.status();
@@ -125,12 +127,14 @@ bool EventLoop::RemoveCallback(int fd, int event) {
   const int remaining = entry->events();
   if (remaining == 0) {
     selector_->Unregister(fd).IgnoreError();
+    it->second->removed = true;
     retired_fds_.push_back(std::move(it->second));
     fds_.erase(it);
   } else if (!selector_->Modify(fd, remaining, entry).ok()) {
     // The fd was closed before its callbacks were removed; forget it.
     if (entry->reader) retired_callbacks_.push_back(std::move(entry->reader));
     if (entry->writer) retired_callbacks_.push_back(std::move(entry->writer));
+    it->second->removed = true;
     retired_fds_.push_back(std::move(it->second));
     fds_.erase(it);
   }
@@ -263,26 +267,21 @@ absl::Status EventLoop::RunOnce() {
       selector_->Select(timeout);
   if (!ready.ok()) return ready.status();
   for (const auto& [key, mask] : *ready) {
+    // Entries removed by an earlier callback of this batch stay allocated
+    // (retired) until the batch ends, so `removed` can be read safely.
     internal::FdEntry* entry = key->data;
-    // Removed (or replaced) by an earlier callback of this batch?
-    auto it = fds_.find(key->fd);
-    if (it == fds_.end() || it->second.get() != entry) continue;
+    if (entry->removed) continue;
     if ((mask & kEventRead) && entry->reader) {
-      Callback* cb = entry->reader.get();
-      (*cb)();
-      it = fds_.find(key->fd);
-      if (it == fds_.end() || it->second.get() != entry) continue;
+      (*entry->reader)();
+      if (entry->removed) continue;
     }
-    if ((mask & kEventWrite) && entry->writer) {
-      Callback* cb = entry->writer.get();
-      (*cb)();
-    }
+    if ((mask & kEventWrite) && entry->writer) (*entry->writer)();
   }
   retired_callbacks_.clear();
   retired_fds_.clear();
 
   // 3. Collect due timers, threadsafe callbacks and signals.
-  const absl::Time now = Time();
+  const absl::Time now = timers_.empty() ? absl::InfinitePast() : Time();
   while (!timers_.empty() && timers_.front().second->when <= now) {
     std::pop_heap(timers_.begin(), timers_.end(), TimerOrder());
     HandlePtr h = std::move(timers_.back().second);

@@ -428,6 +428,62 @@ def test_job_client_load():
         srv.stop()
 
 
+def test_multiple_loops_share_the_port():
+    """--loops=3: three event loops accept on one port (SO_REUSEPORT)."""
+    srv = Server("--loops=3", "--workers=2")
+    try:
+        socks = [srv.connect() for _ in range(60)]
+        for i, s in enumerate(socks):
+            s.sendall(b"ECHO m%d\nUPPER m%d\n" % (i, i))
+        for i, s in enumerate(socks):
+            r = LineReader(s)
+            expect_eq(r.line(), b"m%d" % i)
+            expect_eq(r.line(), b"M%d" % i)
+            s.close()
+    finally:
+        out, _ = srv.stop()
+    assert "60 connections" in out, out
+
+
+def test_connect_disconnect_churn_leaks_nothing():
+    """Many connects/disconnects: descriptors and memory come back."""
+    srv = Server("--workers=1")
+    try:
+        def fds():
+            return len(os.listdir("/proc/%d/fd" % srv.proc.pid))
+
+        def churn(n):
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", srv.port),
+                                             timeout=BOUND)
+                if i % 3 == 0:
+                    s.sendall(b"ECHO c\n")
+                    expect_eq(LineReader(s).line(), b"c")
+                elif i % 3 == 1:
+                    # Abrupt reset.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()
+
+        churn(500)  # Warm up allocators and caches.
+        fd0, rss0 = fds(), srv.rss_kb()
+        churn(int(os.environ.get("CHURN", "5000")))
+        # Closing is asynchronous: one more round trip on a fresh connection
+        # orders it after every earlier close the server has seen.
+        deadline = time.monotonic() + BOUND
+        while fds() > fd0 + 1 and time.monotonic() < deadline:
+            t = srv.connect()
+            t.sendall(b"STATS\n")
+            LineReader(t).line()
+            t.close()
+        assert fds() <= fd0 + 1, (fd0, fds())
+        grown = (srv.rss_kb() - rss0) / 1024
+        assert grown < 16, "RSS grew %.1f MB" % grown
+        print("  fds %d -> %d, RSS grew %.1f MB" % (fd0, fds(), grown))
+    finally:
+        srv.stop()
+
+
 def main():
     global SERVER, CLIENT
     SERVER, CLIENT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
