@@ -64,7 +64,6 @@ def main():
     wake_r, wake_w = socket.socketpair()
     wake_r.setblocking(False)
     wake_w.setblocking(False)
-    woken = threading.Lock()
     flag = [False]
     ready = set()
     ready_lock = threading.Lock()
@@ -115,7 +114,6 @@ def main():
     sel.register(lsock, selectors.EVENT_READ, None)
     sel.register(wake_r, selectors.EVENT_READ, "wake")
     print("listening on 127.0.0.1:%d" % lsock.getsockname()[1], flush=True)
-    del woken
     while True:
         for key, mask in sel.select():
             if key.data is None:

@@ -237,9 +237,12 @@ class TcpServer {
   // The bound port (valid after Start()).
   int port() const { return port_; }
 
-  // Graceful shutdown, see the file comment. `done` runs on the loop
-  // thread once. Calling it again only shortens nothing; `done` of a second
-  // call runs when the first completes. Loop thread.
+  // Graceful shutdown, see the file comment: returns at once; the work
+  // happens in later loop iterations. `done` runs on the loop thread once,
+  // when every connection is closed or at the `grace` deadline, whichever
+  // comes first. A later call does not restart anything: its `done` runs
+  // when the first shutdown completes (at once if it already has). Loop
+  // thread.
   void Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done);
 
   const Stats& stats() const { return stats_; }
