@@ -5,8 +5,10 @@
 
 For each mix (ECHO only; PRIMES only) and 1, 2 and 4 workers, runs
 job_client (32 connections x depth 8) against each server and reports
-throughput and p99 latency, and spindle's throughput as a multiple of
-Python's, all from one run.
+throughput, p99 latency and server CPU time per request, and spindle's
+throughput as a multiple of Python's, all from one run. (On a small machine
+the client shares the cores: for cheap requests it, not the server, is the
+bottleneck, which is why CPU per request is reported too.)
 
 Usage: job_bench.py JOB_SERVER JOB_CLIENT [seconds]
 """
@@ -28,6 +30,12 @@ def start(cmd):
         m = re.search(r"listening on \S+:(\d+)", line)
         if m:
             return proc, int(m.group(1))
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(client, port, mix, secs):
@@ -56,7 +64,11 @@ def main():
                                 str(workers)])):
                 proc, port = start(cmd)
                 try:
-                    res[name] = run(client, port, mix, secs)
+                    c0 = cpu_seconds(proc.pid)
+                    rate, p99, ok = run(client, port, mix, secs)
+                    cpu = cpu_seconds(proc.pid) - c0
+                    res[name] = (rate, p99, ok,
+                                 cpu * 1e6 / max(rate * float(secs), 1))
                 finally:
                     proc.kill()
                     proc.wait()
@@ -65,14 +77,15 @@ def main():
                        ("ok" if res[name][2] else "ERRORS",)), flush=True)
             rows.append((mix, workers, res))
     print()
-    print("| mix | workers | spindle req/s | spindle p99 | python req/s |"
-          " python p99 | throughput ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| mix | workers | spindle req/s | spindle p99 | spindle CPU/req |"
+          " python req/s | python p99 | python CPU/req | throughput ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for mix, workers, res in rows:
         s, p = res["spindle"], res["python"]
-        print("| %s | %d | %.0f | %.2f ms | %.0f | %.2f ms | %.1fx |" %
-              (mix.split(":")[0], workers, s[0], s[1] / 1e3, p[0], p[1] / 1e3,
-               s[0] / max(p[0], 1e-9)))
+        print("| %s | %d | %.0f | %.2f ms | %.1f us | %.0f | %.2f ms |"
+              " %.1f us | %.1fx |" %
+              (mix.split(":")[0], workers, s[0], s[1] / 1e3, s[3], p[0],
+               p[1] / 1e3, p[3], s[0] / max(p[0], 1e-9)))
 
 
 if __name__ == "__main__":
