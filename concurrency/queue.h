@@ -86,15 +86,19 @@
 // heapq, and unlike std::priority_queue); items that compare equal come out in
 // the order they were put (it is stable, which Python's PriorityQueue is not).
 //
-// Thread safety. All member functions of these classes are thread-safe: any
-// number of threads may call them concurrently on the same queue. A
-// successful put of an item happens-before the get that returns that item;
-// every `TaskDone` happens-before the return of a `Join` it releases;
-// `Shutdown` happens-before every call that fails with its error. `qsize()`,
-// `empty()` and `full()` are snapshots that may be stale by the time they
-// return; use them for monitoring, not for deciding whether a call will
-// block. The queue must outlive every call made on it: destroying it while a
-// thread is blocked in it is undefined behaviour.
+// Where things are. The four public classes are at the end of this file;
+// their member functions (shared by all four) are documented on
+// `queue_internal::BasicQueue`, which each of them is built on.
+//
+// Thread safety. All member functions of these classes may be called
+// concurrently from any thread on the same queue. A successful put of an item
+// happens-before the get that returns that item; every `TaskDone`
+// happens-before the return of a `Join` it releases; `Shutdown` happens-before
+// every call that fails with its error. `qsize()`, `empty()` and `full()` are
+// snapshots that may be stale by the time they return; use them for monitoring,
+// not for deciding whether a call will block. The queue must outlive every call
+// made on it: destroying it while a thread is blocked in it is undefined
+// behaviour.
 //
 // Requirements on T: move-constructible without throwing (std::unique_ptr,
 // absl::AnyInvocable, std::string, std::vector… all qualify). `LifoQueue` and
@@ -897,12 +901,17 @@ class BasicQueue {
 // with Python's task tracking (TaskDone/Join) and shutdown. The workhorse
 // for handing work from producer threads to consumer threads.
 //
-// Blocking calls, what they wait for and how they wake, errors, fairness and
-// thread safety are as described in the file comment and on each member of
-// queue_internal::BasicQueue (Put, PutMany, Get, GetMany, TaskDone, Join,
-// Shutdown).
+// Its member functions are documented on queue_internal::BasicQueue above:
+// what each blocking call (Put, PutMany, Get, GetMany, Join) waits for and
+// every way it wakes, its errors, and the fairness and item-ownership rules
+// in the file comment.
 //
-// Thread safety: thread-safe; all members may be called concurrently.
+// Thread safety: all member functions may be called concurrently from any
+// thread.
+//
+// Happens-before: a successful put of an item happens-before the get that
+// returns it; a TaskDone happens-before the return of a Join it releases;
+// Shutdown happens-before every call that fails with its error.
 template <typename T>
 class Queue
     : public queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>> {
@@ -915,7 +924,12 @@ class Queue
 // first (a stack). Useful for depth-first work lists and for keeping the
 // hottest items in cache. GetMany returns items newest first.
 //
-// Thread safety: thread-safe; all members may be called concurrently.
+// Thread safety: all member functions may be called concurrently from any
+// thread.
+//
+// Happens-before: a successful put of an item happens-before the get that
+// returns it; a TaskDone happens-before the return of a Join it releases;
+// Shutdown happens-before every call that fails with its error.
 template <typename T>
 class LifoQueue
     : public queue_internal::BasicQueue<T, queue_internal::Stack<T>> {
@@ -934,7 +948,12 @@ class LifoQueue
 // `PriorityQueue<std::pair<int, Job>, ByFirst>` with a comparator that looks
 // at the priority only, so jobs of equal priority stay FIFO.
 //
-// Thread safety: thread-safe; all members may be called concurrently.
+// Thread safety: all member functions may be called concurrently from any
+// thread.
+//
+// Happens-before: a successful put of an item happens-before the get that
+// returns it; a TaskDone happens-before the return of a Join it releases;
+// Shutdown happens-before every call that fails with its error.
 template <typename T, typename Compare = std::less<T>>
 class PriorityQueue : public queue_internal::BasicQueue<
                           T, queue_internal::StableHeap<T, Compare>> {
@@ -950,11 +969,17 @@ class PriorityQueue : public queue_internal::BasicQueue<
 // SimpleQueue<T>: an unbounded FIFO queue without task tracking or
 // shutdown, like Python's queue.SimpleQueue: Put never blocks and never
 // fails. The smallest API for the simplest job (passing results back to one
-// thread). Get/GetFor/TryGet/GetMany behave as on Queue; since a SimpleQueue
-// cannot be shut down, a blocking Get only returns with an item. It shares
-// Queue's engine, so it is exactly as fast; what it saves is API surface.
+// thread). Get/GetFor/GetUntil/TryGet/GetMany behave as on Queue: a blocking
+// Get waits until a Put hands it an item (a SimpleQueue cannot be shut down,
+// so that is its only way to wake); the timed forms also wake at the
+// deadline with EmptyError, and TryGet fails at once with EmptyError. It
+// shares Queue's engine (an unbounded BasicQueue), so it is as fast
+// as an unbounded Queue; what it saves is API surface.
 //
-// Thread safety: thread-safe; all members may be called concurrently.
+// Thread safety: all member functions may be called concurrently from any
+// thread.
+//
+// Happens-before: a put of an item happens-before the get that returns it.
 template <typename T>
 class SimpleQueue {
  public:
