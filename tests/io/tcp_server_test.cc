@@ -358,6 +358,40 @@ TEST(TcpServerTest, ReaderThatNeverReadsIsBoundedAndOthersUnaffected) {
   f.StopLoop();
 }
 
+TEST(TcpServerTest, ServerWidePendingHighWaterPausesAllReading) {
+  TcpServer::Options o;
+  o.pending_high_water = 4;
+  o.pending_low_water = 2;
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 8});
+  absl::Notification gate, reached;
+  std::atomic<int> in_flight{0}, max_in_flight{0};
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    if (now == 4) reached.Notify();
+    std::string l(line);
+    pool.Execute([&, l, r = std::move(r)]() mutable {
+          gate.WaitForNotificationWithTimeout(kBound);
+          in_flight.fetch_sub(1);
+          r.Reply(l);
+        })
+        .IgnoreError();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(f.start());
+  Client a(f.port()), b(f.port());
+  a.Send("a1\na2\na3\na4\na5\n");
+  b.Send("b1\nb2\nb3\nb4\nb5\n");
+  ASSERT_TRUE(reached.WaitForNotificationWithTimeout(kBound));
+  gate.Notify();
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(a.ReadLine(), absl::StrCat("a", i));
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(b.ReadLine(), absl::StrCat("b", i));
+  EXPECT_EQ(max_in_flight.load(), 4);  // Never past the high-water mark.
+  f.StopLoop();
+}
+
 TEST(TcpServerTest, FullHandlerIsRetriedAndNothingIsLost) {
   ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 2});
   std::atomic<int> in_flight{0};
