@@ -370,7 +370,7 @@ TEST(TcpServerTest, ServerWidePendingHighWaterPausesAllReading) {
     int seen = max_in_flight.load();
     while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
     }
-    if (now == 4) reached.Notify();
+    if (now == 4 && !reached.HasBeenNotified()) reached.Notify();
     std::string l(line);
     pool.Execute([&, l, r = std::move(r)]() mutable {
           gate.WaitForNotificationWithTimeout(kBound);
