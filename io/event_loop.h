@@ -209,7 +209,8 @@ class EventLoop {
   // --- callbacks and timers ------------------------------------------------
 
   // Runs `cb` on the loop thread at the next iteration, in FIFO order with
-  // other CallSoon callbacks. Loop thread only.
+  // other CallSoon callbacks. Loop thread only. On a closed loop nothing is
+  // scheduled (the returned handle's callback never runs).
   Handle CallSoon(Callback cb);
   // Runs `cb` once `delay` has passed (a non-positive delay: at the next
   // iteration). Timers due at the same instant run in scheduling order.
@@ -277,9 +278,11 @@ class EventLoop {
   // Runs `fn()` on `executor` and returns a Future that completes *on this
   // loop's thread* with fn's outcome (value, exception, error, or
   // cancellation), so its done callbacks may touch loop-owned state. The
-  // returned future's callbacks run during an iteration of the loop; if the
-  // loop is closed before the task finishes, the future completes on the
-  // worker thread instead (also when the loop was destroyed meanwhile).
+  // returned future's callbacks run during an iteration of the loop. If the
+  // loop is closed or destroyed before the task finishes, the future
+  // completes on the worker thread instead; if the loop is closed after the
+  // outcome was queued to it but before an iteration delivered it, the
+  // future completes with IsBroken ("promise abandoned") - never hangs.
   // `executor` must outlive the task.
   // The result type must be copy-constructible (or void).
   // Loop thread or any thread.
