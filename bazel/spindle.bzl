@@ -9,7 +9,11 @@ SPINDLE_COPTS = [
     "//conditions:default": [],
 })
 
-def spindle_cc_library(name, include_prefix = None, copts = [], **kwargs):
+# Every spindle target links the Abseil TSan false-positive suppression (a
+# no-op outside ThreadSanitizer builds; see bazel/tsan_suppressions.cc).
+_COMMON_DEPS = ["//bazel:tsan_suppressions"]
+
+def spindle_cc_library(name, include_prefix = None, copts = [], deps = [], **kwargs):
     """A spindle library: its headers are included as spindle/<package>/x.h.
 
     Args:
@@ -24,6 +28,7 @@ def spindle_cc_library(name, include_prefix = None, copts = [], **kwargs):
         name = name,
         include_prefix = include_prefix,
         copts = SPINDLE_COPTS + copts,
+        deps = deps + _COMMON_DEPS,
         **kwargs
     )
 
@@ -33,14 +38,15 @@ def spindle_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
         name = name,
         size = size,
         copts = SPINDLE_COPTS + copts,
-        deps = deps + ["@com_google_googletest//:gtest_main"],
+        deps = deps + _COMMON_DEPS + ["@com_google_googletest//:gtest_main"],
         **kwargs
     )
 
-def spindle_cc_binary(name, copts = [], **kwargs):
+def spindle_cc_binary(name, copts = [], deps = [], **kwargs):
     """An example, tool or benchmark binary."""
     native.cc_binary(
         name = name,
         copts = SPINDLE_COPTS + copts,
+        deps = deps + _COMMON_DEPS,
         **kwargs
     )

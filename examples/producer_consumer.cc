@@ -47,13 +47,6 @@ ABSL_FLAG(int, work_ms, 20,
 ABSL_FLAG(int, make_ms, 10,
           "a producer spends 0..make_ms making each item (the original: 1000)");
 
-// Under ThreadSanitizer only: absl (LTS 20220623) hides its Mutex's internal
-// waiter queue from TSan, which then reports a false race between a
-// blocked thread's lazily built wait identity and the thread that wakes it
-// (google/sanitizers#953, abseil-cpp#217). Suppress exactly that report.
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:absl::*synchronization_internal::Waiter::\n";
-}
 
 namespace {
 

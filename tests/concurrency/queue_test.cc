@@ -32,17 +32,6 @@
 #include "gtest/gtest.h"
 #include "spindle/concurrency/status.h"
 
-// ThreadSanitizer and absl (LTS 20220623): absl::Mutex hides its internal
-// waiter queue from TSan on purpose, so when a thread that blocked inside
-// absl (creating its wait identity, abseil's Waiter, lazily) is woken by
-// another thread, TSan sees the waker's futex write in Waiter::Post "race"
-// with the construction of that Waiter (google/sanitizers#953,
-// abseil-cpp#217, abseil-cpp#1239). The real ordering is the Mutex's own
-// queue. This suppresses exactly that report (a frame in absl's Waiter) and
-// nothing else; spindle's own code is still fully checked.
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:absl::*synchronization_internal::Waiter::\n";
-}
 
 namespace spindle {
 namespace {

@@ -6,5 +6,5 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BAZELW_SETUP_ONLY=1 "$here/../../bazelw"
 bazel_bin="$(command -v bazelisk || command -v bazel)"
 cd "$here"
-"$bazel_bin" test --test_output=errors //:consumer_test
+"$bazel_bin" test --test_output=errors //...
 "$bazel_bin" shutdown

@@ -60,22 +60,6 @@ constexpr absl::Duration kBound = absl::Seconds(30);
     EXPECT_TRUE(_s.ok()) << #expr << ": " << _s; \
   } while (0)
 
-// absl creates a thread's wait identity lazily, at its first blocking wait,
-// in memory that ThreadSanitizer then sees "racing" with the thread that
-// wakes it, because absl's Mutex hides its own synchronisation from TSan
-// (google/sanitizers#953; abseil-cpp#217). Making the main thread's identity
-// before any other thread exists (pthread_create then orders it) avoids that
-// false report. Only the main thread blocks on absl primitives in this file.
-class PrimeThreadIdentity : public ::testing::Environment {
- public:
-  void SetUp() override {
-    absl::Notification never;
-    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
-  }
-};
-::testing::Environment* const kPrimeThreadIdentity =
-    ::testing::AddGlobalTestEnvironment(new PrimeThreadIdentity);
-
 // --- backends ---------------------------------------------------------------
 
 template <typename Data>

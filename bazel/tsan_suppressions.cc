@@ -1,0 +1,34 @@
+// Copyright 2026 The spindle Authors.
+//
+// ThreadSanitizer suppression for one known false positive inside Abseil LTS
+// 20220623's absl::Mutex, linked into every spindle target (see
+// bazel/spindle.bzl) and compiled only under ThreadSanitizer.
+//
+// absl::Mutex tells TSan to ignore the synchronisation inside its own slow
+// paths (the lock as a whole is annotated instead). A thread's first blocking
+// wait creates its per-thread semaphore (synchronization_internal::Waiter) in
+// such a path, Abseil recycles that identity for later threads, and the thread
+// that wakes a sleeper posts to its semaphore (Waiter::Post). TSan cannot see
+// the ordering the Mutex's own queue provides and reports an atomic-vs-plain
+// "race" on the semaphore word. Upstream: google/sanitizers#953,
+// abseil/abseil-cpp#217 and #1239 (confirmed false positive there).
+//
+// Only frames inside Abseil's Waiter are suppressed: races in spindle's code
+// and in users' code are still reported. The definition is weak, so a binary
+// that defines its own __tsan_default_suppressions keeps it (and should add
+// this line to it).
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPINDLE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define SPINDLE_TSAN 1
+#endif
+
+#ifdef SPINDLE_TSAN
+extern "C" __attribute__((weak)) const char* __tsan_default_suppressions() {
+  return "race:absl::*synchronization_internal::Waiter::\n";
+}
+#endif
