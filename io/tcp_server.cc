@@ -687,19 +687,8 @@ void TcpServer::BeginLinger(Conn* c) {
     return;
   }
   c->lingering = true;
-  if (c->in_lru) {
-    // Lingering connections are closing already; idle sweeps skip them.
-    if (c->prev)
-      c->prev->next = c->next;
-    else
-      lru_head_ = c->next;
-    if (c->next)
-      c->next->prev = c->prev;
-    else
-      lru_tail_ = c->prev;
-    c->prev = c->next = nullptr;
-    c->in_lru = false;
-  }
+  // Lingering connections are closing already; idle sweeps skip them.
+  LruRemove(c);
   const uint64_t id = c->id;
   c->linger_timer = loop_->CallLater(options_.linger_timeout, [this, id] {
     dead_.clear();
@@ -716,18 +705,7 @@ void TcpServer::CloseConnection(Conn* c) {
   if (c->writing) loop_->RemoveWriter(c->fd);
   c->reading = c->writing = false;
   c->linger_timer.Cancel();
-  if (c->in_lru) {
-    if (c->prev)
-      c->prev->next = c->next;
-    else
-      lru_head_ = c->next;
-    if (c->next)
-      c->next->prev = c->prev;
-    else
-      lru_tail_ = c->prev;
-    c->prev = c->next = nullptr;
-    c->in_lru = false;
-  }
+  LruRemove(c);
   // Counted down before the close, so a peer that sees the close sees the
   // count.
   stats_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -742,19 +720,26 @@ void TcpServer::CloseConnection(Conn* c) {
   CheckShutdownDone();
 }
 
+void TcpServer::LruRemove(Conn* c) {
+  if (!c->in_lru) return;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    lru_head_ = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  else
+    lru_tail_ = c->prev;
+  c->prev = c->next = nullptr;
+  c->in_lru = false;
+}
+
 void TcpServer::Touch(Conn* c) {
   if (c->lingering || c->closed) return;
   c->last_active = loop_->Time();
   if (c->in_lru) {
     if (lru_tail_ == c) return;
-    if (c->prev)
-      c->prev->next = c->next;
-    else
-      lru_head_ = c->next;
-    if (c->next)
-      c->next->prev = c->prev;
-    else
-      lru_tail_ = c->prev;
+    LruRemove(c);
   }
   c->prev = lru_tail_;
   c->next = nullptr;

@@ -275,7 +275,10 @@ class TcpServer {
   void MaybeFinish(Conn* c);
   void BeginLinger(Conn* c);
   void CloseConnection(Conn* c);
+  // Moves `c` to the most recently active end of the idle list.
   void Touch(Conn* c);
+  // Takes `c` off the idle list (no-op if it is not on it).
+  void LruRemove(Conn* c);
   void ArmIdleTimer();
   void OnIdleTimer();
   void RetryParked();
