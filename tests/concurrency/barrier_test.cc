@@ -17,22 +17,15 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "spindle/concurrency/status.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-constexpr int kN = 5;
+using test_util::kBound;
+using test_util::WaitForWaiters;
 
-// Spins (yielding, bounded) until `n` threads wait at `b`.
-bool WaitForWaiters(const Barrier& b, int n) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (b.n_waiting() < n) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+constexpr int kN = 5;
 
 // Runs `fn(i)` on `n` threads and joins them.
 template <typename F>

@@ -16,46 +16,15 @@
 #include "gtest/gtest.h"
 #include "spindle/concurrency/lock.h"
 #include "spindle/concurrency/rlock.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
-
-class Counter {
- public:
-  void Increment() {
-    absl::MutexLock l(&mu_);
-    ++n_;
-  }
-  int value() {
-    absl::MutexLock l(&mu_);
-    return n_;
-  }
-  bool WaitFor(int n, absl::Duration bound = kBound) {
-    absl::MutexLock l(&mu_);
-    auto reached = [this, n]() {
-      mu_.AssertReaderHeld();
-      return n_ >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), bound);
-  }
-
- private:
-  absl::Mutex mu_;
-  int n_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// Spins (yielding, bounded) until `n` threads wait on `cond`.
-bool WaitForWaiters(const Condition& cond, int n) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (cond.n_waiting() < n) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using test_util::Counter;
+using test_util::kBlockedFor;
+using test_util::kBound;
+using test_util::WaitForWaiters;
 
 TEST(ConditionTest, DefaultLockIsAnRLock) {
   Condition cond;

@@ -11,42 +11,15 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
-
-class Counter {
- public:
-  void Increment() {
-    absl::MutexLock l(&mu_);
-    ++n_;
-  }
-  bool WaitFor(int n, absl::Duration bound = kBound) {
-    absl::MutexLock l(&mu_);
-    auto reached = [this, n]() {
-      mu_.AssertReaderHeld();
-      return n_ >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), bound);
-  }
-
- private:
-  absl::Mutex mu_;
-  int n_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// Spins (yielding, bounded) until `n` threads are blocked in `e`.
-bool WaitForWaiters(const Event& e, int n) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (e.n_waiting() < n) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using test_util::Counter;
+using test_util::kBlockedFor;
+using test_util::kBound;
+using test_util::WaitForWaiters;
 
 TEST(EventTest, IsSetFollowsSetAndClear) {
   Event e;

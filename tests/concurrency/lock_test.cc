@@ -18,41 +18,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-// Every blocking wait in these tests is bounded by this, so that a bug fails
-// the test instead of hanging it.
-constexpr absl::Duration kBound = absl::Seconds(30);
-// How long we watch a thread to confirm it is (still) blocked. Waiting is
-// the point of such checks; a bug shows up as the thread getting through.
-constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
-
-// Counts threads past some point; waits, bounded, for a count.
-class Counter {
- public:
-  void Increment() {
-    absl::MutexLock l(&mu_);
-    ++n_;
-  }
-  int value() {
-    absl::MutexLock l(&mu_);
-    return n_;
-  }
-  bool WaitFor(int n, absl::Duration bound = kBound) {
-    absl::MutexLock l(&mu_);
-    auto reached = [this, n]() {
-      mu_.AssertReaderHeld();
-      return n_ >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), bound);
-  }
-
- private:
-  absl::Mutex mu_;
-  int n_ ABSL_GUARDED_BY(mu_) = 0;
-};
+using test_util::Counter;
+using test_util::kBlockedFor;
+using test_util::kBound;
 
 TEST(LockTest, ConstructAndDestroyUnlocked) {
   Lock lock;

@@ -31,7 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spindle/concurrency/status.h"
-
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
@@ -57,12 +57,7 @@ bool Ready(Fut& f, absl::Duration d = kLong) {
 
 // Polls `pred` (yielding) for up to kLong; a bounded wait on queue state.
 bool Eventually(const std::function<bool()>& pred) {
-  const absl::Time deadline = absl::Now() + kLong;
-  while (!pred()) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
+  return test_util::Eventually(pred, kLong);
 }
 
 // ---------------------------------------------------------------------------

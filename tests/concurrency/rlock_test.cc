@@ -16,12 +16,13 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "spindle/concurrency/lock.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
+using test_util::kBlockedFor;
+using test_util::kBound;
 
 TEST(RLockTest, DestroyWhileHeldIsAllowed) {
   auto* lock = new RLock();

@@ -14,36 +14,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
-
-class Counter {
- public:
-  void Increment() {
-    absl::MutexLock l(&mu_);
-    ++n_;
-  }
-  int value() {
-    absl::MutexLock l(&mu_);
-    return n_;
-  }
-  bool WaitFor(int n, absl::Duration bound = kBound) {
-    absl::MutexLock l(&mu_);
-    auto reached = [this, n]() {
-      mu_.AssertReaderHeld();
-      return n_ >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), bound);
-  }
-
- private:
-  absl::Mutex mu_;
-  int n_ ABSL_GUARDED_BY(mu_) = 0;
-};
+using test_util::Counter;
+using test_util::kBlockedFor;
+using test_util::kBound;
 
 TEST(SemaphoreDeathTest, NegativeInitialValueCrashes) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

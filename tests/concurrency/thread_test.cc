@@ -26,22 +26,13 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "spindle/concurrency/event.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
-
-// Spins (yielding, bounded) until `pred()` holds.
-template <typename P>
-bool Eventually(P pred) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!pred()) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using test_util::Eventually;
+using test_util::kBound;
 
 bool Listed(const ThreadHandle& h) {
   std::vector<ThreadHandle> all = Enumerate();

@@ -12,11 +12,12 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "spindle/concurrency/event.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(30);
+using test_util::kBound;
 
 TEST(TimerTest, CallsTheFunctionOnceAfterTheInterval) {
   std::atomic<int> calls{0};

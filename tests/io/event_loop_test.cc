@@ -22,27 +22,14 @@
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
 #include "spindle/io/socket.h"
+#include "tests/test_util.h"
 
 namespace spindle::io {
 namespace {
 
-#define ASSERT_OK(expr)                          \
-  do {                                           \
-    const absl::Status _s = (expr);              \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
-
-// See tests/io/selectors_test.cc: make the main thread's absl identity before
-// any other thread exists, so TSan sees it ordered by pthread_create.
-class PrimeThreadIdentity : public ::testing::Environment {
- public:
-  void SetUp() override {
-    absl::Notification never;
-    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
-  }
-};
+// See test_util::PrimeThreadIdentity.
 ::testing::Environment* const kPrimeThreadIdentity =
-    ::testing::AddGlobalTestEnvironment(new PrimeThreadIdentity);
+    ::testing::AddGlobalTestEnvironment(new test_util::PrimeThreadIdentity);
 
 constexpr absl::Duration kBound = absl::Seconds(20);
 

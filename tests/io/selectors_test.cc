@@ -41,24 +41,12 @@
 #include "spindle/io/poll_selector.h"
 #include "spindle/io/select_selector.h"
 #include "spindle/io/socket.h"
+#include "tests/test_util.h"
 
 namespace spindle::io {
 namespace {
 
-// Every blocking wait in this file is bounded by this, so that a bug fails
-// instead of hanging.
-constexpr absl::Duration kBound = absl::Seconds(30);
-
-#define ASSERT_OK(expr)                          \
-  do {                                           \
-    const absl::Status _s = (expr);              \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
-#define EXPECT_OK(expr)                          \
-  do {                                           \
-    const absl::Status _s = (expr);              \
-    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
+using test_util::kBound;
 
 // --- backends ---------------------------------------------------------------
 

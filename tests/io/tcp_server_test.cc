@@ -26,25 +26,14 @@
 #include "spindle/concurrency/thread_pool.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/socket.h"
+#include "tests/test_util.h"
 
 namespace spindle::io {
 namespace {
 
-#define ASSERT_OK(expr)                          \
-  do {                                           \
-    const absl::Status _s = (expr);              \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
-
-class PrimeThreadIdentity : public ::testing::Environment {
- public:
-  void SetUp() override {
-    absl::Notification never;
-    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
-  }
-};
+// See test_util::PrimeThreadIdentity.
 ::testing::Environment* const kPrimeThreadIdentity =
-    ::testing::AddGlobalTestEnvironment(new PrimeThreadIdentity);
+    ::testing::AddGlobalTestEnvironment(new test_util::PrimeThreadIdentity);
 
 constexpr absl::Duration kBound = absl::Seconds(20);
 

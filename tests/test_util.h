@@ -1,0 +1,107 @@
+// Copyright 2026 The spindle Authors.
+//
+// Helpers shared by spindle's tests (design.md section 8): one bound for
+// every blocking wait, so that a bug fails a test instead of hanging it, and
+// the small waiting and status-checking tools built on it.
+//
+// The namespace is spindle::test_util rather than spindle::testing: a nested
+// `testing` would hide ::testing from unqualified `testing::...` in the
+// tests, which live in namespace spindle.
+
+#ifndef SPINDLE_TESTS_TEST_UTIL_H_
+#define SPINDLE_TESTS_TEST_UTIL_H_
+
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+// ASSERT_OK(expr) / EXPECT_OK(expr): `expr` is an absl::Status that must be
+// OK; the message names the expression and the status.
+#define ASSERT_OK(expr)                          \
+  do {                                           \
+    const absl::Status _s = (expr);              \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
+  } while (0)
+#define EXPECT_OK(expr)                          \
+  do {                                           \
+    const absl::Status _s = (expr);              \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s; \
+  } while (0)
+
+namespace spindle::test_util {
+
+// Every blocking wait in the tests is bounded by this, so that a bug fails
+// the test instead of hanging it.
+inline constexpr absl::Duration kBound = absl::Seconds(30);
+// How long we watch a thread to confirm it is (still) blocked. Waiting is
+// the point of such checks; a bug shows up as the thread getting through.
+inline constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
+
+// Counts threads past some point; waits, bounded, for a count.
+class Counter {
+ public:
+  void Increment() {
+    absl::MutexLock l(&mu_);
+    ++n_;
+  }
+  int value() {
+    absl::MutexLock l(&mu_);
+    return n_;
+  }
+  bool WaitFor(int n, absl::Duration bound = kBound) {
+    absl::MutexLock l(&mu_);
+    auto reached = [this, n]() {
+      mu_.AssertReaderHeld();
+      return n_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), bound);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int n_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Spins (yielding) until `pred()` holds; false if it still does not after
+// `bound`.
+template <typename P>
+bool Eventually(P pred, absl::Duration bound = kBound) {
+  const absl::Time deadline = absl::Now() + bound;
+  while (!pred()) {
+    if (absl::Now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Spins (yielding, bounded) until `n` threads wait on `w` (an Event,
+// Condition, Barrier: anything with n_waiting()).
+template <typename Waitable>
+bool WaitForWaiters(const Waitable& w, int n, absl::Duration bound = kBound) {
+  return Eventually([&w, n] { return w.n_waiting() >= n; }, bound);
+}
+
+// A global test environment that makes the main thread's Abseil identity
+// before any other thread exists, so that TSan sees it ordered by
+// pthread_create. Register it once per test binary:
+//
+//   ::testing::Environment* const kPrimeThreadIdentity =
+//       ::testing::AddGlobalTestEnvironment(
+//           new test_util::PrimeThreadIdentity);
+class PrimeThreadIdentity : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::Notification never;
+    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
+  }
+};
+
+}  // namespace spindle::test_util
+
+#endif  // SPINDLE_TESTS_TEST_UTIL_H_
