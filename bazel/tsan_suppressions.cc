@@ -14,9 +14,9 @@
 // abseil/abseil-cpp#217 and #1239 (confirmed false positive there).
 //
 // Only frames inside Abseil's Waiter are suppressed: races in spindle's code
-// and in users' code are still reported. The definition is weak, so a binary
-// that defines its own __tsan_default_suppressions keeps it (and should add
-// this line to it).
+// and in users' code are still reported. A binary that needs suppressions of
+// its own should use a suppressions file (TSAN_OPTIONS=suppressions=...):
+// defining __tsan_default_suppressions a second time fails to link.
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -28,7 +28,7 @@
 #endif
 
 #ifdef SPINDLE_TSAN
-extern "C" __attribute__((weak)) const char* __tsan_default_suppressions() {
+extern "C" const char* __tsan_default_suppressions() {
   return "race:absl::*synchronization_internal::Waiter::\n";
 }
 #endif
