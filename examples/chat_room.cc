@@ -20,16 +20,12 @@
 // client but its sender. What it adds: a welcome line on connect (so clients
 // know they are in the room), "name: " prefixes, and a clean shutdown.
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
@@ -38,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "spindle/examples/server_harness.h"
 #include "spindle/io/select_selector.h"
 #include "spindle/io/socket.h"
 
@@ -142,71 +139,49 @@ class ChatServer {
   std::atomic<bool> stop_{false};
 };
 
-// Reads one '\n'-terminated line (without it) from a blocking socket.
-absl::StatusOr<std::string> RecvLine(Socket& s) {
-  std::string line;
-  char ch;
-  for (;;) {
-    auto n = s.Recv(&ch, 1);
-    if (!n.ok()) return n.status();
-    if (*n == 0) return absl::DataLossError("server closed early");
-    if (ch == '\n') return line;
-    line += ch;
-  }
-}
-
+// Server on a free port in a thread; two clients chat, one leaves, the
+// server shuts down.
 int SelfTest() {
-  alarm(60);  // bound the whole test: a hang fails instead of blocking CI
-  ChatServer server;
-  if (absl::Status s = server.Start("127.0.0.1", 0); !s.ok()) {
-    std::fprintf(stderr, "start: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  absl::Status run_status;
-  std::thread loop([&] { run_status = server.Run(); });
-  int failures = 0;
-  auto expect = [&](bool ok, const std::string& what) {
-    if (!ok) {
-      std::fprintf(stderr, "selftest: %s\n", what.c_str());
-      ++failures;
-    }
-  };
-  {
-    auto alice = spindle::io::ConnectTcp("127.0.0.1", server.port());
-    auto bob = spindle::io::ConnectTcp("127.0.0.1", server.port());
-    if (!alice.ok() || !bob.ok()) {
+  using spindle::examples::RecvLine;
+  return spindle::examples::RunSelfTest<ChatServer>([](ChatServer& server) {
+    int failures = 0;
+    auto expect = [&](bool ok, const std::string& what) {
+      if (!ok) {
+        std::fprintf(stderr, "selftest: %s\n", what.c_str());
+        ++failures;
+      }
+    };
+    auto clients = spindle::examples::ConnectClients(server.port(), 2);
+    if (!clients.ok()) {
       std::fprintf(stderr, "connect failed\n");
-      server.Stop();
-      loop.join();
       return 1;
     }
+    Socket& alice = (*clients)[0];
+    Socket& bob = (*clients)[1];
     // The welcome lines prove both are in the room before anyone speaks.
-    auto w1 = RecvLine(*alice);
-    auto w2 = RecvLine(*bob);
+    auto w1 = RecvLine(alice);
+    auto w2 = RecvLine(bob);
     expect(w1.ok() && *w1 == "welcome, guest1", "alice's welcome");
     expect(w2.ok() && *w2 == "welcome, guest2", "bob's welcome");
 
-    expect(alice->SendAll("hello bob\n").ok(), "alice sends");
-    auto got = RecvLine(*bob);
+    expect(alice.SendAll("hello bob\n").ok(), "alice sends");
+    auto got = RecvLine(bob);
     expect(got.ok() && *got == "guest1: hello bob", "bob hears alice");
 
-    expect(bob->SendAll("hi alice\n").ok(), "bob sends");
-    got = RecvLine(*alice);
+    expect(bob.SendAll("hi alice\n").ok(), "bob sends");
+    got = RecvLine(alice);
     expect(got.ok() && *got == "guest2: hi alice", "alice hears bob");
 
     // Bob leaves; alice still talks to an (empty) room; then shut down and
     // alice gets the goodbye - which also proves her own line was not
     // echoed back to her.
-    (void)bob->Close();
-    expect(alice->SendAll("anyone?\n").ok(), "alice sends again");
+    (void)bob.Close();
+    expect(alice.SendAll("anyone?\n").ok(), "alice sends again");
     server.Stop();
-    got = RecvLine(*alice);
+    got = RecvLine(alice);
     expect(got.ok() && *got == "Shutdown Server", "alice hears shutdown");
-  }
-  loop.join();
-  expect(run_status.ok(), "run status");
-  std::printf(failures == 0 ? "selftest OK\n" : "selftest FAILED\n");
-  return failures == 0 ? 0 : 1;
+    return failures;
+  });
 }
 
 }  // namespace
@@ -215,18 +190,11 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // log lines show up at once
   if (absl::GetFlag(FLAGS_selftest)) return SelfTest();
+  const std::string host = absl::GetFlag(FLAGS_host);
   ChatServer server;
-  if (absl::Status s =
-          server.Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
-      !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
-  std::printf("chat room on %s:%d (try: nc %s %d, in two terminals)\n",
-              absl::GetFlag(FLAGS_host).c_str(), server.port(),
-              absl::GetFlag(FLAGS_host).c_str(), server.port());
-  std::fflush(stdout);
-  absl::Status s = server.Run();
-  std::fprintf(stderr, "%s\n", s.ToString().c_str());
-  return s.ok() ? 0 : 1;
+  return spindle::examples::Serve(
+      server, host, absl::GetFlag(FLAGS_port), [&host](int port) {
+        std::printf("chat room on %s:%d (try: nc %s %d, in two terminals)\n",
+                    host.c_str(), port, host.c_str(), port);
+      });
 }

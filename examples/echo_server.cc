@@ -25,12 +25,10 @@
 // is an absl::AnyInvocable, so `key->data(mask)` calls it with no cast.
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "spindle/examples/server_harness.h"
 #include "spindle/io/selectors.h"
 #include "spindle/io/socket.h"
 
@@ -133,62 +132,14 @@ class EchoServer {
   std::atomic<bool> stop_{false};
 };
 
-// Reads exactly `n` bytes from a blocking socket.
-absl::StatusOr<std::string> RecvExactly(Socket& s, size_t n) {
-  std::string out;
-  while (out.size() < n) {
-    absl::StatusOr<std::string> part = s.Recv(n - out.size());
-    if (!part.ok()) return part.status();
-    if (part->empty()) return absl::DataLossError("server closed early");
-    out += *part;
-  }
-  return out;
-}
-
 // Server on a free port in a thread, two clients interleaving round trips.
 int SelfTest() {
-  alarm(60);  // bound the whole test: a hang fails instead of blocking CI
-  EchoServer server;
-  if (absl::Status s = server.Start("127.0.0.1", 0); !s.ok()) {
-    std::fprintf(stderr, "start: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  absl::Status run_status;
-  std::thread loop([&] { run_status = server.Run(); });
-  int failures = 0;
-  {
-    std::vector<Socket> clients;
-    for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<Socket> c =
-          spindle::io::ConnectTcp("127.0.0.1", server.port());
-      if (!c.ok()) {
-        std::fprintf(stderr, "connect: %s\n", c.status().ToString().c_str());
-        ++failures;
-        break;
-      }
-      clients.push_back(*std::move(c));
-    }
-    for (int round = 0; round < 3 && failures == 0; ++round) {
-      for (size_t i = 0; i < clients.size(); ++i) {
-        const std::string msg =
-            absl::StrCat("hi from client ", i, " round ", round);
-        absl::Status sent = clients[i].SendAll(msg);
-        absl::StatusOr<std::string> echo = RecvExactly(clients[i], msg.size());
-        if (!sent.ok() || !echo.ok() || *echo != msg) {
-          std::fprintf(stderr, "client %zu: bad echo\n", i);
-          ++failures;
-        }
-      }
-    }
-  }  // clients close here; the server sees end of stream
-  server.Stop();
-  loop.join();
-  if (!run_status.ok()) {
-    std::fprintf(stderr, "run: %s\n", run_status.ToString().c_str());
-    ++failures;
-  }
-  std::printf(failures == 0 ? "selftest OK\n" : "selftest FAILED\n");
-  return failures == 0 ? 0 : 1;
+  return spindle::examples::RunSelfTest<EchoServer>([](EchoServer& server) {
+    return spindle::examples::EchoRoundTrips(
+        server.port(), /*n_clients=*/2, /*rounds=*/3, [](size_t i, int round) {
+          return absl::StrCat("hi from client ", i, " round ", round);
+        });
+  });
 }
 
 }  // namespace
@@ -197,18 +148,11 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // log lines show up at once
   if (absl::GetFlag(FLAGS_selftest)) return SelfTest();
+  const std::string host = absl::GetFlag(FLAGS_host);
   EchoServer server;
-  if (absl::Status s =
-          server.Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
-      !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
-  std::printf("echo server listening on %s:%d (try: nc %s %d)\n",
-              absl::GetFlag(FLAGS_host).c_str(), server.port(),
-              absl::GetFlag(FLAGS_host).c_str(), server.port());
-  std::fflush(stdout);
-  absl::Status s = server.Run();
-  std::fprintf(stderr, "%s\n", s.ToString().c_str());
-  return s.ok() ? 0 : 1;
+  return spindle::examples::Serve(
+      server, host, absl::GetFlag(FLAGS_port), [&host](int port) {
+        std::printf("echo server listening on %s:%d (try: nc %s %d)\n",
+                    host.c_str(), port, host.c_str(), port);
+      });
 }

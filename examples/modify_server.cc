@@ -23,16 +23,12 @@
 // almost always writable, so a permanent WRITE registration would make every
 // select() return at once and the loop spin.
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
@@ -41,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "spindle/examples/server_harness.h"
 #include "spindle/io/selectors.h"
 #include "spindle/io/socket.h"
 
@@ -152,56 +149,14 @@ class ModifyServer {
   std::atomic<bool> stop_{false};
 };
 
-absl::StatusOr<std::string> RecvExactly(Socket& s, size_t n) {
-  std::string out;
-  while (out.size() < n) {
-    auto part = s.Recv(n - out.size());
-    if (!part.ok()) return part.status();
-    if (part->empty()) return absl::DataLossError("server closed early");
-    out += *part;
-  }
-  return out;
-}
-
+// Server on a free port in a thread; two clients take turns in several
+// request/reply rounds, each one toggling READ -> WRITE -> READ.
 int SelfTest() {
-  alarm(60);  // bound the whole test: a hang fails instead of blocking CI
-  ModifyServer server;
-  if (absl::Status s = server.Start("127.0.0.1", 0); !s.ok()) {
-    std::fprintf(stderr, "start: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  absl::Status run_status;
-  std::thread loop([&] { run_status = server.Run(); });
-  int failures = 0;
-  {
-    std::vector<Socket> clients;
-    for (int i = 0; i < 2 && failures == 0; ++i) {
-      auto c = spindle::io::ConnectTcp("127.0.0.1", server.port());
-      if (!c.ok()) {
-        std::fprintf(stderr, "connect: %s\n", c.status().ToString().c_str());
-        ++failures;
-      } else {
-        clients.push_back(*std::move(c));
-      }
-    }
-    // Several request/reply rounds: each one toggles READ -> WRITE -> READ.
-    for (int round = 0; round < 5 && failures == 0; ++round) {
-      for (size_t i = 0; i < clients.size(); ++i) {
-        const std::string msg = absl::StrCat("hi ", i, "/", round);
-        absl::Status sent = clients[i].SendAll(msg);
-        auto reply = RecvExactly(clients[i], msg.size());
-        if (!sent.ok() || !reply.ok() || *reply != msg) {
-          std::fprintf(stderr, "client %zu round %d: bad reply\n", i, round);
-          ++failures;
-        }
-      }
-    }
-  }
-  server.Stop();
-  loop.join();
-  if (!run_status.ok()) ++failures;
-  std::printf(failures == 0 ? "selftest OK\n" : "selftest FAILED\n");
-  return failures == 0 ? 0 : 1;
+  return spindle::examples::RunSelfTest<ModifyServer>([](ModifyServer& server) {
+    return spindle::examples::EchoRoundTrips(
+        server.port(), /*n_clients=*/2, /*rounds=*/5,
+        [](size_t i, int round) { return absl::StrCat("hi ", i, "/", round); });
+  });
 }
 
 }  // namespace
@@ -210,18 +165,11 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // log lines show up at once
   if (absl::GetFlag(FLAGS_selftest)) return SelfTest();
+  const std::string host = absl::GetFlag(FLAGS_host);
   ModifyServer server;
-  if (absl::Status s =
-          server.Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
-      !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
-  std::printf("modify server listening on %s:%d (try: nc %s %d)\n",
-              absl::GetFlag(FLAGS_host).c_str(), server.port(),
-              absl::GetFlag(FLAGS_host).c_str(), server.port());
-  std::fflush(stdout);
-  absl::Status s = server.Run();
-  std::fprintf(stderr, "%s\n", s.ToString().c_str());
-  return s.ok() ? 0 : 1;
+  return spindle::examples::Serve(
+      server, host, absl::GetFlag(FLAGS_port), [&host](int port) {
+        std::printf("modify server listening on %s:%d (try: nc %s %d)\n",
+                    host.c_str(), port, host.c_str(), port);
+      });
 }
