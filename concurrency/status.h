@@ -20,8 +20,8 @@
 //   BrokenBarrierError,
 //   BrokenThreadPool               kAborted                IsBroken()
 //   KeyError (unknown key)         kNotFound               absl::IsNotFound
-//   duplicate registration         kAlreadyExists          absl::IsAlreadyExists
-//   ValueError (bad argument)      kInvalidArgument        absl::IsInvalidArgument
+//   duplicate registration         kAlreadyExists absl::IsAlreadyExists
+//   ValueError (bad argument)      kInvalidArgument absl::IsInvalidArgument
 //
 // OS failures carry their errno (see `ErrnoError`).
 //

@@ -47,7 +47,6 @@ ABSL_FLAG(int, work_ms, 20,
 ABSL_FLAG(int, make_ms, 10,
           "a producer spends 0..make_ms making each item (the original: 1000)");
 
-
 namespace {
 
 // A random duration in [lo, hi) milliseconds; one generator per thread.

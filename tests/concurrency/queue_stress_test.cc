@@ -38,7 +38,6 @@
 #define SPINDLE_QUEUE_STRESS_SANITIZED 1
 #endif
 
-
 namespace spindle {
 namespace {
 

@@ -8,9 +8,9 @@ namespace spindle {
 namespace {
 
 TEST(StatusTest, EachConstructorMatchesOnlyItsPredicate) {
-  const absl::Status errors[] = {EmptyError("e"),     FullError("f"),
-                                 TimeoutError("t"),   CancelledError("c"),
-                                 ShutDownError("s"),  BrokenError("b")};
+  const absl::Status errors[] = {EmptyError("e"),    FullError("f"),
+                                 TimeoutError("t"),  CancelledError("c"),
+                                 ShutDownError("s"), BrokenError("b")};
   bool (*const predicates[])(const absl::Status&) = {
       IsEmpty, IsFull, IsTimeout, IsCancelled, IsShutDown, IsBroken};
   for (int i = 0; i < 6; ++i) {
