@@ -16,7 +16,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -86,21 +85,6 @@ template <typename Waitable>
 bool WaitForWaiters(const Waitable& w, int n, absl::Duration bound = kBound) {
   return Eventually([&w, n] { return w.n_waiting() >= n; }, bound);
 }
-
-// A global test environment that makes the main thread's Abseil identity
-// before any other thread exists, so that TSan sees it ordered by
-// pthread_create. Register it once per test binary:
-//
-//   ::testing::Environment* const kPrimeThreadIdentity =
-//       ::testing::AddGlobalTestEnvironment(
-//           new test_util::PrimeThreadIdentity);
-class PrimeThreadIdentity : public ::testing::Environment {
- public:
-  void SetUp() override {
-    absl::Notification never;
-    never.WaitForNotificationWithTimeout(absl::Nanoseconds(1));
-  }
-};
 
 }  // namespace spindle::test_util
 

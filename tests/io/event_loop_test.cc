@@ -27,10 +27,6 @@
 namespace spindle::io {
 namespace {
 
-// See test_util::PrimeThreadIdentity.
-::testing::Environment* const kPrimeThreadIdentity =
-    ::testing::AddGlobalTestEnvironment(new test_util::PrimeThreadIdentity);
-
 constexpr absl::Duration kBound = absl::Seconds(20);
 
 std::unique_ptr<EventLoop> MakeLoop() {

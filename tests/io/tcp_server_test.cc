@@ -31,10 +31,6 @@
 namespace spindle::io {
 namespace {
 
-// See test_util::PrimeThreadIdentity.
-::testing::Environment* const kPrimeThreadIdentity =
-    ::testing::AddGlobalTestEnvironment(new test_util::PrimeThreadIdentity);
-
 constexpr absl::Duration kBound = absl::Seconds(20);
 
 // A blocking client socket whose reads time out after kBound.
