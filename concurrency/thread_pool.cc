@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <exception>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,6 +21,33 @@ namespace spindle {
 namespace {
 
 std::atomic<int> pool_counter{0};
+std::atomic<uint64_t> pool_ids{0};
+
+// At most this many recycled Execute blocks are kept per pool (256 KiB); a
+// worker frees the ones beyond.
+constexpr size_t kMaxFreeBlocks = 4096;
+
+void* NextBlock(void* block) { return *static_cast<void**>(block); }
+void SetNextBlock(void* block, void* next) {
+  *static_cast<void**>(block) = next;
+}
+void FreeBlocks(void* list) {
+  while (list != nullptr) {
+    void* next = NextBlock(list);
+    ::operator delete(list);
+    list = next;
+  }
+}
+
+// This thread's recycled Execute blocks, all from the pool with id
+// `pool_id`. They are plain ::operator new blocks, so they may outlive that
+// pool: they are freed when the thread moves on to another pool, or exits.
+struct BlockCache {
+  uint64_t pool_id = 0;
+  void* head = nullptr;
+  ~BlockCache() { FreeBlocks(head); }
+};
+thread_local BlockCache block_cache;
 
 // How long an idle worker polls the queue before parking: kSpinRounds polls,
 // each after kPausesPerRound pause instructions and a yield. Short, and
@@ -74,24 +103,62 @@ ThreadPoolExecutor::ThreadPoolExecutor(Options options)
           options.thread_name_prefix.empty()
               ? absl::StrCat("ThreadPoolExecutor-", pool_counter.fetch_add(1))
               : options.thread_name_prefix),
-      initializer_(std::move(options.initializer)) {
+      initializer_(std::move(options.initializer)),
+      id_(pool_ids.fetch_add(1, std::memory_order_relaxed) + 1) {
   ABSL_RAW_CHECK(max_workers_ > 0, "max_workers must be greater than 0");
 }
 
-ThreadPoolExecutor::~ThreadPoolExecutor() { Shutdown(/*wait=*/true); }
+ThreadPoolExecutor::~ThreadPoolExecutor() {
+  Shutdown(/*wait=*/true);
+  absl::MutexLock lock(&mu_);
+  FreeBlocks(free_blocks_);
+  free_blocks_ = nullptr;
+  free_block_count_ = 0;
+}
+
+void* ThreadPoolExecutor::AllocateExecuteBlock() {
+  BlockCache& cache = block_cache;
+  if (cache.pool_id == id_ && cache.head != nullptr) {
+    void* block = cache.head;
+    cache.head = NextBlock(block);
+    return block;
+  }
+  return ::operator new(internal::kExecuteBlockSize);
+}
+
+void ThreadPoolExecutor::RecycleBlockLocked(void* block) {
+  SetNextBlock(block, free_blocks_);
+  free_blocks_ = block;
+  ++free_block_count_;
+}
 
 int ThreadPoolExecutor::num_threads() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(threads_.size());
 }
 
-absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task) {
+absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
+                                         bool refill_blocks) {
   bool wake;
+  void* stale_blocks = nullptr;  // Another pool's, freed after unlocking.
   {
     absl::MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
     if (shutdown_) {
       return ShutDownError("cannot schedule new futures after shutdown");
+    }
+    if (refill_blocks && free_blocks_ != nullptr) {
+      BlockCache& cache = block_cache;
+      if (cache.pool_id != id_) {
+        stale_blocks = cache.head;
+        cache.head = nullptr;
+        cache.pool_id = id_;
+      }
+      if (cache.head == nullptr) {
+        cache.head = free_blocks_;
+        free_blocks_ = nullptr;
+        free_block_count_ = 0;
+      }
     }
     task->next_task = nullptr;
     if (tail_ == nullptr) {
@@ -115,6 +182,7 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task) {
   // the lock, so one parked before our unlock is still waiting now, and one
   // that parks later sees the task.
   if (wake) work_cv_.Signal();
+  FreeBlocks(stale_blocks);
   return absl::OkStatus();
 }
 
@@ -188,7 +256,17 @@ void ThreadPoolExecutor::WorkerMain(int index) {
         ctx.idle_registered = false;
       }
       mu_.Unlock();
-      task->Run(&BeforePublish, &ctx);
+      void* block = task->Run(&BeforePublish, &ctx);
+      if (block != nullptr) {
+        // Kept for Execute to reuse (under the lock we take anyway).
+        mu_.Lock();
+        if (free_block_count_ < kMaxFreeBlocks) {
+          RecycleBlockLocked(block);
+          continue;
+        }
+        mu_.Unlock();
+        ::operator delete(block);
+      }
       mu_.Lock();
       continue;
     }

@@ -50,10 +50,11 @@
 // future done return (future.h). Shutdown(wait = true) returning
 // happens-after every task it waited for finished.
 //
-// Performance: one heap allocation per submitted task (the future's shared
-// state holds the callable inline and is itself the queue node of an
-// intrusive FIFO guarded by one absl::Mutex); workers spin briefly before
-// parking, and a submitter signals only when a worker is parked.
+// Performance: at most one heap allocation per submitted task (the future's
+// shared state holds the callable inline and is itself the queue node of an
+// intrusive FIFO guarded by one absl::Mutex; small Execute tasks reuse the
+// blocks of finished ones); workers spin briefly before parking, and a
+// submitter signals only when a worker is parked.
 
 #ifndef SPINDLE_CONCURRENCY_THREAD_POOL_H_
 #define SPINDLE_CONCURRENCY_THREAD_POOL_H_
@@ -63,6 +64,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -204,11 +206,28 @@ class ThreadPoolExecutor {
 
   // Fire and forget: schedules `fn()` with no future. Returns IsShutDown or
   // IsBroken if the task was rejected (it is then destroyed, not run).
+  //
+  // A small task's block is recycled: the worker that ran it returns it to
+  // the pool (under the lock it takes anyway), and Execute reuses it, so a
+  // steady stream of Execute calls does not make every task a cross-thread
+  // malloc/free pair (allocated by the submitter, freed by a worker).
   template <typename F>
   absl::Status Execute(F&& fn) {
-    auto* task =
-        new internal::ExecuteTask<std::decay_t<F>>(std::forward<F>(fn));
-    absl::Status s = Enqueue(task);
+    using Task = internal::ExecuteTask<std::decay_t<F>>;
+    Task* task;
+    if constexpr (Task::kRecyclable) {
+      static_assert(sizeof(Task) <= internal::kExecuteBlockSize);
+      void* block = AllocateExecuteBlock();
+      try {
+        task = ::new (block) Task(std::forward<F>(fn));
+      } catch (...) {
+        ::operator delete(block);
+        throw;
+      }
+    } else {
+      task = new Task(std::forward<F>(fn));
+    }
+    absl::Status s = Enqueue(task, /*refill_blocks=*/Task::kRecyclable);
     if (!s.ok()) task->Abandon(s);
     return s;
   }
@@ -248,7 +267,14 @@ class ThreadPoolExecutor {
  private:
   struct WorkerContext;
 
-  absl::Status Enqueue(internal::TaskNode* task);
+  // `refill_blocks`: if this thread has no recycled block of this pool left,
+  // take the pool's free blocks.
+  absl::Status Enqueue(internal::TaskNode* task, bool refill_blocks = false);
+  // A block of internal::kExecuteBlockSize bytes: a recycled one from this
+  // thread's cache for this pool, or a new one.
+  void* AllocateExecuteBlock();
+  // Keeps `block` (from a recyclable Execute task) for reuse, or frees it.
+  void RecycleBlockLocked(void* block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartWorkerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerMain(int index);
   void Break(const absl::Status& why);
@@ -270,6 +296,12 @@ class ThreadPoolExecutor {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  // Recycled Execute blocks (linked through their first word), at most
+  // kMaxFreeBlocks of them.
+  void* free_blocks_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t free_block_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Never reused: tells this pool's blocks in a thread's cache apart.
+  const uint64_t id_;
   // Hints read without the lock by spinning workers, written under mu_ only
   // when they change (queue empty <-> not empty), on their own cache line so
   // that spinning does not slow down the lock's line.

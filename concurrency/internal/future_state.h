@@ -30,6 +30,7 @@
 #define SPINDLE_CONCURRENCY_INTERNAL_FUTURE_STATE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <new>
@@ -59,8 +60,10 @@ class TaskNode {
 
   // Runs the task (or skips it if its future was cancelled), then releases
   // the node. `before_publish(arg)` is called, if set, after the callable
-  // returned and before its future becomes done.
-  virtual void Run(Hook before_publish, void* arg) = 0;
+  // returned and before its future becomes done. Returns nullptr, or the
+  // node's memory (a block of kExecuteBlockSize bytes from ::operator new,
+  // the node already destroyed) for the caller to reuse or free.
+  virtual void* Run(Hook before_publish, void* arg) = 0;
 
   // Releases the node without running it. `why` is a Cancelled status (the
   // future becomes cancelled) or another error (the future finishes with
@@ -85,6 +88,11 @@ class CallbackNode {
   CallbackNode* next = nullptr;
   const bool internal;
 };
+
+// Execute() nodes that fit in this many bytes are allocated with
+// ::operator new(kExecuteBlockSize), and the executor recycles their blocks
+// (see ThreadPoolExecutor::Execute).
+inline constexpr size_t kExecuteBlockSize = 64;
 
 // Reports on stderr an exception that escaped user code with nobody to
 // receive it (a done callback, an Execute() task); never throws.
@@ -247,11 +255,11 @@ class TaskState final : public FutureState<T>, public TaskNode {
     ::new (static_cast<void*>(&fn_)) F(std::move(fn));
   }
 
-  void Run(TaskNode::Hook before_publish, void* arg) override {
+  void* Run(TaskNode::Hook before_publish, void* arg) override {
     if (!this->Start()) {  // Cancelled while queued: skip it.
       DestroyFn();
       this->Unref();
-      return;
+      return nullptr;
     }
     try {
       if constexpr (std::is_void_v<T>) {
@@ -267,6 +275,7 @@ class TaskState final : public FutureState<T>, public TaskNode {
     if (before_publish != nullptr) before_publish(arg);
     this->Publish(FutureStateBase::kRunning);
     this->Unref();
+    return nullptr;
   }
 
   void Abandon(const absl::Status& why) override {
@@ -288,12 +297,15 @@ class TaskState final : public FutureState<T>, public TaskNode {
   alignas(F) unsigned char fn_[sizeof(F)];
 };
 
-// Execute(): a queued callable with no future.
+// Execute(): a queued callable with no future. A recyclable one lives in a
+// block of kExecuteBlockSize bytes from ::operator new (placement-new'ed
+// there by the executor); Run() hands that block back to the worker instead
+// of freeing it. Others are allocated with plain `new`.
 template <typename F>
 class ExecuteTask final : public TaskNode {
  public:
   explicit ExecuteTask(F&& fn) : fn_(std::move(fn)) {}
-  void Run(TaskNode::Hook before_publish, void* arg) override {
+  void* Run(TaskNode::Hook before_publish, void* arg) override {
     try {
       std::move(fn_)();
     } catch (...) {
@@ -301,12 +313,31 @@ class ExecuteTask final : public TaskNode {
                       std::current_exception());
     }
     if (before_publish != nullptr) before_publish(arg);
-    delete this;
+    return Release(/*keep_block=*/true);
   }
-  void Abandon(const absl::Status&) override { delete this; }
+  void Abandon(const absl::Status&) override { Release(/*keep_block=*/false); }
+
+  static constexpr bool kRecyclable =
+      sizeof(F) + 2 * sizeof(void*) <= kExecuteBlockSize &&
+      alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 
  private:
   ~ExecuteTask() = default;
+
+  // Destroys the node; returns its block if recyclable and `keep_block`,
+  // else frees it and returns nullptr.
+  void* Release(bool keep_block) {
+    if constexpr (kRecyclable) {
+      void* block = static_cast<void*>(this);
+      this->~ExecuteTask();
+      if (keep_block) return block;
+      ::operator delete(block);
+    } else {
+      delete this;
+    }
+    return nullptr;
+  }
+
   F fn_;
 };
 

@@ -8,7 +8,9 @@
 
 #include <pthread.h>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -383,6 +385,41 @@ TEST(ThreadPoolExecutorTest, ExecuteRunsAndSurvivesThrowingTasks) {
   EXPECT_TRUE(done.WaitForNotificationWithTimeout(kBound));
   pool.Shutdown();
   EXPECT_THAT(testing::internal::GetCapturedStderr(), HasSubstr("exec boom"));
+}
+
+// Execute recycles the blocks of small finished tasks: many tasks, in FIFO
+// order on one worker, from one thread to several pools (one destroyed while
+// this thread still caches its blocks), plus callables too big to recycle.
+TEST(ThreadPoolExecutorTest, ExecuteManyTasksAcrossPools) {
+  constexpr int kTasks = 20000;
+  std::vector<int> order;
+  order.reserve(kTasks);
+  {
+    ThreadPoolExecutor pool({.max_workers = 1});
+    for (int i = 0; i < kTasks; ++i) {
+      ASSERT_TRUE(pool.Execute([&order, i] { order.push_back(i); }).ok());
+    }
+    pool.Shutdown();
+  }
+  ASSERT_EQ(order.size(), static_cast<size_t>(kTasks));
+  for (int i = 0; i < kTasks; ++i) ASSERT_EQ(order[i], i);
+
+  auto pool_a = std::make_unique<ThreadPoolExecutor>(
+      ThreadPoolExecutor::Options{.max_workers = 2});
+  ThreadPoolExecutor pool_b({.max_workers = 2});
+  std::atomic<int> ran{0};
+  for (int round = 0; round < 4; ++round) {
+    ThreadPoolExecutor& pool = round % 2 == 0 ? *pool_a : pool_b;
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(pool.Execute([&ran] { ran.fetch_add(1); }).ok());
+      std::array<int64_t, 16> big{};
+      big[0] = 1;
+      ASSERT_TRUE(pool.Execute([&ran, big] { ran.fetch_add(big[0]); }).ok());
+    }
+    if (round == 2) pool_a.reset();  // Its blocks may still be cached here.
+  }
+  pool_b.Shutdown();
+  EXPECT_EQ(ran.load(), 4 * 2 * 2000);
 }
 
 // Cancel before run (the task never runs) and cancel while running (fails).
