@@ -1,0 +1,370 @@
+// Copyright 2026 The spindle Authors.
+//
+// -----------------------------------------------------------------------------
+// File: process_pool.h
+// -----------------------------------------------------------------------------
+//
+// Python's `concurrent.futures.ProcessPoolExecutor` for C++: tasks run in
+// worker *processes*, so a task that crashes (SIGSEGV, abort(), _exit) takes
+// down only its own worker, never the caller.
+//
+//   Python                                       spindle
+//   -------------------------------------------  -----------------------------
+//   ProcessPoolExecutor(max_workers,             ProcessPoolExecutor({
+//       initializer=f, max_tasks_per_child=n)        .max_workers = n,
+//                                                    .max_tasks_per_child = n,
+//                                                    .initializer = f})
+//   pool.submit(fn, arg)                         pool.Submit(fn, arg)
+//   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
+//   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
+//   with ProcessPoolExecutor() as pool:          destructor: Shutdown(true)
+//   BrokenProcessPool (the whole pool breaks     only the crashed task's future
+//     when one worker dies)                        fails (IsBroken); the worker
+//                                                  is replaced
+//
+// Serialisation contract. A task is a plain function
+//
+//     std::string Task(absl::string_view arg);      // spindle::ProcessTask
+//
+// taking and returning bytes. Workers are forked from this very binary
+// without exec, so a function pointer names the same code in the worker as
+// in the caller, and is all that travels (with the argument bytes).
+// Closures are not accepted: a lambda with captures does not convert to a
+// ProcessTask (a captureless lambda does), because captured state would
+// have to be serialised. Encode what the task needs into `arg`. For typed
+// tasks, `Submit(Out (*fn)(In), in)` encodes `in` and decodes the result
+// with `ProcessCodec<T>` (specialise it for your types; std::string,
+// integers, double and bool are provided) and returns a `Future<Out>`.
+//
+// Process model and fork safety. The constructor forks one small helper
+// process, the *fork server*, which forks every worker on request and hands
+// the caller's end of the worker's socket back over SCM_RIGHTS. Workers are
+// therefore never forked from the (usually multithreaded) caller, only from
+// the single-threaded fork server, and a worker is a snapshot of the caller
+// *as it was when the pool was constructed*, with no other threads. What
+// follows for code running in a task:
+//   * Construct the pool early, before the program starts threads, if you
+//     can: then the snapshot is as clean as a single-threaded fork.
+//   * If the caller had threads at construction, a lock another thread held
+//     at that moment stays locked in every worker forever. glibc makes
+//     malloc and stdio safe across fork; your own mutexes, and libraries
+//     that cache thread state, are not. A task must not rely on threads,
+//     locks or objects of the caller that were busy at construction.
+//   * Globals hold their values from construction time; later changes in
+//     the caller are not seen (the initializer and `arg` are how to pass
+//     state).
+//   * File descriptors open at construction are inherited (like Python's
+//     "fork" start method), except the pool's own sockets (of this and any
+//     other ProcessPoolExecutor), which the fork server closes. Signal
+//     handlers are reset to the default in the fork server and workers; the
+//     fork server ignores SIGINT (so Ctrl-C reaches the workers, not the
+//     server).
+//   * A worker ends with _exit() after flushing stdio: no atexit handlers,
+//     no static destructors.
+//
+// Errors (see status.h; futures follow future.h's error model):
+//   * A task that throws: its future holds a `RemoteTaskError` whose what()
+//     is the exception's what() in the worker (or a description of a
+//     non-std exception); Result() rethrows it.
+//   * A worker that dies while running a task (signal, _exit, exit): that
+//     task's future fails with IsBroken (kAborted), message
+//     "process pool worker crashed: pid <p> killed by signal <n> (<NAME>)"
+//     or "... exited with status <n>". The worker is reaped and a new one is
+//     started for the next task; other tasks are not affected. A worker
+//     found dead while idle is replaced without failing anything.
+//   * Argument larger than `max_message`: Submit returns a future already
+//     done with kInvalidArgument. A result larger than `max_message`: the
+//     future fails with kInvalidArgument; the worker lives on.
+//   * Submitting after Shutdown(): a future already done with IsShutDown
+//     ("cannot schedule new futures after shutdown"), as ThreadPoolExecutor.
+//   * The pool breaks (every pending future and later Submit get IsBroken,
+//     as Python's BrokenProcessPool) only when it cannot start workers: the
+//     initializer failed (threw or returned non-OK) in a worker, fork
+//     failed, or the fork server died.
+//   * Invalid Options, or failing to start the fork server, are a checked
+//     crash in the constructor; use Create() to get the status instead.
+//
+// Workers start lazily, up to max_workers: one parent-side thread per
+// worker sends it one task at a time and waits for the answer, so a task is
+// "running" from when it is handed to a worker until its result is back.
+//
+// Thread safety: all member functions are thread-safe, except that the
+// destructor must not run concurrently with other calls, and must not run on
+// one of the pool's own threads (a done callback).
+//
+// Happens-before: everything before Submit() happens-before the task's
+// argument is captured (Submit copies it); a task's completion in the worker
+// happens-before the calls that observe its future done return (future.h).
+// Memory is not shared with workers: nothing else a task does is visible to
+// the caller except its result.
+//
+// Wire protocol (private): length-prefixed messages (spindle::Connection,
+// connection.h) over one AF_UNIX stream socket per worker; the caller's ends
+// are close-on-exec.
+
+#ifndef SPINDLE_PROCESS_PROCESS_POOL_H_
+#define SPINDLE_PROCESS_PROCESS_POOL_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "spindle/concurrency/future.h"
+#include "spindle/concurrency/status.h"
+#include "spindle/concurrency/thread_pool.h"  // MapResults
+
+namespace spindle {
+
+// A task for a ProcessPoolExecutor: bytes in, bytes out (see the file
+// comment for why it must be a plain function).
+using ProcessTask = std::string (*)(absl::string_view arg);
+
+// What a future holds when its task threw in a worker process. what() is
+// the worker's message: the exception's what() for a std::exception,
+// otherwise "non-std exception of type <T>".
+class RemoteTaskError : public std::runtime_error {
+ public:
+  RemoteTaskError(const std::string& message, pid_t pid)
+      : std::runtime_error(message), pid_(pid) {}
+  // The worker process the task ran in.
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+};
+
+// ProcessCodec<T>
+//
+// How typed Submit turns a T into bytes and back. Specialise it for your
+// types with
+//   static std::string Encode(const T& value);
+//   static T Decode(absl::string_view bytes);   // may throw on bad input
+// Provided: std::string (as is), integers and bool (decimal text), double
+// (shortest round-trip text).
+template <typename T, typename Enable = void>
+struct ProcessCodec;
+
+template <>
+struct ProcessCodec<std::string> {
+  static std::string Encode(const std::string& v) { return v; }
+  static std::string Decode(absl::string_view b) { return std::string(b); }
+};
+
+template <typename T>
+struct ProcessCodec<T, std::enable_if_t<std::is_integral_v<T>>> {
+  static std::string Encode(T v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return v ? "1" : "0";
+    } else {
+      return absl::StrCat(v);
+    }
+  }
+  static T Decode(absl::string_view b) {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (b == "1") return true;
+      if (b == "0") return false;
+    } else {
+      using Wide = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+      Wide w;
+      if (absl::SimpleAtoi(b, &w) && static_cast<Wide>(static_cast<T>(w)) == w)
+        return static_cast<T>(w);
+    }
+    throw std::invalid_argument(
+        absl::StrCat("ProcessCodec: bad integer '", b.substr(0, 32), "'"));
+  }
+};
+
+template <>
+struct ProcessCodec<double> {
+  static std::string Encode(double v) { return absl::StrCat(v); }
+  static double Decode(absl::string_view b) {
+    double d;
+    if (absl::SimpleAtod(b, &d)) return d;
+    throw std::invalid_argument(
+        absl::StrCat("ProcessCodec: bad double '", b.substr(0, 32), "'"));
+  }
+};
+
+namespace internal {
+
+// Runs in the worker: calls `fn` (the user's function, type-erased) on the
+// argument bytes and returns the result bytes.
+using ProcessInvoker = std::string (*)(const void* fn, absl::string_view arg);
+
+template <typename Out, typename In>
+std::string InvokeTyped(const void* fn, absl::string_view arg) {
+  auto f = reinterpret_cast<Out (*)(In)>(const_cast<void*>(fn));
+  using InValue = std::remove_cv_t<std::remove_reference_t<In>>;
+  return ProcessCodec<Out>::Encode(f(ProcessCodec<InValue>::Decode(arg)));
+}
+
+}  // namespace internal
+
+// ProcessPoolExecutor
+//
+// A pool of up to `max_workers` worker processes running ProcessTasks, with
+// Python's ProcessPoolExecutor semantics and per-task crash isolation (see
+// the file comment).
+class ProcessPoolExecutor {
+ public:
+  struct Options {
+    // At most this many worker processes; unset: the number of CPUs.
+    std::optional<int> max_workers = std::nullopt;
+    // A worker exits after this many tasks and is replaced (frees whatever
+    // it leaked); unset: workers live until shutdown.
+    std::optional<int> max_tasks_per_child = std::nullopt;
+    // Largest argument or result, in bytes (at most about 4 GiB, the
+    // Connection limit).
+    size_t max_message = size_t{64} << 20;
+    // Run once in each worker process before its first task. Throwing or
+    // returning a non-OK status breaks the pool (see the file comment).
+    absl::Status (*initializer)() = nullptr;
+  };
+
+  // The number of CPUs this process may run on (at least 1).
+  static int DefaultMaxWorkers();
+
+  // Checks `options` (InvalidArgument if max_workers, max_tasks_per_child
+  // or max_message is not positive) and starts the fork server (ErrnoError
+  // if that fails).
+  static absl::StatusOr<std::unique_ptr<ProcessPoolExecutor>> Create(
+      Options options);
+
+  ProcessPoolExecutor() : ProcessPoolExecutor(Options()) {}
+  // Starts the fork server (no worker yet). Checked crash on invalid
+  // options or if the fork server cannot be started (see Create()).
+  explicit ProcessPoolExecutor(Options options);
+  ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
+  ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
+
+  // Shutdown(/*wait=*/true): queued tasks still run; then the workers and
+  // the fork server exit and are reaped (no zombies, no descriptors left).
+  ~ProcessPoolExecutor();
+
+  // Schedules `fn(arg)` in a worker process and returns its future. Never
+  // blocks on the tasks. A rejected submission (shut down, broken, argument
+  // over max_message) returns a future already done with that status.
+  // Cancel() works while the task is queued.
+  Future<std::string> Submit(ProcessTask fn, std::string arg);
+
+  // Typed convenience: encodes `arg` with ProcessCodec<In> and decodes the
+  // result with ProcessCodec<Out> (a decoding failure in the worker is a
+  // RemoteTaskError; in the caller, the future holds the exception). Pass a
+  // named function or `+[](In x) { ... }`. The returned future is a Then()
+  // continuation of the task's: Cancel() on it does not cancel the task
+  // (Shutdown(cancel_futures) does, and the cancellation is passed on).
+  template <typename Out, typename In>
+  requires(!std::is_same_v<Out (*)(In), ProcessTask>) Future<Out> Submit(
+      Out (*fn)(In), const std::remove_cv_t<std::remove_reference_t<In>>& arg) {
+    using InValue = std::remove_cv_t<std::remove_reference_t<In>>;
+    static_assert(!std::is_void_v<Out>, "a process task must return a value");
+    Future<std::string> raw = SubmitInternal(
+        &internal::InvokeTyped<Out, In>, reinterpret_cast<const void*>(fn),
+        ProcessCodec<InValue>::Encode(arg));
+    return raw.Then([](const std::string& bytes) {
+      return ProcessCodec<Out>::Decode(bytes);
+    });
+  }
+
+  // Submits `fn(input)` for every element of `inputs` (each convertible to
+  // std::string) and returns the results in input order (see MapResults in
+  // thread_pool.h). `timeout` is one deadline measured from this call.
+  template <typename Range>
+  MapResults<std::string> Map(
+      ProcessTask fn, const Range& inputs,
+      absl::Duration timeout = absl::InfiniteDuration()) {
+    absl::Time deadline = timeout == absl::InfiniteDuration()
+                              ? absl::InfiniteFuture()
+                              : absl::Now() + timeout;
+    std::vector<Future<std::string>> futures;
+    for (const auto& input : inputs) {
+      futures.push_back(Submit(fn, std::string(input)));
+    }
+    return MapResults<std::string>(std::move(futures), deadline);
+  }
+
+  // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
+  // are still queued (running ones finish). With `wait`, blocks until every
+  // remaining queued task has finished, every worker has exited and been
+  // reaped, and the fork server has exited. May be called any number of
+  // times, from any thread. Wakes on: the last task's result, the processes
+  // exiting. A task that never returns keeps Shutdown(wait) waiting (as in
+  // Python). Without `wait`, the workers still exit once the queue is
+  // drained; the fork server is stopped by a later Shutdown(true) or the
+  // destructor.
+  void Shutdown(bool wait = true, bool cancel_futures = false);
+
+  int max_workers() const { return max_workers_; }
+  // Pids of the worker processes alive now (they start lazily).
+  std::vector<pid_t> worker_pids() const;
+  // Pid of the fork server (0 once it has been reaped).
+  pid_t fork_server_pid() const;
+
+ private:
+  struct Task {
+    internal::ProcessInvoker invoker;
+    const void* fn;
+    std::string arg;
+    Promise<std::string> promise;
+  };
+  struct Worker;
+  class ForkServer;
+
+  struct CreateTag {};
+  ProcessPoolExecutor(Options options, CreateTag);
+  absl::Status Start();
+
+  Future<std::string> SubmitInternal(internal::ProcessInvoker invoker,
+                                     const void* fn, std::string arg);
+  void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ManagerMain();
+  // Runs `task` on `w` (starting or replacing the worker as needed).
+  // Returns false if the pool is now broken.
+  bool RunTask(Worker& w, Task& task);
+  absl::Status SpawnWorker(Worker& w);
+  // Stops `w` (asks it to exit, or kills it) and reaps it; returns the wait
+  // status description.
+  std::string StopWorker(Worker& w, bool kill);
+  void Break(const absl::Status& why);
+  void StopForkServer();
+
+  const int max_workers_;
+  const int max_tasks_per_child_;  // 0: unlimited.
+  const size_t max_message_;
+  absl::Status (*const initializer_)();
+
+  std::unique_ptr<ForkServer> fork_server_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
+  int idle_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<pid_t> pids_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
+};
+
+}  // namespace spindle
+
+#endif  // SPINDLE_PROCESS_PROCESS_POOL_H_
