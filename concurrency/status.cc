@@ -21,6 +21,9 @@ absl::Status ShutDownError(absl::string_view message) {
 absl::Status BrokenError(absl::string_view message) {
   return absl::AbortedError(message);
 }
+absl::Status EofError(absl::string_view message) {
+  return absl::OutOfRangeError(message);
+}
 absl::Status ErrnoError(int errno_value, absl::string_view call) {
   return absl::ErrnoToStatus(errno_value, absl::StrCat(call, " failed"));
 }
@@ -36,5 +39,6 @@ bool IsShutDown(const absl::Status& status) {
   return absl::IsFailedPrecondition(status);
 }
 bool IsBroken(const absl::Status& status) { return absl::IsAborted(status); }
+bool IsEof(const absl::Status& status) { return absl::IsOutOfRange(status); }
 
 }  // namespace spindle

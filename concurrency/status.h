@@ -22,6 +22,7 @@
 //   KeyError (unknown key)         kNotFound               absl::IsNotFound
 //   duplicate registration         kAlreadyExists absl::IsAlreadyExists
 //   ValueError (bad argument)      kInvalidArgument absl::IsInvalidArgument
+//   EOFError (peer closed)         kOutOfRange             IsEof()
 //
 // OS failures carry their errno (see `ErrnoError`).
 //
@@ -45,6 +46,8 @@ absl::Status TimeoutError(absl::string_view message);
 using absl::CancelledError;
 absl::Status ShutDownError(absl::string_view message);
 absl::Status BrokenError(absl::string_view message);
+// End of input: the peer of a `Connection` closed it (Python's EOFError).
+absl::Status EofError(absl::string_view message);
 
 // An error for a failed system call: the code follows `errno_value` (as
 // `absl::ErrnoToStatus`), the message names the call.
@@ -57,6 +60,7 @@ bool IsTimeout(const absl::Status& status);
 using absl::IsCancelled;
 bool IsShutDown(const absl::Status& status);
 bool IsBroken(const absl::Status& status);
+bool IsEof(const absl::Status& status);
 
 }  // namespace spindle
 

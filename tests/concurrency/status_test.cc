@@ -21,6 +21,14 @@ TEST(StatusTest, EachConstructorMatchesOnlyItsPredicate) {
   }
 }
 
+TEST(StatusTest, EofErrorIsOutOfRangeAndMatchesOnlyIsEof) {
+  const absl::Status eof = EofError("peer closed");
+  EXPECT_TRUE(IsEof(eof));
+  EXPECT_EQ(eof.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_FALSE(IsShutDown(eof) || IsEmpty(eof) || IsTimeout(eof) ||
+               IsBroken(eof) || IsEof(absl::OkStatus()));
+}
+
 TEST(StatusTest, ErrnoErrorKeepsTheErrnoCodeAndNamesTheCall) {
   absl::Status s = ErrnoError(EBADF, "epoll_ctl");
   EXPECT_TRUE(absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s));
