@@ -3,10 +3,12 @@
 // job_server: spindle's main program. A line-protocol TCP service where both
 // halves of spindle meet:
 //
-//   clients --TCP--> EventLoop + TcpServer --TryPut--> Queue<Job> (bounded)
-//                        ^                                  |
-//                        |                     ThreadPoolExecutor workers
-//                        +--- Responder::Reply (CallSoonThreadsafe) <--+
+//   clients --TCP--> EventLoop + TcpServer --TryPutMany--> Queue<Job>
+//                        ^                                (bounded)
+//                        |                                    |
+//                        |                  ThreadPoolExecutor workers
+//                        |                        (GetMany)
+//                        +--- ReplyBatch (CallSoonThreadsafe) <--+
 //
 // Each request line becomes a Job on a bounded spindle::Queue; `--workers`
 // ThreadPoolExecutor workers take jobs off it and answer through the job's
@@ -15,6 +17,14 @@
 // full the front end stops reading from that connection until there is room
 // (nothing is dropped); slow readers, oversize lines, idle clients and
 // descriptor exhaustion are handled by TcpServer (see io/tcp_server.h).
+//
+// Batching (it is what makes cheap requests cheap): the front end hands
+// the complete lines of one read to the queue in one TryPutMany (a batch
+// wakes at most one blocked worker, which takes it whole); a worker takes
+// up to kMaxBatch jobs per GetMany and answers them through one
+// ReplyBatch - one lock and at most one loop wake-up per batch - flushing
+// early after an expensive job (PRIMES, SLEEP) so that cheap replies never
+// wait behind it. Every line is still its own Job with its own Responder.
 //
 // Protocol (one request per line, one reply line per request):
 //   ECHO <text>     -> <text>
@@ -51,6 +61,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -69,6 +80,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "spindle/concurrency/queue.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
@@ -99,12 +111,13 @@ using spindle::io::TcpServer;
 // recording from any worker, percentiles within ~9%.
 class Histogram {
  public:
-  void Record(absl::Duration d) {
-    const double us = std::max(1.0, absl::ToDoubleMicroseconds(d));
+  // Records `n` samples of latency `ns` nanoseconds.
+  void Record(int64_t ns, int64_t n = 1) {
+    const double us = std::max(1.0, static_cast<double>(ns) / 1e3);
     int b = static_cast<int>(std::log2(us) * kPerOctave);
     b = std::clamp(b, 0, kBuckets - 1);
-    buckets_[b].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
+    buckets_[b].fetch_add(n, std::memory_order_relaxed);
+    count_.fetch_add(n, std::memory_order_relaxed);
   }
   int64_t count() const { return count_.load(std::memory_order_relaxed); }
   // Upper bound of the bucket holding the q-quantile, in microseconds.
@@ -151,11 +164,37 @@ class BadRequest : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-struct Job {
-  std::string line;
-  Responder responder;
-  absl::Time received;
+// The request line, stored inline when short (no allocation per job).
+class LineBuf {
+ public:
+  LineBuf() = default;
+  explicit LineBuf(absl::string_view s) : size_(s.size()) {
+    if (s.size() <= kInline) {
+      std::memcpy(inline_, s.data(), s.size());
+    } else {
+      heap_.assign(s.data(), s.size());
+    }
+  }
+  absl::string_view view() const {
+    return size_ <= kInline ? absl::string_view(inline_, size_)
+                            : absl::string_view(heap_);
+  }
+
+ private:
+  static constexpr size_t kInline = 72;
+  size_t size_ = 0;
+  char inline_[kInline];
+  std::string heap_;
 };
+
+struct Job {
+  LineBuf line;
+  Responder responder;
+  int64_t received_ns;  // absl::GetCurrentTimeNanos() when read.
+};
+
+// Jobs a worker takes per GetMany (and answers per ReplyBatch at most).
+constexpr size_t kMaxBatch = 32;
 
 class Service {
  public:
@@ -164,15 +203,51 @@ class Service {
   spindle::Queue<Job>& queue() { return queue_; }
   void AddServer(const TcpServer* s) { servers_.push_back(s); }
 
-  // The worker body: takes jobs until the queue is shut down and drained.
+  // The worker body: takes batches of jobs until the queue is shut down
+  // and drained.
   void WorkerLoop() {
+    std::vector<Job> jobs;
+    jobs.reserve(kMaxBatch);
+    Answers answers;
     for (;;) {
-      absl::StatusOr<Job> job = queue_.Get();
-      if (!job.ok()) return;  // Shut down and empty.
+      jobs.clear();
+      if (!queue_.GetMany(kMaxBatch, &jobs).ok()) return;  // Shut down.
       busy_.fetch_add(1, std::memory_order_relaxed);
-      Run(*job);
+      for (Job& job : jobs) {
+        if (Run(job, answers)) Flush(answers);  // Expensive: answer now.
+      }
+      Flush(answers);
       busy_.fetch_sub(1, std::memory_order_relaxed);
     }
+  }
+
+  // The front end's batch handler (loop thread): one TryPutMany for the
+  // lines of one read; STATS is answered here, at once, not queued behind
+  // the jobs it reports on (its reply still keeps its place in the order).
+  size_t Submit(absl::Span<TcpServer::Request> batch) {
+    // One staging vector per loop thread (kept for its capacity).
+    thread_local std::vector<Job> jobs;
+    thread_local std::vector<size_t> index;  // jobs[k] is batch[index[k]].
+    jobs.clear();
+    index.clear();
+    const int64_t now = absl::GetCurrentTimeNanos();  // One read per batch.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      TcpServer::Request& req = batch[i];
+      if (IsStats(req.line)) {
+        // Put what comes before it first, so that order and "not taken"
+        // stay a prefix.
+        if (size_t taken = Put(batch, jobs, index); taken < batch.size()) {
+          return taken;
+        }
+        jobs.clear();
+        index.clear();
+        req.responder.Reply(Stats());
+        continue;
+      }
+      jobs.push_back(Job{LineBuf(req.line), std::move(req.responder), now});
+      index.push_back(i);
+    }
+    return Put(batch, jobs, index);
   }
 
   std::string Summary(absl::Duration uptime) const {
@@ -219,23 +294,90 @@ class Service {
   }
 
  private:
-  void Run(Job& job) {
-    absl::string_view line = job.line;
+  // A worker's replies not yet handed to the loop, with what is needed to
+  // record their latency when they are.
+  struct Answers {
+    spindle::io::ReplyBatch replies;
+    std::string reply;  // Scratch, reused.
+    struct Sample {
+      Command cmd;
+      int64_t received_ns;
+    };
+    std::vector<Sample> samples;
+    int64_t done = 0, failed = 0;
+  };
+
+  // Hands the answers to the loop and records their latency (one clock
+  // read per flush: the replies leave the worker now).
+  void Flush(Answers& a) {
+    if (a.samples.empty()) return;
+    const int64_t now = absl::GetCurrentTimeNanos();
+    a.replies.Flush();
+    // Samples of one read share their receive time: record runs at once.
+    for (size_t i = 0; i < a.samples.size();) {
+      size_t j = i + 1;
+      while (j < a.samples.size() && a.samples[j].cmd == a.samples[i].cmd &&
+             a.samples[j].received_ns == a.samples[i].received_ns) {
+        ++j;
+      }
+      latency_[a.samples[i].cmd].Record(now - a.samples[i].received_ns,
+                                        static_cast<int64_t>(j - i));
+      i = j;
+    }
+    a.samples.clear();
+    if (a.done) done_.fetch_add(a.done, std::memory_order_relaxed);
+    if (a.failed) failed_.fetch_add(a.failed, std::memory_order_relaxed);
+    a.done = a.failed = 0;
+  }
+
+  // Runs one job, adding its reply to `a`. True for an expensive command
+  // (its reply, and those before it, should be sent now).
+  bool Run(Job& job, Answers& a) {
+    absl::string_view line = job.line.view();
     absl::string_view word = line.substr(0, line.find(' '));
     absl::string_view arg =
         word.size() < line.size() ? line.substr(word.size() + 1) : "";
     const Command cmd = Parse(word);
-    std::string reply;
     bool quit = false;
+    a.reply.clear();
     try {
-      reply = Execute(cmd, word, arg, &quit);
-      done_.fetch_add(1, std::memory_order_relaxed);
+      Execute(cmd, word, arg, &quit, &a.reply);
+      ++a.done;
     } catch (const std::exception& e) {
-      reply = absl::StrCat("ERR ", e.what());
-      failed_.fetch_add(1, std::memory_order_relaxed);
+      a.reply = absl::StrCat("ERR ", e.what());
+      ++a.failed;
     }
-    latency_[cmd].Record(absl::Now() - job.received);
-    job.responder.Reply(std::move(reply), quit);
+    a.replies.Add(job.responder, a.reply, quit);
+    a.samples.push_back({cmd, job.received_ns});
+    return cmd == kPrimes || cmd == kSleep;
+  }
+
+  static bool IsStats(absl::string_view line) {
+    return line.size() >= 5 && (line[0] == 'S' || line[0] == 's') &&
+           absl::EqualsIgnoreCase(absl::StripTrailingAsciiWhitespace(line),
+                                  "STATS");
+  }
+
+  // TryPutMany(jobs): returns how many requests of `batch` are taken - all
+  // of them when every job went in, otherwise up to the first job that did
+  // not (its responder, and those after it, go back to `batch`).
+  size_t Put(absl::Span<TcpServer::Request> batch, std::vector<Job>& jobs,
+             const std::vector<size_t>& index) {
+    if (jobs.empty()) return batch.size();
+    size_t put = 0;
+    absl::Status s = queue_.TryPutMany(absl::MakeSpan(jobs), &put);
+    if (put == jobs.size()) return batch.size();
+    for (size_t k = put; k < jobs.size(); ++k) {
+      batch[index[k]].responder = std::move(jobs[k].responder);
+    }
+    if (!spindle::IsFull(s)) {
+      // Shut down (the server is stopping): answer rather than retry.
+      for (size_t k = put; k < jobs.size(); ++k) {
+        batch[index[k]].responder.Reply("ERR server shutting down");
+      }
+      return batch.size();
+    }
+    return index[put];
   }
 
   static Command Parse(absl::string_view word) {
@@ -259,28 +401,36 @@ class Service {
     return v;
   }
 
-  std::string Execute(Command cmd, absl::string_view word,
-                      absl::string_view arg, bool* quit) {
+  // Appends the reply to `out`.
+  void Execute(Command cmd, absl::string_view word, absl::string_view arg,
+               bool* quit, std::string* out) {
     switch (cmd) {
       case kEcho:
-        return std::string(arg);
+        out->append(arg.data(), arg.size());
+        return;
       case kUpper:
-        return absl::AsciiStrToUpper(arg);
+        out->append(arg.data(), arg.size());
+        absl::AsciiStrToUpper(out);
+        return;
       case kPrimes:
-        return absl::StrCat(CountPrimes(IntArg(arg, 0, 20000000, "n")));
+        absl::StrAppend(out, CountPrimes(IntArg(arg, 0, 20000000, "n")));
+        return;
       case kSleep: {
         const int64_t ms = IntArg(arg, 0, 60000, "ms");
         absl::SleepFor(absl::Milliseconds(ms));  // The job's "I/O".
-        return absl::StrCat("SLEPT ", ms);
+        absl::StrAppend(out, "SLEPT ", ms);
+        return;
       }
       case kStats:
-        return Stats();
+        out->append(Stats());
+        return;
       case kFail:
         throw std::runtime_error(
             absl::StrCat("job failed: ", arg.empty() ? "FAIL" : arg));
       case kQuit:
         *quit = true;
-        return "BYE";
+        out->append("BYE");
+        return;
       case kOther:
         break;
     }
@@ -346,22 +496,8 @@ int main(int argc, char** argv) {
   }
 
   // The front end's handler: runs on a loop thread; never blocks.
-  auto handler = [&service](absl::string_view line,
-                            Responder& r) -> absl::Status {
-    // STATS is monitoring: answered here, at once, not queued behind the
-    // jobs it reports on (the reply still keeps its place in the order).
-    if (absl::EqualsIgnoreCase(absl::StripTrailingAsciiWhitespace(line),
-                               "STATS")) {
-      r.Reply(service.Stats());
-      return absl::OkStatus();
-    }
-    Job job{std::string(line), std::move(r), absl::Now()};
-    absl::Status s = service.queue().TryPut(std::move(job));
-    if (!s.ok()) {
-      r = std::move(job.responder);  // Not taken (IsFull: retried later).
-      return s;
-    }
-    return absl::OkStatus();
+  auto handler = [&service](absl::Span<TcpServer::Request> batch) {
+    return service.Submit(batch);
   };
 
   TcpServer::Options options;

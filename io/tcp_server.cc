@@ -25,31 +25,54 @@
 namespace spindle::io {
 namespace internal {
 
-struct Completion {
-  uint64_t conn_id;
-  uint64_t seq;
-  std::string reply;
-  bool close_after;
-};
-
 // What Responders share with their server: the inbox of replies made on
-// other threads, and whether the server still exists.
+// other threads (their texts back to back in inbox_text), and whether the
+// server still exists.
 struct ServerShared {
   absl::Mutex mu;
   TcpServer* server ABSL_GUARDED_BY(mu) = nullptr;
   EventLoop* loop ABSL_GUARDED_BY(mu) = nullptr;
-  std::vector<Completion> inbox ABSL_GUARDED_BY(mu);
+  std::string inbox_text ABSL_GUARDED_BY(mu);
+  std::vector<ReplyRef> inbox ABSL_GUARDED_BY(mu);
+  // Loop thread only: the batch being applied, swapped with the inbox so
+  // that both keep their capacity (no allocation per batch).
+  std::string drain_text;
+  std::vector<ReplyRef> drain_refs;
+
+  // Any thread: queues replies for the loop; the call that makes the inbox
+  // non-empty schedules the drain (one wake-up per batch of replies).
+  static void Deliver(const std::shared_ptr<ServerShared>& self,
+                      absl::string_view text, absl::Span<const ReplyRef> refs) {
+    if (refs.empty()) return;
+    absl::MutexLock l(&self->mu);
+    if (self->server == nullptr) return;
+    const bool post = self->inbox.empty();
+    self->inbox_text.append(text.data(), text.size());
+    self->inbox.insert(self->inbox.end(), refs.begin(), refs.end());
+    if (!post) return;  // A drain is already scheduled.
+    EventLoop* loop = self->loop;
+    auto drain = [self] { Drain(self); };
+    if (loop->InLoopThread()) {
+      loop->CallSoon(std::move(drain));
+    } else {
+      loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+    }
+  }
 
   // Loop thread: hands the inbox to the server.
   static void Drain(const std::shared_ptr<ServerShared>& self) {
-    std::vector<Completion> batch;
     TcpServer* server;
     {
       absl::MutexLock l(&self->mu);
-      batch.swap(self->inbox);
+      self->drain_text.swap(self->inbox_text);
+      self->drain_refs.swap(self->inbox);
       server = self->server;
     }
-    if (server != nullptr) server->ApplyCompletions(batch);
+    if (server != nullptr) {
+      server->ApplyCompletions(self->drain_text, self->drain_refs);
+    }
+    self->drain_text.clear();
+    self->drain_refs.clear();
   }
 };
 
@@ -94,6 +117,13 @@ struct Connection {
 namespace {
 
 using internal::Connection;
+
+// Adds `d` to a counter only the loop thread writes (readers elsewhere see
+// relaxed snapshots): a plain load and store, no locked read-modify-write.
+inline void Bump(std::atomic<int64_t>& counter, int64_t d) {
+  counter.store(counter.load(std::memory_order_relaxed) + d,
+                std::memory_order_relaxed);
+}
 
 absl::StatusOr<Socket> Listen(const std::string& host, int port, int backlog,
                               bool reuse_port, int* bound_port) {
@@ -179,19 +209,32 @@ Responder::~Responder() {
 void Responder::Reply(std::string line, bool close_after) {
   ABSL_RAW_CHECK(shared_ != nullptr, "Responder::Reply on an empty Responder");
   std::shared_ptr<internal::ServerShared> shared = std::move(shared_);
-  absl::MutexLock l(&shared->mu);
-  if (shared->server == nullptr) return;
-  const bool post = shared->inbox.empty();
-  shared->inbox.push_back(
-      internal::Completion{conn_id_, seq_, std::move(line), close_after});
-  if (!post) return;  // A drain is already scheduled.
-  EventLoop* loop = shared->loop;
-  auto drain = [shared] { internal::ServerShared::Drain(shared); };
-  if (loop->InLoopThread()) {
-    loop->CallSoon(std::move(drain));
+  const internal::ReplyRef ref{conn_id_, seq_,
+                               static_cast<uint32_t>(line.size()), close_after};
+  internal::ServerShared::Deliver(shared, line, absl::MakeConstSpan(&ref, 1));
+}
+
+// ---------------------------------------------------------------------------
+// ReplyBatch
+
+void ReplyBatch::Add(Responder& r, absl::string_view line, bool close_after) {
+  ABSL_RAW_CHECK(r.shared_ != nullptr, "ReplyBatch::Add on an empty Responder");
+  if (r.shared_ != shared_) {
+    Flush();  // Another server: one inbox per batch.
+    shared_ = std::move(r.shared_);
   } else {
-    loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+    r.shared_.reset();
   }
+  text_.append(line.data(), line.size());
+  refs_.push_back(internal::ReplyRef{
+      r.conn_id_, r.seq_, static_cast<uint32_t>(line.size()), close_after});
+}
+
+void ReplyBatch::Flush() {
+  if (refs_.empty()) return;
+  internal::ServerShared::Deliver(shared_, text_, refs_);
+  text_.clear();
+  refs_.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -207,11 +250,17 @@ TcpServer::TcpServer(EventLoop* loop, Options options, Handler handler)
   shared_->loop = loop_;
 }
 
+TcpServer::TcpServer(EventLoop* loop, Options options, BatchHandler handler)
+    : TcpServer(loop, std::move(options), Handler()) {
+  batch_handler_ = std::move(handler);
+}
+
 TcpServer::~TcpServer() {
   {
     absl::MutexLock l(&shared_->mu);
     shared_->server = nullptr;
     shared_->inbox.clear();
+    shared_->inbox_text.clear();
   }
   shutting_down_ = true;
   accept_resume_timer_.Cancel();
@@ -420,52 +469,179 @@ void TcpServer::OnReadable(Conn* c) {
   MaybeFinish(c);
 }
 
+TcpServer::LineKind TcpServer::NextLine(const Conn* c, size_t pos,
+                                        absl::string_view* line,
+                                        size_t* consume) const {
+  const char* begin = c->in.data() + pos;
+  const size_t avail = c->in.size() - pos;
+  if (avail == 0) return LineKind::kNone;
+  const void* nl = std::memchr(begin, '\n', avail);
+  size_t len;
+  if (nl == nullptr) {
+    // Room for a "\r" before a newline still to come.
+    if (avail > options_.max_line + 1) return LineKind::kOversize;
+    if (!c->eof) return LineKind::kNone;  // Wait for the rest.
+    len = *consume = avail;               // A last line without newline.
+  } else {
+    len = static_cast<size_t>(static_cast<const char*>(nl) - begin);
+    *consume = len + 1;
+  }
+  absl::string_view l(begin, len);
+  if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+  if (l.size() > options_.max_line) return LineKind::kOversize;
+  *line = l;
+  return LineKind::kLine;
+}
+
+void TcpServer::RejectOversize(Conn* c) {
+  stats_.oversize.fetch_add(1, std::memory_order_relaxed);
+  c->in.clear();
+  c->in_pos = 0;
+  ReplyNow(
+      c, absl::StrCat("ERR line too long (max ", options_.max_line, " bytes)"),
+      /*close_after=*/true);
+}
+
+bool TcpServer::InputAllowed(Conn* c) {
+  // The same limits as WantsRead: lines already buffered wait too.
+  if (c->slots.size() >= options_.max_pipelined || c->output_paused) {
+    return false;
+  }
+  if (global_paused_ || pending_ >= options_.pending_high_water) {
+    global_paused_ = true;
+    if (!c->global_wait) {
+      c->global_wait = true;
+      global_waiters_.push_back(c->id);
+    }
+    return false;
+  }
+  return true;
+}
+
 void TcpServer::ProcessInput(Conn* c) {
+  if (batch_handler_) {
+    ProcessInputBatch(c);
+    return;
+  }
   while (!c->closed && !c->closing && !c->parked && !shutting_down_) {
-    // The same limits as WantsRead: lines already buffered wait too.
-    if (c->slots.size() >= options_.max_pipelined || c->output_paused) return;
-    if (global_paused_ || pending_ >= options_.pending_high_water) {
-      global_paused_ = true;
-      if (!c->global_wait) {
-        c->global_wait = true;
-        global_waiters_.push_back(c->id);
-      }
-      return;
-    }
-    const char* begin = c->in.data() + c->in_pos;
-    const size_t avail = c->in.size() - c->in_pos;
-    if (avail == 0) return;
-    const void* nl = std::memchr(begin, '\n', avail);
-    size_t len, consume;
-    if (nl == nullptr) {
-      // Room for a "\r" before a newline still to come.
-      if (avail > options_.max_line + 1) {
-        len = avail;  // Oversize: handled below.
-      } else if (c->eof) {
-        len = consume = avail;  // A last line without newline.
-      } else {
-        return;  // Wait for the rest.
-      }
-      consume = avail;
-    } else {
-      len = static_cast<size_t>(static_cast<const char*>(nl) - begin);
-      consume = len + 1;
-    }
-    absl::string_view line(begin, len);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > options_.max_line) {
-      stats_.oversize.fetch_add(1, std::memory_order_relaxed);
-      c->in.clear();
-      c->in_pos = 0;
-      ReplyNow(
-          c,
-          absl::StrCat("ERR line too long (max ", options_.max_line, " bytes)"),
-          /*close_after=*/true);
-      return;
+    if (!InputAllowed(c)) return;
+    absl::string_view line;
+    size_t consume = 0;
+    switch (NextLine(c, c->in_pos, &line, &consume)) {
+      case LineKind::kNone:
+        return;
+      case LineKind::kOversize:
+        RejectOversize(c);
+        return;
+      case LineKind::kLine:
+        break;
     }
     Dispatch(c, line);
     if (c->closed || c->parked) return;
     c->in_pos += consume;
+  }
+}
+
+void TcpServer::ProcessInputBatch(Conn* c) {
+  while (!c->closed && !c->closing && !c->parked && !shutting_down_) {
+    if (!InputAllowed(c)) return;
+    const size_t room = std::min(options_.max_pipelined - c->slots.size(),
+                                 options_.pending_high_water - pending_);
+    batch_.clear();
+    batch_ends_.clear();
+    size_t pos = c->in_pos;
+    LineKind kind = LineKind::kNone;
+    while (batch_.size() < room) {
+      absl::string_view line;
+      size_t consume = 0;
+      kind = NextLine(c, pos, &line, &consume);
+      if (kind != LineKind::kLine) break;
+      pos += consume;
+      batch_.push_back(Request{line, MakeResponder(c, AddSlot(c))});
+      batch_ends_.push_back(pos);
+    }
+    const size_t n = batch_.size();
+    if (n > 0) {
+      size_t taken = n;
+      bool threw = false;
+      std::string what = "ERR internal error";
+      try {
+        taken = std::min(n, batch_handler_(absl::MakeSpan(batch_)));
+      } catch (const std::exception& e) {
+        threw = true;
+        absl::StrAppend(&what, ": ", e.what());
+      } catch (...) {
+        threw = true;
+      }
+      if (threw) {
+        taken = n;
+        for (Request& req : batch_) {
+          Responder& r = req.responder;
+          if (!r.valid()) continue;
+          r.Disarm();
+          stats_.errors.fetch_add(1, std::memory_order_relaxed);
+          --pending_;
+          Bump(stats_.pending, -1);
+          internal::Slot& slot = c->slots[r.seq_ - c->base_seq];
+          slot.done = true;
+          slot.reply = what;
+        }
+      }
+      if (taken < n) {
+        // Not taken: give the slots back, keep the lines, retry later.
+        for (size_t i = taken; i < n; ++i) {
+          ABSL_RAW_CHECK(batch_[i].responder.valid(),
+                         "TcpServer::BatchHandler: a request it did not take "
+                         "must keep its responder");
+          batch_[i].responder.Disarm();
+        }
+        const size_t back = n - taken;
+        c->slots.erase(c->slots.end() - static_cast<std::ptrdiff_t>(back),
+                       c->slots.end());
+        c->next_seq -= back;
+        pending_ -= back;
+        Bump(stats_.pending, -static_cast<int64_t>(back));
+      }
+      batch_.clear();  // Every responder here is empty now.
+      if (taken > 0) {
+        c->in_pos = batch_ends_[taken - 1];
+        Bump(stats_.requests, static_cast<int64_t>(taken));
+        Touch(c);
+      }
+      if (threw) {
+        FlushSlots(c);
+        if (!TryWrite(c)) return;
+      }
+      if (taken < n) {
+        Park(c);
+        return;
+      }
+    }
+    if (kind == LineKind::kOversize) {
+      RejectOversize(c);
+      return;
+    }
+    if (kind == LineKind::kNone) return;
+    // The batch stopped at a limit: the loop checks them again.
+  }
+}
+
+uint64_t TcpServer::AddSlot(Conn* c) {
+  c->slots.emplace_back();
+  ++pending_;
+  Bump(stats_.pending, 1);
+  return c->next_seq++;
+}
+
+void TcpServer::Park(Conn* c) {
+  c->parked = true;
+  parked_.push_back(c->id);
+  if (!parked_armed_) {
+    parked_armed_ = true;
+    parked_timer_ = loop_->CallLater(options_.full_retry_delay, [this] {
+      parked_armed_ = false;
+      RetryParked();
+    });
   }
 }
 
@@ -474,10 +650,7 @@ Responder TcpServer::MakeResponder(Conn* c, uint64_t seq) {
 }
 
 void TcpServer::Dispatch(Conn* c, absl::string_view line) {
-  const uint64_t seq = c->next_seq++;
-  c->slots.emplace_back();
-  ++pending_;
-  stats_.pending.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t seq = AddSlot(c);
   Responder r = MakeResponder(c, seq);
   absl::Status s;
   try {
@@ -493,25 +666,17 @@ void TcpServer::Dispatch(Conn* c, absl::string_view line) {
     c->slots.pop_back();
     --c->next_seq;
     --pending_;
-    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
-    c->parked = true;
-    parked_.push_back(c->id);
-    if (!parked_armed_) {
-      parked_armed_ = true;
-      parked_timer_ = loop_->CallLater(options_.full_retry_delay, [this] {
-        parked_armed_ = false;
-        RetryParked();
-      });
-    }
+    Bump(stats_.pending, -1);
+    Park(c);
     return;
   }
-  stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  Bump(stats_.requests, 1);
   Touch(c);
   if (!s.ok() && r.valid()) {
     r.Disarm();
     stats_.errors.fetch_add(1, std::memory_order_relaxed);
     --pending_;
-    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    Bump(stats_.pending, -1);
     Complete(c, seq, absl::StrCat("ERR ", s.message()), false);
   }
 }
@@ -526,15 +691,26 @@ void TcpServer::ReplyNow(Conn* c, std::string reply, bool close_after) {
   UpdateInterest(c);
 }
 
-void TcpServer::Complete(Conn* c, uint64_t seq, std::string reply,
+void TcpServer::Complete(Conn* c, uint64_t seq, absl::string_view reply,
                          bool close_after) {
   if (seq < c->base_seq) return;  // Dropped after a closing reply.
   const uint64_t i = seq - c->base_seq;
   if (i >= c->slots.size()) return;
+  if (i == 0 && c->touched && !close_after) {
+    // The next reply due (the common case): straight to the output buffer;
+    // FinishTouched flushes the slots after it and writes.
+    c->out.append(reply.data(), reply.size());
+    c->out.push_back('\n');
+    Bump(stats_.output_buffered, static_cast<int64_t>(reply.size() + 1));
+    Bump(stats_.replies, 1);
+    c->slots.pop_front();
+    ++c->base_seq;
+    return;
+  }
   internal::Slot& slot = c->slots[i];
   slot.done = true;
   slot.close_after = close_after;
-  slot.reply = std::move(reply);
+  slot.reply.assign(reply.data(), reply.size());
   if (!c->touched) {
     // Outside a batch: write now.
     FlushSlots(c);
@@ -548,9 +724,8 @@ void TcpServer::FlushSlots(Conn* c) {
     internal::Slot& s = c->slots.front();
     c->out.append(s.reply);
     c->out.push_back('\n');
-    stats_.output_buffered.fetch_add(static_cast<int64_t>(s.reply.size() + 1),
-                                     std::memory_order_relaxed);
-    stats_.replies.fetch_add(1, std::memory_order_relaxed);
+    Bump(stats_.output_buffered, static_cast<int64_t>(s.reply.size() + 1));
+    Bump(stats_.replies, 1);
     const bool close_after = s.close_after;
     c->slots.pop_front();
     ++c->base_seq;
@@ -572,7 +747,7 @@ bool TcpServer::TryWrite(Conn* c) {
                      c->out.size() - c->out_pos, MSG_NOSIGNAL);
     if (n > 0) {
       c->out_pos += static_cast<size_t>(n);
-      stats_.output_buffered.fetch_sub(n, std::memory_order_relaxed);
+      Bump(stats_.output_buffered, -n);
       progressed = true;
       continue;
     }
@@ -605,21 +780,38 @@ void TcpServer::OnWritable(Conn* c) {
   MaybeFinish(c);
 }
 
-void TcpServer::ApplyCompletions(std::vector<internal::Completion>& batch) {
+void TcpServer::ApplyCompletions(absl::string_view text,
+                                 absl::Span<const internal::ReplyRef> refs) {
   dead_.clear();
-  std::vector<Conn*> touched;
-  for (internal::Completion& done : batch) {
-    --pending_;
-    stats_.pending.fetch_sub(1, std::memory_order_relaxed);
-    auto it = conns_.find(done.conn_id);
-    if (it == conns_.end() || it->second->closed) continue;
-    Conn* c = it->second.get();
+  pending_ -= refs.size();
+  Bump(stats_.pending, -static_cast<int64_t>(refs.size()));
+  size_t off = 0;
+  Conn* c = nullptr;
+  uint64_t cid = 0;  // Connection ids start at 1.
+  for (const internal::ReplyRef& ref : refs) {
+    const absl::string_view reply = text.substr(off, ref.len);
+    off += ref.len;
+    if (ref.conn_id != cid) {
+      // Replies of one connection tend to come in runs: one lookup per run.
+      cid = ref.conn_id;
+      auto it = conns_.find(cid);
+      c = it == conns_.end() ? nullptr : it->second.get();
+    }
+    if (c == nullptr || c->closed) continue;
     if (!c->touched) {
       c->touched = true;
-      touched.push_back(c);
+      touched_.push_back(c);
     }
-    Complete(c, done.seq, std::move(done.reply), done.close_after);
+    Complete(c, ref.seq, reply, ref.close_after);
   }
+  FinishTouched();
+  ResumeGlobal();
+  RetryParked();
+}
+
+void TcpServer::FinishTouched() {
+  std::vector<Conn*> touched;
+  touched.swap(touched_);
   for (Conn* c : touched) {
     c->touched = false;
     if (c->closed) continue;
@@ -630,8 +822,8 @@ void TcpServer::ApplyCompletions(std::vector<internal::Completion>& batch) {
     UpdateInterest(c);
     MaybeFinish(c);
   }
-  ResumeGlobal();
-  RetryParked();
+  touched.clear();
+  if (touched_.empty()) touched_.swap(touched);  // Keep the capacity.
 }
 
 void TcpServer::ResumeGlobal() {

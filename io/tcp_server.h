@@ -101,6 +101,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/socket.h"
 
@@ -111,7 +112,14 @@ class TcpServer;
 namespace internal {
 struct ServerShared;
 struct Connection;
-struct Completion;
+// One reply in flight to the loop: its text is `len` bytes of a shared
+// buffer.
+struct ReplyRef {
+  uint64_t conn_id;
+  uint64_t seq;
+  uint32_t len;
+  bool close_after;
+};
 }  // namespace internal
 
 // Responder
@@ -145,6 +153,7 @@ class Responder {
 
  private:
   friend class TcpServer;
+  friend class ReplyBatch;
   // Forgets the request without answering it.
   void Disarm() { shared_.reset(); }
   Responder(std::shared_ptr<internal::ServerShared> shared, uint64_t conn_id,
@@ -153,6 +162,43 @@ class Responder {
   std::shared_ptr<internal::ServerShared> shared_;
   uint64_t conn_id_ = 0;
   uint64_t seq_ = 0;
+};
+
+// ReplyBatch
+//
+// Answers many requests at once: Add() collects replies (copying the text),
+// Flush() hands everything collected to the servers' loop threads with one
+// lock and at most one loop wake-up per server, instead of one of each per
+// Reply. Replies keep their per-connection order as with Responder::Reply
+// (the order of requests, not of Adds). Useful for a worker that takes a
+// batch of jobs off a queue (Queue::GetMany) and answers them together.
+// Replies added for different servers are fine (the batch flushes when the
+// server changes). The destructor flushes.
+//
+// Thread safety: a ReplyBatch belongs to one thread at a time (not
+// thread-safe); different batches may be used concurrently. Everything
+// before Add happens-before the reply is written by the loop thread.
+class ReplyBatch {
+ public:
+  ReplyBatch() = default;
+  ReplyBatch(const ReplyBatch&) = delete;
+  ReplyBatch& operator=(const ReplyBatch&) = delete;
+  ~ReplyBatch() { Flush(); }
+
+  // Answers `r`'s request with `line` (the server appends "\n"), as
+  // r.Reply(line, close_after) would, but only once Flush() runs.
+  // Afterwards r.valid() is false. Checked crash if !r.valid().
+  void Add(Responder& r, absl::string_view line, bool close_after = false);
+  // Hands the collected replies to their loops; no-op when empty.
+  void Flush();
+  // Replies added since the last Flush.
+  size_t size() const { return refs_.size(); }
+  bool empty() const { return refs_.empty(); }
+
+ private:
+  std::shared_ptr<internal::ServerShared> shared_;
+  std::string text_;
+  std::vector<internal::ReplyRef> refs_;
 };
 
 // TcpServer
@@ -205,6 +251,29 @@ class TcpServer {
   using Handler =
       absl::AnyInvocable<absl::Status(absl::string_view line, Responder& r)>;
 
+  // One request line of a batch, with the responder that answers it.
+  struct Request {
+    absl::string_view line;
+    Responder responder;
+  };
+  // The batch form of Handler, for handlers that feed a queue (one
+  // Queue::TryPutMany per batch instead of one TryPut per line). Called on
+  // the loop thread with the complete request lines of one connection that
+  // may be handed over now (at least one; as many as are buffered and the
+  // backpressure limits allow), in request order; the views are valid only
+  // during the call. Returns how many requests it took, counting from the
+  // front: each of those must have had its responder taken (moved out, or
+  // replied - errors are the handler's to answer, e.g. r.Reply("ERR ...")).
+  // The rest (index `taken` on) must be left with valid responders: they
+  // are not taken, exactly like a Handler's IsFull - the connection stops
+  // reading and the first of them is offered again (with what follows it)
+  // as soon as any request of this server completes, or after
+  // full_retry_delay. A return value above the batch size counts as the
+  // batch size. If the handler throws, the requests whose responders are
+  // still valid are answered "ERR internal error" and the rest count as
+  // taken.
+  using BatchHandler = absl::AnyInvocable<size_t(absl::Span<Request> batch)>;
+
   // Counters, readable from any thread (each is a relaxed snapshot).
   struct Stats {
     std::atomic<int64_t> connections{0};      // open now
@@ -223,6 +292,8 @@ class TcpServer {
 
   // The loop must outlive the server. Nothing happens until Start().
   TcpServer(EventLoop* loop, Options options, Handler handler);
+  // As above, with a batch handler (see BatchHandler).
+  TcpServer(EventLoop* loop, Options options, BatchHandler handler);
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
   // Closes listeners and connections at once (no grace); replies arriving
@@ -261,11 +332,34 @@ class TcpServer {
   void OnWritable(Conn* c);
   // Hands complete lines to the handler while allowed.
   void ProcessInput(Conn* c);
+  // The batch-handler form of ProcessInput.
+  void ProcessInputBatch(Conn* c);
+  // Finds the next line of c's input at `pos`: kLine sets *line and
+  // *consume (bytes to skip, newline included); kOversize: the line is
+  // longer than max_line; kNone: no complete line yet.
+  enum class LineKind { kNone, kLine, kOversize };
+  LineKind NextLine(const Conn* c, size_t pos, absl::string_view* line,
+                    size_t* consume) const;
+  // Answers an oversize line of `c` and closes it after the reply.
+  void RejectOversize(Conn* c);
+  // Reserves the next reply slot of `c`; returns its sequence number.
+  uint64_t AddSlot(Conn* c);
+  // Whether `c` may hand over requests now (pipelining and output limits,
+  // server-wide high-water mark - which it then waits on).
+  bool InputAllowed(Conn* c);
+  // The handler said Full: stop reading `c`, retry later.
+  void Park(Conn* c);
   void Dispatch(Conn* c, absl::string_view line);
   // Server-made reply for the next slot of `c`.
   void ReplyNow(Conn* c, std::string reply, bool close_after);
-  void Complete(Conn* c, uint64_t seq, std::string reply, bool close_after);
-  void ApplyCompletions(std::vector<internal::Completion>& batch);
+  void Complete(Conn* c, uint64_t seq, absl::string_view reply,
+                bool close_after);
+  // Applies replies made on other threads (ServerShared's inbox).
+  void ApplyCompletions(absl::string_view text,
+                        absl::Span<const internal::ReplyRef> refs);
+  // Ends a batch of completions: flushes and writes each touched
+  // connection once.
+  void FinishTouched();
   void FlushSlots(Conn* c);
   // Writes what the socket takes; false if the connection was closed.
   bool TryWrite(Conn* c);
@@ -289,6 +383,10 @@ class TcpServer {
   EventLoop* loop_;
   Options options_;
   Handler handler_;
+  BatchHandler batch_handler_;  // Set instead of handler_.
+  std::vector<Request> batch_;  // ProcessInputBatch's scratch.
+  std::vector<size_t> batch_ends_;
+  std::vector<Conn*> touched_;  // Connections of the completion batch.
   std::shared_ptr<internal::ServerShared> shared_;
   Stats stats_;
   std::vector<Socket> listeners_;
