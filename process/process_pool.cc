@@ -542,6 +542,8 @@ struct ProcessPoolExecutor::Worker {
   pid_t pid = 0;
   Connection conn;  // Closed when there is no worker.
   int tasks = 0;
+  // The manager counted itself in idle_ before completing its last task.
+  bool counted_idle = false;
 };
 
 int ProcessPoolExecutor::DefaultMaxWorkers() {
@@ -657,7 +659,8 @@ void ProcessPoolExecutor::ManagerMain() {
     std::optional<Task> task;
     {
       absl::MutexLock lock(&mu_);
-      ++idle_;
+      if (!w.counted_idle) ++idle_;
+      w.counted_idle = false;
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !queue_.empty() || shutdown_ || !broken_.ok();
       };
@@ -670,7 +673,17 @@ void ProcessPoolExecutor::ManagerMain() {
     if (!task->promise.SetRunning().ok()) continue;  // Cancelled.
     if (!RunTask(w, *task)) break;
   }
+  if (w.counted_idle) {
+    absl::MutexLock lock(&mu_);
+    --idle_;
+  }
   if (!w.conn.closed()) StopWorker(w, /*kill=*/false);
+}
+
+void ProcessPoolExecutor::MarkIdle(Worker& w) {
+  absl::MutexLock lock(&mu_);
+  ++idle_;
+  w.counted_idle = true;
 }
 
 absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
@@ -748,6 +761,7 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
     if (attempt == 1) {
       const pid_t pid = w.pid;
       std::string how = StopWorker(w, /*kill=*/true);
+      MarkIdle(w);
       (void)task.promise.SetError(
           BrokenError(absl::StrCat("process pool worker crashed: pid ", pid,
                                    " ", how, " before it received the task")));
@@ -760,6 +774,7 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
   const pid_t pid = w.pid;
   if (!reply.ok() || reply->empty()) {
     std::string how = StopWorker(w, /*kill=*/true);
+    MarkIdle(w);
     std::string why = reply.ok() || absl::IsOutOfRange(reply.status())
                           ? ""
                           : absl::StrCat(" (", reply.status().message(), ")");
@@ -769,6 +784,10 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
     return true;
   }
   ++w.tasks;
+  // Counted idle before the future completes, so that a Submit made as
+  // soon as the caller sees the result reuses this worker instead of
+  // starting another (CPython's test_idle_process_reuse_*).
+  MarkIdle(w);
   const char kind = (*reply)[0];
   if (kind == 'V') {
     reply->erase(0, 1);

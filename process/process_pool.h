@@ -337,6 +337,8 @@ class ProcessPoolExecutor {
                                      const void* fn, std::string arg);
   void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ManagerMain();
+  // Counts w's manager as idle (before it completes a task's future).
+  void MarkIdle(Worker& w);
   // Runs `task` on `w` (starting or replacing the worker as needed).
   // Returns false if the pool is now broken.
   bool RunTask(Worker& w, Task& task);

@@ -17,9 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -309,6 +311,35 @@ TEST(ProcessPoolExecutorTest, MapReturnsResultsInOrder) {
     out.push_back(*r);
   }
   EXPECT_EQ(out, (std::vector<std::string>{"A", "B", "C", "D", "E"}));
+}
+
+TEST(ProcessPoolExecutorTest, MapTimeoutEndsTheIterationAndCancelsTheRest) {
+  GatePipes gate;
+  ProcessPoolExecutor pool(Workers(1));
+  std::vector<std::string> inputs = {gate.arg(), gate.arg()};
+  // Times out (that is the point) while the first task waits on the gate.
+  MapResults<std::string> results =
+      pool.Map(&Gate, inputs, absl::Milliseconds(100));
+  std::optional<absl::StatusOr<std::string>> first = results.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(IsTimeout(first->status())) << first->status();
+  EXPECT_FALSE(results.Next().has_value());
+  EXPECT_TRUE(results.futures()[1].cancelled());
+  ASSERT_TRUE(gate.WaitStarted(1));
+  gate.Release(1);
+  EXPECT_TRUE(results.futures()[0].ResultFor(kBound).ok());
+}
+
+TEST(ProcessPoolExecutorTest, IdleWorkerIsReusedForSequentialTasks) {
+  ProcessPoolExecutor pool(Workers(4));
+  std::vector<std::string> pids;
+  for (int i = 0; i < 10; ++i) {
+    auto r = pool.Submit(&Pid, "").ResultFor(kBound);
+    ASSERT_TRUE(r.ok()) << r.status();
+    pids.push_back(*r);
+  }
+  EXPECT_EQ(std::count(pids.begin(), pids.end(), pids[0]), 10);
+  EXPECT_EQ(pool.worker_pids().size(), 1u);
 }
 
 TEST(ProcessPoolExecutorTest, ContinuationsRunWhenTheResultArrives) {
