@@ -69,11 +69,13 @@
 // direct hand-off and no barging:
 //
 //   * A getter that has to block joins a FIFO list. Items put while getters
-//     are blocked are handed to the blocked getters, oldest first, inside the
-//     put's critical section; a getter that arrives later cannot take them.
+//     are blocked are handed to the blocked getters, oldest first, before
+//     the put returns; a getter that arrives later cannot take them (a
+//     newcomer that finds getters still queued serves them first).
 //   * Likewise a putter that has to block on a full queue joins a FIFO list,
 //     and each slot a get frees is given to the oldest blocked putter (its
-//     item enters the queue inside the get's critical section).
+//     item enters the queue before the get returns; a newcomer putter that
+//     finds putters still queued admits them first).
 //   * Each blocked thread has its own wake-up handle, so a put wakes exactly
 //     one getter and a get wakes exactly one putter (no thundering herd).
 //
@@ -87,8 +89,12 @@
 // the order they were put (it is stable, which Python's PriorityQueue is not).
 //
 // Where things are. The four public classes are at the end of this file;
-// their member functions (shared by all four) are documented on
-// `queue_internal::BasicQueue`, which each of them is built on.
+// their member functions (shared by all four) are documented once on
+// `queue_internal::QueueApi`. Two engines implement them: `FifoQueue`
+// (Queue, SimpleQueue) keeps putters and getters on separate locks and cache
+// lines, so one producer and one consumer hardly touch each other's memory;
+// `BasicQueue` (LifoQueue, PriorityQueue) is one mutex around a stack or a
+// heap, whose order needs the whole container under one lock.
 //
 // Thread safety. All member functions of these classes may be called
 // concurrently from any thread on the same queue. A successful put of an item
@@ -136,90 +142,11 @@ namespace spindle {
 namespace queue_internal {
 
 // ---------------------------------------------------------------------------
-// Containers. Each offers Push(T&&), Pop() -> T, size(), empty(), Clear().
-// None is thread-safe; BasicQueue guards them with its mutex.
+// Containers for BasicQueue (LifoQueue, PriorityQueue). Each offers
+// Push(T&&), Pop() -> T, size(), empty(), Clear(), Swap(). None is
+// thread-safe; BasicQueue guards them with its mutex. (Queue and SimpleQueue
+// use FifoQueue's own ring, below.)
 // ---------------------------------------------------------------------------
-
-// A growable FIFO ring buffer (power-of-two capacity, never reallocates in
-// steady state).
-template <typename T>
-class RingBuffer {
- public:
-  explicit RingBuffer(size_t initial_capacity) {
-    size_t cap = 16;
-    while (cap < initial_capacity) cap <<= 1;
-    Allocate(cap);
-  }
-  RingBuffer(const RingBuffer&) = delete;
-  RingBuffer& operator=(const RingBuffer&) = delete;
-  ~RingBuffer() {
-    Clear();
-    std::allocator<T>().deallocate(slots_, mask_ + 1);
-  }
-
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-
-  void Push(T&& item) {
-    if (size_ == mask_ + 1) Grow();
-    ::new (static_cast<void*>(slots_ + ((head_ + size_) & mask_)))
-        T(std::move(item));
-    ++size_;
-  }
-
-  T Pop() {
-    T* slot = slots_ + head_;
-    T item(std::move(*slot));
-    slot->~T();
-    head_ = (head_ + 1) & mask_;
-    --size_;
-    return item;
-  }
-
-  void Swap(RingBuffer& other) noexcept {
-    std::swap(slots_, other.slots_);
-    std::swap(mask_, other.mask_);
-    std::swap(head_, other.head_);
-    std::swap(size_, other.size_);
-  }
-
-  // Destroys every item; returns how many there were.
-  size_t Clear() {
-    const size_t n = size_;
-    while (size_ > 0) {
-      slots_[head_].~T();
-      head_ = (head_ + 1) & mask_;
-      --size_;
-    }
-    head_ = 0;
-    return n;
-  }
-
- private:
-  void Allocate(size_t cap) {
-    slots_ = std::allocator<T>().allocate(cap);
-    mask_ = cap - 1;
-  }
-  void Grow() {
-    const size_t old_cap = mask_ + 1;
-    T* old = slots_;
-    T* fresh = std::allocator<T>().allocate(old_cap * 2);
-    for (size_t i = 0; i < size_; ++i) {
-      T* from = old + ((head_ + i) & mask_);
-      ::new (static_cast<void*>(fresh + i)) T(std::move(*from));
-      from->~T();
-    }
-    std::allocator<T>().deallocate(old, old_cap);
-    slots_ = fresh;
-    mask_ = old_cap * 2 - 1;
-    head_ = 0;
-  }
-
-  T* slots_ = nullptr;
-  size_t mask_ = 0;
-  size_t head_ = 0;
-  size_t size_ = 0;
-};
 
 // A LIFO stack.
 template <typename T>
@@ -397,24 +324,46 @@ inline absl::Time DeadlineAfter(absl::Duration timeout) {
   return absl::Now() + timeout;
 }
 
+// Waits on `w->cv` (with `mu` held) until `w->done` or the deadline; returns
+// false on timeout, with `w` removed from `list`.
+template <typename Node>
+bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
+                 absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  while (!w->done) {
+    if (deadline == absl::InfiniteFuture()) {
+      w->cv.Wait(mu);
+    } else if (w->cv.WaitWithDeadline(mu, deadline) && !w->done) {
+      list->Remove(w);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Polls `ready` (unlocked) with growing gaps (1, 2, 4, then 8 pauses) until it
+// holds or the spin budget is spent. The gaps make the poller take the
+// polled cache line away from the thread that is filling / draining the
+// queue less often.
+template <typename Ready>
+void Spin(Ready ready) {
+  const int budget = SpinBudget();
+  for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
+    const int gap = i < 3 ? (1 << i) : 8;
+    for (int j = 0; j < gap; ++j) CpuRelax();
+    spent += gap;
+  }
+}
+
 // ---------------------------------------------------------------------------
-// BasicQueue: the shared implementation of Queue, LifoQueue, PriorityQueue
-// and SimpleQueue. See the file comment for the contract.
+// QueueApi: the public interface shared by all four queue kinds, documented
+// here once. `Impl` (BasicQueue or FifoQueue) supplies the *Impl functions.
 // ---------------------------------------------------------------------------
-template <typename T, typename Container>
-class BasicQueue {
+template <typename Impl, typename T>
+class QueueApi {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "spindle queues need T's move constructor to be noexcept");
 
  public:
-  explicit BasicQueue(int64_t maxsize = 0)
-      : maxsize_(maxsize),
-        items_(maxsize > 0
-                   ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
-                   : 16) {}
-  BasicQueue(const BasicQueue&) = delete;
-  BasicQueue& operator=(const BasicQueue&) = delete;
-
   // --- Put ----------------------------------------------------------------
   //
   // Put(item): blocks while the queue is full (qsize() >= maxsize() > 0) or
@@ -423,26 +372,30 @@ class BasicQueue {
   // -> ShutDownError. PutFor/PutUntil also wake at the deadline ->
   // FullError. TryPut never blocks: FullError when there is no room now.
   // ShutDownError wins over FullError. On any error `item` is untouched.
-  absl::Status Put(T&& item) { return PutImpl(item, absl::InfiniteFuture()); }
+  absl::Status Put(T&& item) {
+    return impl().PutImpl(item, absl::InfiniteFuture());
+  }
   absl::Status Put(const T& item) {
     T copy(item);
     return Put(std::move(copy));
   }
   absl::Status PutFor(T&& item, absl::Duration timeout) {
-    return PutImpl(item, DeadlineAfter(timeout));
+    return impl().PutImpl(item, DeadlineAfter(timeout));
   }
   absl::Status PutFor(const T& item, absl::Duration timeout) {
     T copy(item);
     return PutFor(std::move(copy), timeout);
   }
   absl::Status PutUntil(T&& item, absl::Time deadline) {
-    return PutImpl(item, deadline);
+    return impl().PutImpl(item, deadline);
   }
   absl::Status PutUntil(const T& item, absl::Time deadline) {
     T copy(item);
     return PutUntil(std::move(copy), deadline);
   }
-  absl::Status TryPut(T&& item) { return PutImpl(item, absl::InfinitePast()); }
+  absl::Status TryPut(T&& item) {
+    return impl().PutImpl(item, absl::InfinitePast());
+  }
   absl::Status TryPut(const T& item) {
     T copy(item);
     return TryPut(std::move(copy));
@@ -455,18 +408,18 @@ class BasicQueue {
   // forms once the deadline passes) the items from `*num_put` on are left
   // untouched. On an unbounded queue PutMany takes the lock exactly once.
   absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
-    return PutManyImpl(items, absl::InfiniteFuture(), num_put);
+    return impl().PutManyImpl(items, absl::InfiniteFuture(), num_put);
   }
   absl::Status PutManyFor(absl::Span<T> items, absl::Duration timeout,
                           size_t* num_put = nullptr) {
-    return PutManyImpl(items, DeadlineAfter(timeout), num_put);
+    return impl().PutManyImpl(items, DeadlineAfter(timeout), num_put);
   }
   absl::Status PutManyUntil(absl::Span<T> items, absl::Time deadline,
                             size_t* num_put = nullptr) {
-    return PutManyImpl(items, deadline, num_put);
+    return impl().PutManyImpl(items, deadline, num_put);
   }
   absl::Status TryPutMany(absl::Span<T> items, size_t* num_put = nullptr) {
-    return PutManyImpl(items, absl::InfinitePast(), num_put);
+    return impl().PutManyImpl(items, absl::InfinitePast(), num_put);
   }
 
   // --- Get ----------------------------------------------------------------
@@ -479,12 +432,12 @@ class BasicQueue {
   // GetFor/GetUntil also wake at the deadline -> EmptyError. TryGet never
   // blocks: EmptyError when there is nothing now (ShutDownError if the queue
   // is shut down and empty).
-  absl::StatusOr<T> Get() { return GetImpl(absl::InfiniteFuture()); }
+  absl::StatusOr<T> Get() { return GetOne(absl::InfiniteFuture()); }
   absl::StatusOr<T> GetFor(absl::Duration timeout) {
-    return GetImpl(DeadlineAfter(timeout));
+    return GetOne(DeadlineAfter(timeout));
   }
-  absl::StatusOr<T> GetUntil(absl::Time deadline) { return GetImpl(deadline); }
-  absl::StatusOr<T> TryGet() { return GetImpl(absl::InfinitePast()); }
+  absl::StatusOr<T> GetUntil(absl::Time deadline) { return GetOne(deadline); }
+  absl::StatusOr<T> TryGet() { return GetOne(absl::InfinitePast()); }
 
   // GetMany(max_items, out): appends between 1 and `max_items` items to
   // `*out` (in the queue's order) in one critical section and returns how
@@ -494,18 +447,18 @@ class BasicQueue {
   // InvalidArgument if `max_items` is 0. Each item still needs its own
   // TaskDone (or one TaskDone(n)).
   absl::StatusOr<size_t> GetMany(size_t max_items, std::vector<T>* out) {
-    return GetManyImpl(max_items, out, absl::InfiniteFuture());
+    return GetBatch(max_items, out, absl::InfiniteFuture());
   }
   absl::StatusOr<size_t> GetManyFor(size_t max_items, absl::Duration timeout,
                                     std::vector<T>* out) {
-    return GetManyImpl(max_items, out, DeadlineAfter(timeout));
+    return GetBatch(max_items, out, DeadlineAfter(timeout));
   }
   absl::StatusOr<size_t> GetManyUntil(size_t max_items, absl::Time deadline,
                                       std::vector<T>* out) {
-    return GetManyImpl(max_items, out, deadline);
+    return GetBatch(max_items, out, deadline);
   }
   absl::StatusOr<size_t> TryGetMany(size_t max_items, std::vector<T>* out) {
-    return GetManyImpl(max_items, out, absl::InfinitePast());
+    return GetBatch(max_items, out, absl::InfinitePast());
   }
 
   // --- Task tracking ------------------------------------------------------
@@ -515,6 +468,102 @@ class BasicQueue {
   // (Python's ValueError) and changes nothing. When the count reaches zero
   // every Join returns.
   absl::Status TaskDone(int64_t count = 1) {
+    return impl().TaskDoneImpl(count);
+  }
+
+  // Join(): blocks until every item ever put has been marked done
+  // (unfinished_tasks() == 0). Wakes on the TaskDone that brings the count
+  // to zero, or on an immediate Shutdown that does (the dropped items count
+  // as done; items already taken with Get but not yet marked done still
+  // count, so Join keeps waiting for them). Never fails; a non-immediate
+  // Shutdown does not release it. JoinFor/JoinUntil also wake at the
+  // deadline and return false; they return true when all tasks are done.
+  void Join() { impl().JoinImpl(absl::InfiniteFuture()); }
+  bool JoinFor(absl::Duration timeout) {
+    return impl().JoinImpl(DeadlineAfter(timeout));
+  }
+  bool JoinUntil(absl::Time deadline) { return impl().JoinImpl(deadline); }
+  int64_t unfinished_tasks() const { return impl().UnfinishedImpl(); }
+
+  // --- Shutdown -----------------------------------------------------------
+  //
+  // Shutdown(immediate): from now on every put fails with ShutDownError
+  // (blocked putters wake with it; their items stay theirs). Blocked getters
+  // wake with ShutDownError (they were blocked, so the queue was empty).
+  // Later gets drain the remaining items, then fail with ShutDownError.
+  // With `immediate`, the remaining items are destroyed now (after the
+  // queue's locks are released, so an item's destructor may use the queue)
+  // and subtracted from unfinished_tasks() (never below zero), so gets fail
+  // at once and Join waiters are released unless tasks already taken are
+  // still unfinished. May be called any number of times, in either mode;
+  // there is no way back.
+  void Shutdown(bool immediate = false) { impl().ShutdownImpl(immediate); }
+  bool is_shutdown() const { return impl().IsShutdownImpl(); }
+
+  // --- Snapshots ----------------------------------------------------------
+  //
+  // Racy snapshots (see the file comment). qsize() and empty() do not lock.
+  size_t qsize() const { return impl().QsizeImpl(); }
+  bool empty() const { return qsize() == 0; }
+  bool full() const { return impl().FullImpl(); }
+
+  // How many threads are blocked in a get / put right now (threads still
+  // spinning before they block are not counted). Racy snapshots, for
+  // monitoring and tests.
+  size_t getters_waiting() const { return impl().GettersWaitingImpl(); }
+  size_t putters_waiting() const { return impl().PuttersWaitingImpl(); }
+
+  // maxsize() <= 0 means unbounded (Python's convention; negative values are
+  // accepted and mean the same). set_maxsize changes the bound at run time:
+  // growing it admits blocked putters at once; shrinking it never drops
+  // items, puts just fail/block until the queue shrinks below the new bound.
+  int64_t maxsize() const { return impl().MaxsizeImpl(); }
+  void set_maxsize(int64_t maxsize) { impl().SetMaxsizeImpl(maxsize); }
+
+ protected:
+  QueueApi() = default;
+  QueueApi(const QueueApi&) = delete;
+  QueueApi& operator=(const QueueApi&) = delete;
+
+ private:
+  Impl& impl() { return static_cast<Impl&>(*this); }
+  const Impl& impl() const { return static_cast<const Impl&>(*this); }
+
+  absl::StatusOr<T> GetOne(absl::Time deadline) {
+    GetWaiter<T> w;
+    if (absl::Status s = impl().TakeImpl(&w, deadline); !s.ok()) return s;
+    return std::move(*w.item);
+  }
+  absl::StatusOr<size_t> GetBatch(size_t max_items, std::vector<T>* out,
+                                  absl::Time deadline) {
+    if (max_items == 0) {
+      return absl::InvalidArgumentError("GetMany needs max_items >= 1");
+    }
+    GetWaiter<T> w;
+    w.batch = out;
+    w.max_items = max_items;
+    if (absl::Status s = impl().TakeImpl(&w, deadline); !s.ok()) return s;
+    return w.received;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// BasicQueue: one mutex around a container. The engine of LifoQueue and
+// PriorityQueue, whose order needs the whole container under one lock.
+// ---------------------------------------------------------------------------
+template <typename T, typename Container>
+class BasicQueue : public QueueApi<BasicQueue<T, Container>, T> {
+ public:
+  explicit BasicQueue(int64_t maxsize = 0)
+      : maxsize_(maxsize),
+        items_(maxsize > 0
+                   ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
+                   : 16) {}
+
+ private:
+  friend class QueueApi<BasicQueue<T, Container>, T>;
+
+  absl::Status TaskDoneImpl(int64_t count) {
     absl::MutexLock lock(&mu_);
     if (count < 0 || count > unfinished_) {
       return absl::InvalidArgumentError(
@@ -525,21 +574,7 @@ class BasicQueue {
     return absl::OkStatus();
   }
 
-  // Join(): blocks until every item ever put has been marked done
-  // (unfinished_tasks() == 0). Wakes on the TaskDone that brings the count
-  // to zero, or on an immediate Shutdown that does (the dropped items count
-  // as done; items already taken with Get but not yet marked done still
-  // count, so Join keeps waiting for them). Never fails; a non-immediate
-  // Shutdown does not release it. JoinFor/JoinUntil also wake at the
-  // deadline and return false; they return true when all tasks are done.
-  void Join() {
-    absl::MutexLock lock(&mu_);
-    while (unfinished_ > 0) all_done_.Wait(&mu_);
-  }
-  bool JoinFor(absl::Duration timeout) {
-    return JoinUntil(DeadlineAfter(timeout));
-  }
-  bool JoinUntil(absl::Time deadline) {
+  bool JoinImpl(absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     while (unfinished_ > 0) {
       if (deadline == absl::InfiniteFuture()) {
@@ -550,23 +585,12 @@ class BasicQueue {
     }
     return true;
   }
-  int64_t unfinished_tasks() const {
+  int64_t UnfinishedImpl() const {
     absl::MutexLock lock(&mu_);
     return unfinished_;
   }
 
-  // --- Shutdown -----------------------------------------------------------
-  //
-  // Shutdown(immediate): from now on every put fails with ShutDownError
-  // (blocked putters wake with it; their items stay theirs). Blocked getters
-  // wake with ShutDownError (they were blocked, so the queue was empty).
-  // Later gets drain the remaining items, then fail with ShutDownError.
-  // With `immediate`, the remaining items are destroyed now and subtracted
-  // from unfinished_tasks() (never below zero), so gets fail at once and
-  // Join waiters are released unless tasks already taken are still
-  // unfinished. May be called any number of times, in either mode; there is
-  // no way back.
-  void Shutdown(bool immediate = false) {
+  void ShutdownImpl(bool immediate) {
     // With `immediate`, the dropped items are moved here and destroyed after
     // the lock is released, so an item's destructor may use the queue.
     Container dropped(0);
@@ -592,48 +616,34 @@ class BasicQueue {
       all_done_.SignalAll();
     }
   }
-  bool is_shutdown() const {
+  bool IsShutdownImpl() const {
     absl::MutexLock lock(&mu_);
     return shutdown_;
   }
 
-  // --- Snapshots ----------------------------------------------------------
-  //
-  // Racy snapshots (see the file comment). qsize() and empty() do not lock.
-  size_t qsize() const { return size_.load(std::memory_order_relaxed); }
-  bool empty() const { return qsize() == 0; }
-  bool full() const {
+  size_t QsizeImpl() const { return size_.load(std::memory_order_relaxed); }
+  bool FullImpl() const {
     absl::MutexLock lock(&mu_);
     return IsFull();
   }
-
-  // How many threads are blocked in a get / put right now (threads still
-  // spinning before they block are not counted). Racy snapshots, for
-  // monitoring and tests.
-  size_t getters_waiting() const {
+  size_t GettersWaitingImpl() const {
     absl::MutexLock lock(&mu_);
     return getters_.size();
   }
-  size_t putters_waiting() const {
+  size_t PuttersWaitingImpl() const {
     absl::MutexLock lock(&mu_);
     return putters_.size();
   }
-
-  // maxsize() <= 0 means unbounded (Python's convention; negative values are
-  // accepted and mean the same). set_maxsize changes the bound at run time:
-  // growing it admits blocked putters at once; shrinking it never drops
-  // items, puts just fail/block until the queue shrinks below the new bound.
-  int64_t maxsize() const {
+  int64_t MaxsizeImpl() const {
     absl::MutexLock lock(&mu_);
     return maxsize_;
   }
-  void set_maxsize(int64_t maxsize) {
+  void SetMaxsizeImpl(int64_t maxsize) {
     absl::MutexLock lock(&mu_);
     maxsize_ = maxsize;
     Rebalance();
   }
 
- private:
   bool IsFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return maxsize_ > 0 && items_.size() >= static_cast<size_t>(maxsize_);
   }
@@ -645,6 +655,20 @@ class BasicQueue {
   void Admit(T&& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     items_.Push(std::move(item));
     ++unfinished_;
+  }
+
+  // Fills `w` from the container.
+  void FillLocked(GetWaiter<T>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (w->batch == nullptr) {
+      w->item.emplace(items_.Pop());
+      w->received = 1;
+      return;
+    }
+    size_t n = 0;
+    for (; n < w->max_items && !items_.empty(); ++n) {
+      w->batch->push_back(items_.Pop());
+    }
+    w->received = n;
   }
 
   // Restores the invariants "getters blocked => queue empty" and "putters
@@ -661,17 +685,7 @@ class BasicQueue {
       }
       while (!getters_.empty() && !items_.empty()) {
         GetWaiter<T>* w = getters_.PopFront();
-        if (w->batch != nullptr) {
-          size_t n = 0;
-          while (n < w->max_items && !items_.empty()) {
-            w->batch->push_back(items_.Pop());
-            ++n;
-          }
-          w->received = n;
-        } else {
-          w->item.emplace(items_.Pop());
-          w->received = 1;
-        }
+        FillLocked(w);
         w->done = true;
         w->cv.Signal();
         progress = true;
@@ -681,79 +695,35 @@ class BasicQueue {
     PublishSize();
   }
 
-  // Spins (unlocked) until `ready` holds or the budget is spent. Returns with
-  // mu_ held again.
-  template <typename Ready>
-  void SpinUnlocked(Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const int budget = SpinBudget();
-    if (budget == 0) return;
-    mu_.Unlock();
-    // Poll with growing gaps (1, 2, 4, then 8 pauses) so that the poller
-    // takes the cache line holding the lock and size_ away from the thread
-    // that is filling / draining the queue less often (A/B-measured: same
-    // or better throughput than polling after every pause).
-    for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
-      const int gap = i < 3 ? (1 << i) : 8;
-      for (int j = 0; j < gap; ++j) CpuRelax();
-      spent += gap;
-    }
-    mu_.Lock();
-  }
-
-  // Waits on `w->cv` until `w->done` or the deadline; returns false on
-  // timeout (with `w` removed from `list`).
-  template <typename Node>
-  bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Time deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!w->done) {
-      if (deadline == absl::InfiniteFuture()) {
-        w->cv.Wait(&mu_);
-      } else if (w->cv.WaitWithDeadline(&mu_, deadline) && !w->done) {
-        list->Remove(w);
-        return false;
-      }
-    }
-    return true;
-  }
-
   absl::Status PutImpl(T& item, absl::Time deadline) {
-    mu_.Lock();
-    if (shutdown_) {
-      mu_.Unlock();
-      return ShutDownError("put on a shut down queue");
-    }
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return ShutDownError("put on a shut down queue");
     if (!IsFull()) {
       Admit(std::move(item));
       Rebalance();
-      mu_.Unlock();
       return absl::OkStatus();
     }
-    if (Expired(deadline)) {
-      mu_.Unlock();
-      return FullError("queue is full");
-    }
+    if (Expired(deadline)) return FullError("queue is full");
     if (putters_.empty()) {
       const int64_t max = maxsize_;
-      SpinUnlocked([this, max] {
+      mu_.Unlock();
+      Spin([this, max] {
         return size_.load(std::memory_order_relaxed) < static_cast<size_t>(max);
       });
-      if (shutdown_) {
-        mu_.Unlock();
-        return ShutDownError("put on a shut down queue");
-      }
+      mu_.Lock();
+      if (shutdown_) return ShutDownError("put on a shut down queue");
       if (!IsFull() && putters_.empty()) {
         Admit(std::move(item));
         Rebalance();
-        mu_.Unlock();
         return absl::OkStatus();
       }
     }
     PutWaiter<T> w;
     w.item = &item;
     putters_.PushBack(&w);
-    const bool served = AwaitServed(&w, &putters_, deadline);
-    mu_.Unlock();
-    if (!served) return FullError("timed out waiting for room in the queue");
+    if (!AwaitServed(&w, &putters_, &mu_, deadline)) {
+      return FullError("timed out waiting for room in the queue");
+    }
     return w.status;
   }
 
@@ -780,7 +750,7 @@ class BasicQueue {
       PutWaiter<T> w;
       w.item = &items[put];
       putters_.PushBack(&w);
-      if (!AwaitServed(&w, &putters_, deadline)) {
+      if (!AwaitServed(&w, &putters_, &mu_, deadline)) {
         status = FullError("timed out waiting for room in the queue");
         break;
       }
@@ -795,96 +765,37 @@ class BasicQueue {
     return status;
   }
 
-  absl::StatusOr<T> GetImpl(absl::Time deadline) {
-    mu_.Lock();
-    if (!items_.empty()) return TakeOneAndUnlock();
-    if (shutdown_) {
-      mu_.Unlock();
-      return ShutDownError("get on a shut down, empty queue");
+  // Fills `w` (see QueueApi::GetOne / GetBatch) or fails.
+  absl::Status TakeImpl(GetWaiter<T>* w, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    if (!items_.empty()) {
+      FillLocked(w);
+      Rebalance();
+      return absl::OkStatus();
     }
-    if (Expired(deadline)) {
-      mu_.Unlock();
-      return EmptyError("queue is empty");
-    }
+    if (shutdown_) return ShutDownError("get on a shut down, empty queue");
+    if (Expired(deadline)) return EmptyError("queue is empty");
     if (getters_.empty()) {
-      SpinUnlocked(
-          [this] { return size_.load(std::memory_order_relaxed) > 0; });
-      if (!items_.empty()) return TakeOneAndUnlock();
-      if (shutdown_) {
-        mu_.Unlock();
-        return ShutDownError("get on a shut down, empty queue");
-      }
-    }
-    GetWaiter<T> w;
-    getters_.PushBack(&w);
-    const bool served = AwaitServed(&w, &getters_, deadline);
-    mu_.Unlock();
-    if (!served) return EmptyError("timed out waiting for an item");
-    if (!w.status.ok()) return w.status;
-    return std::move(*w.item);
-  }
-
-  absl::StatusOr<T> TakeOneAndUnlock() ABSL_UNLOCK_FUNCTION(mu_) {
-    absl::StatusOr<T> result(items_.Pop());
-    Rebalance();
-    mu_.Unlock();
-    return result;
-  }
-
-  absl::StatusOr<size_t> GetManyImpl(size_t max_items, std::vector<T>* out,
-                                     absl::Time deadline) {
-    if (max_items == 0) {
-      return absl::InvalidArgumentError("GetMany needs max_items >= 1");
-    }
-    mu_.Lock();
-    if (!items_.empty()) return TakeManyAndUnlock(max_items, out);
-    if (shutdown_) {
       mu_.Unlock();
-      return ShutDownError("get on a shut down, empty queue");
-    }
-    if (Expired(deadline)) {
-      mu_.Unlock();
-      return EmptyError("queue is empty");
-    }
-    if (getters_.empty()) {
-      SpinUnlocked(
-          [this] { return size_.load(std::memory_order_relaxed) > 0; });
-      if (!items_.empty()) return TakeManyAndUnlock(max_items, out);
-      if (shutdown_) {
-        mu_.Unlock();
-        return ShutDownError("get on a shut down, empty queue");
+      Spin([this] { return size_.load(std::memory_order_relaxed) > 0; });
+      mu_.Lock();
+      if (!items_.empty()) {
+        FillLocked(w);
+        Rebalance();
+        return absl::OkStatus();
       }
+      if (shutdown_) return ShutDownError("get on a shut down, empty queue");
     }
-    GetWaiter<T> w;
-    w.batch = out;
-    w.max_items = max_items;
-    getters_.PushBack(&w);
-    const bool served = AwaitServed(&w, &getters_, deadline);
-    mu_.Unlock();
-    if (!served) return EmptyError("timed out waiting for an item");
-    if (!w.status.ok()) return w.status;
-    return w.received;
-  }
-
-  absl::StatusOr<size_t> TakeManyAndUnlock(size_t max_items,
-                                           std::vector<T>* out)
-      ABSL_UNLOCK_FUNCTION(mu_) {
-    size_t n = 0;
-    while (n < max_items && !items_.empty()) {
-      out->push_back(items_.Pop());
-      ++n;
+    getters_.PushBack(w);
+    if (!AwaitServed(w, &getters_, &mu_, deadline)) {
+      return EmptyError("timed out waiting for an item");
     }
-    Rebalance();
-    mu_.Unlock();
-    return n;
+    return w->status;
   }
 
   mutable absl::Mutex mu_;
   // items_.size(), published under mu_ for lock-free snapshots and for
-  // spinning waiters. It sits next to the lock word on purpose: it is only
-  // written by the lock holder, whose core already owns that cache line, so
-  // publishing costs no extra cache-line transfer (an A/B run against a copy
-  // on its own cache line showed no loss; the difference was within noise).
+  // spinning waiters.
   std::atomic<size_t> size_{0};
   int64_t maxsize_ ABSL_GUARDED_BY(mu_);
   Container items_ ABSL_GUARDED_BY(mu_);
@@ -895,13 +806,509 @@ class BasicQueue {
   absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
 };
 
+// ---------------------------------------------------------------------------
+// FifoQueue: the engine of Queue and SimpleQueue. A ring buffer with two
+// locks, one for the putting side and one for the getting side, so that
+// producers and consumers do not contend with each other:
+//
+//   * `tail_` (next slot to fill) is written only under `put_mu_`, `head_`
+//     (next slot to empty) only under `get_mu_`; both are ever-increasing
+//     counters, each on its own cache line. A putter publishes an item with
+//     a release store of `tail_`, a getter frees a slot with a release store
+//     of `head_`. Each side keeps a cached copy of the other side's counter
+//     and re-reads the real one only when the copy says "full" / "empty",
+//     so in steady state a put and a get touch no common cache line except
+//     the item's slot.
+//   * The ring grows (doubling) when a put needs room beyond its capacity;
+//     growing takes both locks (always `put_mu_` first).
+//   * Blocked getters wait in a FIFO list under `get_mu_`, blocked putters
+//     in one under `put_mu_`; `getters_flag_` / `putters_flag_` say whether a
+//     list is non-empty. A put checks `getters_flag_` after publishing (and
+//     a getter re-checks `tail_` after raising the flag), with a sequentially
+//     consistent fence on both sides, so one of the two always sees the
+//     other: no lost wake-up. Whoever holds a side's lock serves that side's
+//     waiters, oldest first, before serving itself, so no newcomer barges
+//     ahead of a blocked thread.
+//   * `shutdown_` and the ring's storage change only with both locks held,
+//     so reading them under either lock is safe.
+// ---------------------------------------------------------------------------
+template <typename T>
+class FifoQueue : public QueueApi<FifoQueue<T>, T> {
+ public:
+  explicit FifoQueue(int64_t maxsize = 0) : maxsize_(maxsize) {
+    const size_t want =
+        maxsize > 0 ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
+                    : 16;
+    size_t cap = 16;
+    while (cap < want) cap <<= 1;
+    slots_ = std::allocator<T>().allocate(cap);
+    mask_ = cap - 1;
+  }
+  ~FifoQueue() {
+    const size_t tail = tail_.load(std::memory_order_relaxed);
+    for (size_t i = head_.load(std::memory_order_relaxed); i != tail; ++i) {
+      slots_[i & mask_].~T();
+    }
+    std::allocator<T>().deallocate(slots_, mask_ + 1);
+  }
+
+ private:
+  friend class QueueApi<FifoQueue<T>, T>;
+
+  // --- The putting side (put_mu_) -----------------------------------------
+
+  // True if one more item fits under maxsize (refreshes the cached head).
+  bool HasRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    if (maxsize_ <= 0) return true;
+    const size_t tail = tail_.load(std::memory_order_relaxed);
+    const size_t max = static_cast<size_t>(maxsize_);
+    if (tail - head_cache_ < max) return true;
+    head_cache_ = head_.load(std::memory_order_acquire);
+    return tail - head_cache_ < max;
+  }
+
+  // Appends `item` (the caller checked HasRoom) and counts a task.
+  void PushLocked(T&& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    const size_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail - head_cache_ > mask_) {
+      head_cache_ = head_.load(std::memory_order_acquire);
+      if (tail - head_cache_ > mask_) Grow();
+    }
+    ::new (static_cast<void*>(slots_ + (tail & mask_))) T(std::move(item));
+    // Counted before it is published, so a TaskDone for it never underflows.
+    unfinished_.fetch_add(1, std::memory_order_relaxed);
+    tail_.store(tail + 1, std::memory_order_release);
+  }
+
+  // Doubles the ring. Takes get_mu_ (lock order: put_mu_, then get_mu_).
+  void Grow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    absl::MutexLock lock(&get_mu_);
+    const size_t head = head_.load(std::memory_order_relaxed);
+    const size_t tail = tail_.load(std::memory_order_relaxed);
+    const size_t old_cap = mask_ + 1;
+    const size_t new_mask = old_cap * 2 - 1;
+    T* fresh = std::allocator<T>().allocate(old_cap * 2);
+    for (size_t i = head; i != tail; ++i) {
+      T* from = slots_ + (i & mask_);
+      ::new (static_cast<void*>(fresh + (i & new_mask))) T(std::move(*from));
+      from->~T();
+    }
+    std::allocator<T>().deallocate(slots_, old_cap);
+    slots_ = fresh;
+    mask_ = new_mask;
+    head_cache_ = head;
+  }
+
+  // Admits blocked putters, oldest first, while there is room; returns how
+  // many.
+  size_t AdmitPutters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    size_t n = 0;
+    while (!putters_.empty() && HasRoom()) {
+      PutWaiter<T>* w = putters_.PopFront();
+      PushLocked(std::move(*w->item));
+      w->done = true;
+      w->cv.Signal();
+      ++n;
+    }
+    if (putters_.empty()) putters_flag_.store(false, std::memory_order_relaxed);
+    return n;
+  }
+
+  // --- The getting side (get_mu_) -----------------------------------------
+
+  // True if an item is available (refreshes the cached tail).
+  bool HasItem() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
+    const size_t head = head_.load(std::memory_order_relaxed);
+    if (head != tail_cache_) return true;
+    tail_cache_ = tail_.load(std::memory_order_acquire);
+    return head != tail_cache_;
+  }
+
+  // Removes the oldest item (the caller checked HasItem).
+  T PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
+    const size_t head = head_.load(std::memory_order_relaxed);
+    T* slot = slots_ + (head & mask_);
+    T item(std::move(*slot));
+    slot->~T();
+    head_.store(head + 1, std::memory_order_release);
+    return item;
+  }
+
+  // Fills `w` (the caller checked HasItem); returns how many items.
+  size_t FillLocked(GetWaiter<T>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
+    if (w->batch == nullptr) {
+      w->item.emplace(PopLocked());
+      w->received = 1;
+      return 1;
+    }
+    size_t n = 0;
+    for (; n < w->max_items && HasItem(); ++n) {
+      w->batch->push_back(PopLocked());
+    }
+    w->received = n;
+    return n;
+  }
+
+  // Hands available items to blocked getters, oldest first; returns how
+  // many items.
+  size_t ServeGetters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
+    size_t n = 0;
+    while (!getters_.empty() && HasItem()) {
+      GetWaiter<T>* w = getters_.PopFront();
+      n += FillLocked(w);
+      w->done = true;
+      w->cv.Signal();
+    }
+    if (getters_.empty()) getters_flag_.store(false, std::memory_order_relaxed);
+    return n;
+  }
+
+  // --- Hand-offs between the two sides (no lock held) ----------------------
+
+  // After items were put: serve blocked getters, and then whatever that
+  // makes possible on the other side, until neither side can progress.
+  void AfterPut() { Settle(/*put=*/true); }
+  // After items were taken: admit blocked putters, and so on.
+  void AfterGet() { Settle(/*put=*/false); }
+  void Settle(bool put) {
+    for (;;) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (put) {
+        if (!getters_flag_.load(std::memory_order_relaxed)) return;
+        absl::MutexLock lock(&get_mu_);
+        if (ServeGetters() == 0) return;
+      } else {
+        if (!putters_flag_.load(std::memory_order_relaxed)) return;
+        absl::MutexLock lock(&put_mu_);
+        if (AdmitPutters() == 0) return;
+      }
+      put = !put;
+    }
+  }
+
+  // --- Operations ----------------------------------------------------------
+
+  absl::Status PutImpl(T& item, absl::Time deadline) {
+    absl::Status status;
+    bool put = false;  // This call put items (its own or admitted ones).
+    bool spun = false;
+    put_mu_.Lock();
+    for (;;) {
+      if (shutdown_) {
+        status = ShutDownError("put on a shut down queue");
+        break;
+      }
+      if (!putters_.empty() && AdmitPutters() > 0) put = true;
+      if (putters_.empty() && HasRoom()) {
+        PushLocked(std::move(item));
+        put = true;
+        break;
+      }
+      if (Expired(deadline)) {
+        status = FullError("queue is full");
+        break;
+      }
+      if (put) {  // Let getters take what was admitted before waiting.
+        put_mu_.Unlock();
+        AfterPut();
+        put = false;
+        put_mu_.Lock();
+        continue;
+      }
+      if (!spun && putters_.empty()) {
+        spun = true;
+        const size_t max = static_cast<size_t>(maxsize_);
+        put_mu_.Unlock();
+        Spin([this, max] {
+          return tail_.load(std::memory_order_relaxed) -
+                     head_.load(std::memory_order_relaxed) <
+                 max;
+        });
+        put_mu_.Lock();
+        continue;
+      }
+      status = AwaitRoom(&item, deadline);
+      break;
+    }
+    put_mu_.Unlock();
+    if (put) AfterPut();
+    return status;
+  }
+
+  // Blocks in the putters' FIFO until `*item` is admitted (OkStatus), the
+  // deadline passes (FullError, item untouched) or the queue is shut down.
+  absl::Status AwaitRoom(T* item, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    PutWaiter<T> w;
+    w.item = item;
+    putters_.PushBack(&w);
+    putters_flag_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // A get may have freed a slot before it could see the flag.
+    if (AdmitPutters() > 0) {
+      put_mu_.Unlock();
+      AfterPut();
+      put_mu_.Lock();
+    }
+    if (!AwaitServed(&w, &putters_, &put_mu_, deadline)) {
+      if (putters_.empty()) {
+        putters_flag_.store(false, std::memory_order_relaxed);
+      }
+      return FullError("timed out waiting for room in the queue");
+    }
+    return w.status;
+  }
+
+  absl::Status PutManyImpl(absl::Span<T> items, absl::Time deadline,
+                           size_t* num_put) {
+    size_t done = 0;
+    absl::Status status;
+    bool put = false;
+    put_mu_.Lock();
+    while (done < items.size()) {
+      if (shutdown_) {
+        status = ShutDownError("put on a shut down queue");
+        break;
+      }
+      if (!putters_.empty() && AdmitPutters() > 0) put = true;
+      const size_t before = done;
+      while (done < items.size() && putters_.empty() && HasRoom()) {
+        PushLocked(std::move(items[done++]));
+      }
+      if (done != before) put = true;
+      if (done == items.size()) break;
+      if (Expired(deadline)) {
+        status = FullError(done == 0 ? "queue is full"
+                                     : "timed out waiting for room");
+        break;
+      }
+      if (put) {  // Let getters take what is there before waiting.
+        put_mu_.Unlock();
+        AfterPut();
+        put = false;
+        put_mu_.Lock();
+        continue;
+      }
+      // Wait like a single Put for the next item, then continue.
+      status = AwaitRoom(&items[done], deadline);
+      if (!status.ok()) break;
+      ++done;
+    }
+    put_mu_.Unlock();
+    if (put) AfterPut();
+    if (num_put != nullptr) *num_put = done;
+    return status;
+  }
+
+  // Fills `w` (see QueueApi::GetOne / GetBatch) or fails.
+  absl::Status TakeImpl(GetWaiter<T>* w, absl::Time deadline) {
+    absl::Status status;
+    bool got = false;  // This call took items (its own or for others).
+    bool spun = false;
+    get_mu_.Lock();
+    for (;;) {
+      if (!getters_.empty() && ServeGetters() > 0) got = true;
+      if (getters_.empty() && HasItem()) {
+        FillLocked(w);
+        got = true;
+        break;
+      }
+      if (shutdown_) {
+        status = ShutDownError("get on a shut down, empty queue");
+        break;
+      }
+      if (Expired(deadline)) {
+        status = EmptyError("queue is empty");
+        break;
+      }
+      if (got) {  // Let putters into the freed slots before waiting.
+        get_mu_.Unlock();
+        AfterGet();
+        got = false;
+        get_mu_.Lock();
+        continue;
+      }
+      if (!spun && getters_.empty()) {
+        spun = true;
+        get_mu_.Unlock();
+        Spin([this] {
+          return tail_.load(std::memory_order_relaxed) !=
+                 head_.load(std::memory_order_relaxed);
+        });
+        get_mu_.Lock();
+        continue;
+      }
+      status = AwaitItem(w, deadline);
+      break;
+    }
+    get_mu_.Unlock();
+    if (got) AfterGet();
+    return status;
+  }
+
+  // Blocks in the getters' FIFO until `w` is served (OkStatus), the
+  // deadline passes (EmptyError) or the queue is shut down.
+  absl::Status AwaitItem(GetWaiter<T>* w, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
+    getters_.PushBack(w);
+    getters_flag_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // A put may have published an item before it could see the flag.
+    if (ServeGetters() > 0) {
+      get_mu_.Unlock();
+      AfterGet();
+      get_mu_.Lock();
+    }
+    if (!AwaitServed(w, &getters_, &get_mu_, deadline)) {
+      if (getters_.empty()) {
+        getters_flag_.store(false, std::memory_order_relaxed);
+      }
+      return EmptyError("timed out waiting for an item");
+    }
+    return w->status;
+  }
+
+  absl::Status TaskDoneImpl(int64_t count) {
+    int64_t now = unfinished_.load(std::memory_order_relaxed);
+    do {
+      if (count < 0 || count > now) {
+        return absl::InvalidArgumentError(
+            "TaskDone() called more times than there were items");
+      }
+    } while (!unfinished_.compare_exchange_weak(now, now - count,
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_relaxed));
+    if (now == count) WakeJoiners();
+    return absl::OkStatus();
+  }
+
+  void WakeJoiners() {
+    absl::MutexLock lock(&task_mu_);
+    all_done_.SignalAll();
+  }
+
+  bool JoinImpl(absl::Time deadline) {
+    absl::MutexLock lock(&task_mu_);
+    while (unfinished_.load(std::memory_order_acquire) > 0) {
+      if (deadline == absl::InfiniteFuture()) {
+        all_done_.Wait(&task_mu_);
+      } else if (all_done_.WaitWithDeadline(&task_mu_, deadline)) {
+        return unfinished_.load(std::memory_order_acquire) == 0;
+      }
+    }
+    return true;
+  }
+  int64_t UnfinishedImpl() const {
+    return unfinished_.load(std::memory_order_acquire);
+  }
+
+  void ShutdownImpl(bool immediate) {
+    // Dropped items are destroyed after the locks are released, so an
+    // item's destructor may use the queue.
+    std::vector<T> dropped;
+    {
+      absl::MutexLock put_lock(&put_mu_);
+      absl::MutexLock get_lock(&get_mu_);
+      shutdown_ = true;
+      ServeGetters();  // Items already published go to waiting getters.
+      while (!putters_.empty()) {
+        PutWaiter<T>* w = putters_.PopFront();
+        w->status = ShutDownError("queue is shut down");
+        w->done = true;
+        w->cv.Signal();
+      }
+      putters_flag_.store(false, std::memory_order_relaxed);
+      while (!getters_.empty()) {
+        GetWaiter<T>* w = getters_.PopFront();
+        w->status = ShutDownError("queue is shut down");
+        w->done = true;
+        w->cv.Signal();
+      }
+      getters_flag_.store(false, std::memory_order_relaxed);
+      if (immediate) {
+        while (HasItem()) dropped.push_back(PopLocked());
+        const int64_t n = static_cast<int64_t>(dropped.size());
+        int64_t now = unfinished_.load(std::memory_order_relaxed);
+        while (!unfinished_.compare_exchange_weak(
+            now, std::max<int64_t>(0, now - n), std::memory_order_acq_rel,
+            std::memory_order_relaxed)) {
+        }
+      }
+    }
+    if (immediate) WakeJoiners();
+  }
+  bool IsShutdownImpl() const {
+    absl::MutexLock lock(&get_mu_);
+    return shutdown_;
+  }
+
+  size_t QsizeImpl() const {
+    // head first: head <= tail at every instant, so this never underflows.
+    const size_t head = head_.load(std::memory_order_acquire);
+    return tail_.load(std::memory_order_acquire) - head;
+  }
+  bool FullImpl() const {
+    absl::MutexLock lock(&put_mu_);
+    return maxsize_ > 0 && QsizeImpl() >= static_cast<size_t>(maxsize_);
+  }
+  size_t GettersWaitingImpl() const {
+    absl::MutexLock lock(&get_mu_);
+    return getters_.size();
+  }
+  size_t PuttersWaitingImpl() const {
+    absl::MutexLock lock(&put_mu_);
+    return putters_.size();
+  }
+  int64_t MaxsizeImpl() const {
+    absl::MutexLock lock(&put_mu_);
+    return maxsize_;
+  }
+  void SetMaxsizeImpl(int64_t maxsize) {
+    bool put;
+    {
+      absl::MutexLock lock(&put_mu_);
+      maxsize_ = maxsize;
+      head_cache_ = head_.load(std::memory_order_acquire);
+      put = AdmitPutters() > 0;
+    }
+    if (put) AfterPut();
+  }
+
+  // The putting side's line(s).
+  alignas(64) mutable absl::Mutex put_mu_;
+  size_t head_cache_ ABSL_GUARDED_BY(put_mu_) = 0;  // <= head_
+  int64_t maxsize_ ABSL_GUARDED_BY(put_mu_);
+  WaiterList<PutWaiter<T>> putters_ ABSL_GUARDED_BY(put_mu_);
+  // Unfinished tasks: raised by puts, lowered by TaskDone and immediate
+  // Shutdown.
+  std::atomic<int64_t> unfinished_{0};
+  alignas(64) std::atomic<size_t> tail_{0};  // Written under put_mu_.
+
+  // The getting side's line(s).
+  alignas(64) mutable absl::Mutex get_mu_;
+  size_t tail_cache_ ABSL_GUARDED_BY(get_mu_) = 0;  // <= tail_
+  WaiterList<GetWaiter<T>> getters_ ABSL_GUARDED_BY(get_mu_);
+  alignas(64) std::atomic<size_t> head_{0};  // Written under get_mu_.
+
+  // Read by both sides, rarely written.
+  alignas(64) std::atomic<bool> getters_flag_{false};  // !getters_.empty()
+  std::atomic<bool> putters_flag_{false};              // !putters_.empty()
+  bool shutdown_ = false;  // Written with both locks held.
+  T* slots_;               // Changed (Grow) with both locks held.
+  size_t mask_;            // Capacity - 1 (a power of two minus one).
+
+  // Join.
+  alignas(64) absl::Mutex task_mu_;
+  absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
+};
+
 }  // namespace queue_internal
 
 // Queue<T>: a FIFO queue, bounded (maxsize > 0) or unbounded (maxsize <= 0),
 // with Python's task tracking (TaskDone/Join) and shutdown. The workhorse
 // for handing work from producer threads to consumer threads.
 //
-// Its member functions are documented on queue_internal::BasicQueue above:
+// Its member functions are documented on queue_internal::QueueApi above:
 // what each blocking call (Put, PutMany, Get, GetMany, Join) waits for and
 // every way it wakes, its errors, and the fairness and item-ownership rules
 // in the file comment.
@@ -913,11 +1320,9 @@ class BasicQueue {
 // returns it; a TaskDone happens-before the return of a Join it releases;
 // Shutdown happens-before every call that fails with its error.
 template <typename T>
-class Queue
-    : public queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>> {
+class Queue : public queue_internal::FifoQueue<T> {
  public:
-  explicit Queue(int64_t maxsize = 0)
-      : queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>>(maxsize) {}
+  explicit Queue(int64_t maxsize = 0) : queue_internal::FifoQueue<T>(maxsize) {}
 };
 
 // LifoQueue<T>: like Queue, but Get returns the most recently put item
@@ -973,7 +1378,7 @@ class PriorityQueue : public queue_internal::BasicQueue<
 // Get waits until a Put hands it an item (a SimpleQueue cannot be shut down,
 // so that is its only way to wake); the timed forms also wake at the
 // deadline with EmptyError, and TryGet fails at once with EmptyError. It
-// shares Queue's engine (an unbounded BasicQueue), so it is as fast
+// shares Queue's engine (an unbounded FifoQueue), so it is as fast
 // as an unbounded Queue; what it saves is API surface.
 //
 // Thread safety: all member functions may be called concurrently from any
@@ -1017,7 +1422,7 @@ class SimpleQueue {
   size_t getters_waiting() const { return impl_.getters_waiting(); }
 
  private:
-  queue_internal::BasicQueue<T, queue_internal::RingBuffer<T>> impl_;
+  queue_internal::FifoQueue<T> impl_;
 };
 
 }  // namespace spindle
