@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,11 +57,20 @@ std::string Throw(absl::string_view s) {
   throw std::runtime_error(std::string(s));
 }
 std::string ThrowInt(absl::string_view) { throw 42; }
+// Crashing tasks turn core dumps off first (no core files from tests).
+void NoCoreDump() {
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+}
 std::string Segv(absl::string_view) {
+  NoCoreDump();
   raise(SIGSEGV);
   return "unreachable";
 }
-std::string Abort(absl::string_view) { abort(); }
+std::string Abort(absl::string_view) {
+  NoCoreDump();
+  abort();
+}
 std::string Exit3(absl::string_view) { _exit(3); }
 std::string SigKill(absl::string_view) {
   kill(getpid(), SIGKILL);
