@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +53,7 @@ struct ThreadRecord {
 
   // Only for kSpindle. `fn` is moved to the new thread by Start().
   absl::AnyInvocable<void()> fn;
+  size_t stack_size = 0;  // Options::stack_size.
   // The OS thread, once pthread_create returned; then reaped (joined) at
   // most once, or detached.
   bool have_handle ABSL_GUARDED_BY(mu) = false;
@@ -304,6 +306,7 @@ Thread::Thread(Options options, absl::AnyInvocable<void()> fn) {
   rec_ = std::make_shared<ThreadRecord>(std::move(name), options.daemon,
                                         ThreadKind::kSpindle);
   rec_->fn = std::move(fn);
+  rec_->stack_size = options.stack_size;
 }
 
 Thread::~Thread() {
@@ -348,13 +351,25 @@ absl::Status Thread::Start() {
   static std::once_flag at_exit_once;
   std::call_once(at_exit_once, [] { std::atexit(JoinNonDaemonAtExit); });
 
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  int err = 0;
+  if (rec_->stack_size != 0) {
+    err = pthread_attr_setstacksize(&attr, rec_->stack_size);
+  }
   auto* arg = new std::shared_ptr<ThreadRecord>(rec_);
   pthread_t handle;
-  const int err = pthread_create(&handle, nullptr, &ThreadMain, arg);
+  if (err == 0) err = pthread_create(&handle, &attr, &ThreadMain, arg);
+  pthread_attr_destroy(&attr);
   if (err != 0) {
     delete arg;
     absl::MutexLock l(&rec_->mu);
     rec_->started = false;
+    if (err == EINVAL && rec_->stack_size != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "thread stack_size ", rec_->stack_size, " is not usable (below ",
+          PTHREAD_STACK_MIN, " bytes, or not a multiple of the page size)"));
+    }
     return ErrnoError(err, "pthread_create");
   }
   {

@@ -145,6 +145,11 @@ class Thread {
     std::string name = {};
     // See "Daemon threads" above.
     bool daemon = false;
+    // Stack size in bytes (Python's threading.stack_size()); 0 means the
+    // system default. A size the system rejects (below PTHREAD_STACK_MIN)
+    // makes Start() return InvalidArgumentError; one it cannot provide makes
+    // Start() return the errno status (see "Errors").
+    size_t stack_size = 0;
   };
 
   // A thread running `f(args...)`, with default options.

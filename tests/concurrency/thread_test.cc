@@ -152,6 +152,49 @@ TEST(ThreadTest, StartTwiceFails) {
   EXPECT_TRUE(absl::IsFailedPrecondition(t.Start()));
 }
 
+// Checklist G.119: when the OS cannot create the thread, Start() reports it,
+// the function never runs, the thread is not alive or listed, and nothing is
+// left half-started (the object is destroyed quietly).
+TEST(ThreadTest, StartReportsTheOsRefusingToCreateTheThread) {
+  const size_t active_before = ActiveCount();
+  std::atomic<bool> ran{false};
+  {
+    // A stack larger than the whole 47-bit user address space: mmap must
+    // fail, so pthread_create does (EAGAIN) whatever the overcommit policy.
+    Thread t({.stack_size = size_t{1} << 47}, [&] { ran = true; });
+    absl::Status s = t.Start();
+    EXPECT_FALSE(s.ok());
+    EXPECT_FALSE(absl::IsFailedPrecondition(s)) << s;
+    EXPECT_FALSE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "pthread_create")) << s;
+    EXPECT_FALSE(t.IsAlive());
+    EXPECT_EQ(ActiveCount(), active_before);
+  }
+  EXPECT_FALSE(ran.load());
+}
+
+TEST(ThreadTest, StackSizeBelowTheMinimumIsInvalidArgument) {
+  Thread t({.stack_size = 1}, [] { FAIL() << "never started"; });
+  absl::Status s = t.Start();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_FALSE(t.IsAlive());
+}
+
+TEST(ThreadTest, CustomStackSizeIsUsed) {
+  constexpr size_t kStack = size_t{4} << 20;
+  size_t seen = 0;
+  Thread t({.stack_size = kStack}, [&] {
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_getattr_np(pthread_self(), &attr), 0);
+    ASSERT_EQ(pthread_attr_getstacksize(&attr, &seen), 0);
+    pthread_attr_destroy(&attr);
+  });
+  ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.JoinFor(kBound));
+  // Sanitizers may enlarge stacks; never below what was asked for.
+  EXPECT_GE(seen, kStack);
+}
+
 TEST(ThreadTest, JoinForTimesOutWhileTheThreadRuns) {
   Event release;
   Thread t([&] { release.WaitFor(kBound); });
