@@ -242,8 +242,9 @@ bool TryReapLocked(ProcessState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
                            bool arm_pdeathsig) {
   if (arm_pdeathsig) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // The parent may have died between fork() and prctl().
-    if (getppid() != parent) _exit(1);
+    // The parent may have died between fork() and prctl(): die as the
+    // signal would have made us.
+    if (getppid() != parent) kill(getpid(), SIGKILL);
   }
   int code;
   try {
@@ -311,7 +312,11 @@ absl::Status Process::Start() {
   if (pid == 0) RunChild(*this, s, parent, s.daemon && on_main_thread);
   s.started = true;
   s.pid.store(pid, std::memory_order_relaxed);
-  s.pidfd = PidfdOpen(pid);  // -1 (ENOSYS, EPERM...): the fallback.
+  // -1 (ENOSYS, EPERM...): the fallback. SPINDLE_PROCESS_NO_PIDFD in the
+  // environment forces the fallback (for spindle's own tests).
+  static const bool no_pidfd =
+      std::getenv("SPINDLE_PROCESS_NO_PIDFD") != nullptr;
+  s.pidfd = no_pidfd ? -1 : PidfdOpen(pid);
   if (s.daemon) RegisterDaemon(pid, s.pidfd);
   return absl::OkStatus();
 }

@@ -48,8 +48,9 @@
 // when the child exits, so several threads may wait for the same child. On
 // older kernels (or where seccomp forbids pidfd_open) they fall back to
 // `waitpid(WNOHANG)` retried with a backoff from 1 ms up to 20 ms, so a
-// waiter notices an exit at most ~20 ms late. Signals sent with
-// `Terminate()` / `Kill()` go through the pidfd when there is one, so they
+// waiter notices an exit at most ~20 ms late (setting the environment
+// variable SPINDLE_PROCESS_NO_PIDFD forces this path, for tests). Signals sent
+// with `Terminate()` / `Kill()` go through the pidfd when there is one, so they
 // can never reach an unrelated process that reused a reaped child's pid.
 //
 // Errors.
