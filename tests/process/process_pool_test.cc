@@ -791,5 +791,55 @@ TEST(ProcessPoolExecutorTest, WorkersDoNotInheritAnotherPoolsSockets) {
   EXPECT_EQ(sockets, 1) << "only its own socket to the caller";
 }
 
+TEST(ProcessPoolExecutorTest, WorkersAndForkServerExitWhenTheOwnerDies) {
+  // A child process owns a pool with one idle and one busy worker, reports
+  // their pids and the fork server's, and is then SIGKILLed: the fork server
+  // sees EOF on its control socket, kills and reaps the workers, and exits.
+  GatePipes gate;
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  pid_t owner = fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    close(report[0]);
+    ProcessPoolExecutor pool(Workers(2));
+    std::string idle = pool.Submit(&Pid, "").Result().value_or("0");
+    Future<std::string> busy = pool.Submit(&Gate, gate.arg());  // Never ends.
+    if (!gate.WaitStarted(1)) _exit(1);
+    std::string pids = absl::StrCat(pool.fork_server_pid(), " ", idle);
+    for (pid_t p : pool.worker_pids()) absl::StrAppend(&pids, " ", p);
+    pids += "\n";
+    if (write(report[1], pids.data(), pids.size()) < 0) _exit(1);
+    pause();
+    _exit(0);
+  }
+  close(report[1]);
+  std::string text;
+  char buf[256];
+  struct pollfd p = {report[0], POLLIN, 0};
+  while (text.find('\n') == std::string::npos &&
+         poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kBound))) ==
+             1) {
+    ssize_t n = read(report[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(report[0]);
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+  int status;
+  ASSERT_EQ(waitpid(owner, &status, 0), owner);
+  std::vector<std::string> fields =
+      absl::StrSplit(absl::StripAsciiWhitespace(text), ' ');
+  ASSERT_GE(fields.size(), 3u) << text;  // Fork server, idle worker, workers.
+  for (const std::string& f : fields) {
+    pid_t pid = ToPid(f);
+    ASSERT_GT(pid, 0);
+    // Orphans are reparented; whoever adopts them may not reap them, so a
+    // zombie with no thread left counts as gone too.
+    EXPECT_TRUE(test_util::Eventually([&] { return Gone(pid) || IsDead(pid); }))
+        << "pid " << pid << " outlived its pool's owner";
+  }
+}
+
 }  // namespace
 }  // namespace spindle
