@@ -100,9 +100,10 @@ struct Connection {
   bool lingering = false;
   bool closed = false;
   bool output_paused = false;
-  bool parked = false;       // The handler said Full for the next line.
-  bool global_wait = false;  // Paused by the server-wide high-water mark.
-  bool touched = false;      // In the current completion batch.
+  bool parked = false;        // The handler said Full for the next line.
+  bool global_wait = false;   // Paused by the server-wide high-water mark.
+  bool touched = false;       // In the current completion batch.
+  bool input_queued = false;  // In TcpServer::input_ready_.
   absl::Time last_active;
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -267,6 +268,7 @@ TcpServer::~TcpServer() {
   idle_timer_.Cancel();
   parked_timer_.Cancel();
   shutdown_timer_.Cancel();
+  dispatch_handle_.Cancel();
   for (Socket& l : listeners_) {
     if (accepting_) loop_->RemoveReader(l.fileno());
     l.Close().IgnoreError();
@@ -448,6 +450,12 @@ void TcpServer::OnReadable(Conn* c) {
     if (n > 0) {
       c->in.append(scratch_.data(), static_cast<size_t>(n));
       budget -= std::min(budget, static_cast<size_t>(n));
+      if (batch_handler_) {
+        // One chunk per iteration; its lines go to the handler together
+        // with those of the other connections read in this iteration.
+        QueueInput(c);
+        break;
+      }
       ProcessInput(c);
       if (c->closed) return;
       if (static_cast<size_t>(n) < scratch_.size()) break;  // Drained.
@@ -455,6 +463,10 @@ void TcpServer::OnReadable(Conn* c) {
     }
     if (n == 0) {
       c->eof = true;
+      if (batch_handler_) {
+        QueueInput(c);
+        break;
+      }
       ProcessInput(c);
       if (c->closed) return;
       break;
@@ -520,7 +532,8 @@ bool TcpServer::InputAllowed(Conn* c) {
 
 void TcpServer::ProcessInput(Conn* c) {
   if (batch_handler_) {
-    ProcessInputBatch(c);
+    Conn* const one[] = {c};
+    DispatchBatch(one);
     return;
   }
   while (!c->closed && !c->closing && !c->parked && !shutting_down_) {
@@ -542,88 +555,130 @@ void TcpServer::ProcessInput(Conn* c) {
   }
 }
 
-void TcpServer::ProcessInputBatch(Conn* c) {
-  while (!c->closed && !c->closing && !c->parked && !shutting_down_) {
-    if (!InputAllowed(c)) return;
+void TcpServer::QueueInput(Conn* c) {
+  if (!c->input_queued) {
+    c->input_queued = true;
+    input_ready_.push_back(c->id);
+  }
+  if (dispatch_armed_) return;
+  dispatch_armed_ = true;
+  // Runs in this iteration, after the fd callbacks.
+  dispatch_handle_ = loop_->CallSoon([this] {
+    dispatch_armed_ = false;
+    DispatchReady();
+  });
+}
+
+void TcpServer::DispatchReady() {
+  dead_.clear();
+  std::vector<Conn*> conns;
+  conns.reserve(input_ready_.size());
+  for (uint64_t id : input_ready_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn* c = it->second.get();
+    c->input_queued = false;
+    if (!c->closed) conns.push_back(c);
+  }
+  input_ready_.clear();
+  DispatchBatch(conns);
+  for (Conn* c : conns) {
+    if (c->closed) continue;
+    UpdateInterest(c);
+    MaybeFinish(c);
+  }
+}
+
+void TcpServer::DispatchBatch(absl::Span<Conn* const> conns) {
+  batch_.clear();
+  batch_ends_.clear();
+  segments_.clear();
+  for (Conn* c : conns) {
+    if (c->closed || c->closing || c->parked || shutting_down_) continue;
+    if (!InputAllowed(c)) continue;
     const size_t room = std::min(options_.max_pipelined - c->slots.size(),
                                  options_.pending_high_water - pending_);
-    batch_.clear();
-    batch_ends_.clear();
+    Segment seg{c, batch_.size(), 0, LineKind::kNone};
     size_t pos = c->in_pos;
-    LineKind kind = LineKind::kNone;
-    while (batch_.size() < room) {
+    while (batch_.size() - seg.begin < room) {
       absl::string_view line;
       size_t consume = 0;
-      kind = NextLine(c, pos, &line, &consume);
-      if (kind != LineKind::kLine) break;
+      seg.kind = NextLine(c, pos, &line, &consume);
+      if (seg.kind != LineKind::kLine) break;
       pos += consume;
       batch_.push_back(Request{line, MakeResponder(c, AddSlot(c))});
       batch_ends_.push_back(pos);
     }
-    const size_t n = batch_.size();
-    if (n > 0) {
-      size_t taken = n;
-      bool threw = false;
-      std::string what = "ERR internal error";
-      try {
-        taken = std::min(n, batch_handler_(absl::MakeSpan(batch_)));
-      } catch (const std::exception& e) {
-        threw = true;
-        absl::StrAppend(&what, ": ", e.what());
-      } catch (...) {
-        threw = true;
-      }
-      if (threw) {
-        taken = n;
-        for (Request& req : batch_) {
-          Responder& r = req.responder;
-          if (!r.valid()) continue;
-          r.Disarm();
-          stats_.errors.fetch_add(1, std::memory_order_relaxed);
-          --pending_;
-          Bump(stats_.pending, -1);
-          internal::Slot& slot = c->slots[r.seq_ - c->base_seq];
-          slot.done = true;
-          slot.reply = what;
-        }
-      }
-      if (taken < n) {
-        // Not taken: give the slots back, keep the lines, retry later.
-        for (size_t i = taken; i < n; ++i) {
-          ABSL_RAW_CHECK(batch_[i].responder.valid(),
-                         "TcpServer::BatchHandler: a request it did not take "
-                         "must keep its responder");
-          batch_[i].responder.Disarm();
-        }
-        const size_t back = n - taken;
-        c->slots.erase(c->slots.end() - static_cast<std::ptrdiff_t>(back),
-                       c->slots.end());
-        c->next_seq -= back;
-        pending_ -= back;
-        Bump(stats_.pending, -static_cast<int64_t>(back));
-      }
-      batch_.clear();  // Every responder here is empty now.
-      if (taken > 0) {
-        c->in_pos = batch_ends_[taken - 1];
-        Bump(stats_.requests, static_cast<int64_t>(taken));
-        Touch(c);
-      }
-      if (threw) {
-        FlushSlots(c);
-        if (!TryWrite(c)) return;
-      }
-      if (taken < n) {
-        Park(c);
-        return;
-      }
+    seg.end = batch_.size();
+    if (seg.end > seg.begin || seg.kind == LineKind::kOversize) {
+      segments_.push_back(seg);
     }
-    if (kind == LineKind::kOversize) {
-      RejectOversize(c);
-      return;
-    }
-    if (kind == LineKind::kNone) return;
-    // The batch stopped at a limit: the loop checks them again.
   }
+  const size_t n = batch_.size();
+  size_t taken = n;
+  bool threw = false;
+  std::string what = "ERR internal error";
+  if (n > 0) {
+    try {
+      taken = std::min(n, batch_handler_(absl::MakeSpan(batch_)));
+    } catch (const std::exception& e) {
+      threw = true;
+      absl::StrAppend(&what, ": ", e.what());
+    } catch (...) {
+      threw = true;
+    }
+  }
+  if (threw) taken = n;
+  for (const Segment& seg : segments_) {
+    Conn* c = seg.c;
+    const size_t count = seg.end - seg.begin;
+    const size_t took =
+        taken <= seg.begin ? 0 : std::min(count, taken - seg.begin);
+    if (threw) {
+      for (size_t i = seg.begin; i < seg.end; ++i) {
+        Responder& r = batch_[i].responder;
+        if (!r.valid()) continue;
+        r.Disarm();
+        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        --pending_;
+        Bump(stats_.pending, -1);
+        internal::Slot& slot = c->slots[r.seq_ - c->base_seq];
+        slot.done = true;
+        slot.reply = what;
+      }
+    }
+    if (took < count) {
+      // Not taken: give the slots back, keep the lines, retry later.
+      for (size_t i = seg.begin + took; i < seg.end; ++i) {
+        ABSL_RAW_CHECK(batch_[i].responder.valid(),
+                       "TcpServer::BatchHandler: a request it did not take "
+                       "must keep its responder");
+        batch_[i].responder.Disarm();
+      }
+      const size_t back = count - took;
+      c->slots.erase(c->slots.end() - static_cast<std::ptrdiff_t>(back),
+                     c->slots.end());
+      c->next_seq -= back;
+      pending_ -= back;
+      Bump(stats_.pending, -static_cast<int64_t>(back));
+    }
+    if (took > 0) {
+      c->in_pos = batch_ends_[seg.begin + took - 1];
+      Bump(stats_.requests, static_cast<int64_t>(took));
+      Touch(c);
+    }
+    if (threw) {
+      FlushSlots(c);
+      if (!TryWrite(c)) continue;
+    }
+    if (took < count) {
+      Park(c);
+    } else if (seg.kind == LineKind::kOversize) {
+      RejectOversize(c);
+    }
+  }
+  batch_.clear();  // Every responder here is empty now.
+  segments_.clear();
 }
 
 uint64_t TcpServer::AddSlot(Conn* c) {
@@ -812,12 +867,24 @@ void TcpServer::ApplyCompletions(absl::string_view text,
 void TcpServer::FinishTouched() {
   std::vector<Conn*> touched;
   touched.swap(touched_);
+  size_t live = 0;
   for (Conn* c : touched) {
     c->touched = false;
     if (c->closed) continue;
     FlushSlots(c);
     if (!TryWrite(c)) continue;
-    ProcessInput(c);
+    touched[live++] = c;
+  }
+  touched.resize(live);
+  // Lines that waited for these replies (pipelining limits): one batch.
+  if (batch_handler_) {
+    DispatchBatch(touched);
+  } else {
+    for (Conn* c : touched) {
+      if (!c->closed) ProcessInput(c);
+    }
+  }
+  for (Conn* c : touched) {
     if (c->closed) continue;
     UpdateInterest(c);
     MaybeFinish(c);

@@ -332,8 +332,13 @@ class TcpServer {
   void OnWritable(Conn* c);
   // Hands complete lines to the handler while allowed.
   void ProcessInput(Conn* c);
-  // The batch-handler form of ProcessInput.
-  void ProcessInputBatch(Conn* c);
+  // Batch handler: queues `c`'s new input for DispatchReady, which runs
+  // once per loop iteration after the fd callbacks.
+  void QueueInput(Conn* c);
+  void DispatchReady();
+  // Batch handler: hands the lines of `conns` that may go now to the
+  // handler in one call (the batch form of ProcessInput).
+  void DispatchBatch(absl::Span<Conn* const> conns);
   // Finds the next line of c's input at `pos`: kLine sets *line and
   // *consume (bytes to skip, newline included); kOversize: the line is
   // longer than max_line; kNone: no complete line yet.
@@ -384,8 +389,19 @@ class TcpServer {
   Options options_;
   Handler handler_;
   BatchHandler batch_handler_;  // Set instead of handler_.
-  std::vector<Request> batch_;  // ProcessInputBatch's scratch.
+  // DispatchBatch's scratch: the requests, where each line ends in its
+  // connection's input, and each connection's part of the batch.
+  std::vector<Request> batch_;
   std::vector<size_t> batch_ends_;
+  struct Segment {
+    Conn* c;
+    size_t begin, end;  // Its requests: batch_[begin, end).
+    LineKind kind;      // What stopped its collection.
+  };
+  std::vector<Segment> segments_;
+  std::vector<uint64_t> input_ready_;  // Conns with input to dispatch.
+  bool dispatch_armed_ = false;
+  Handle dispatch_handle_;
   std::vector<Conn*> touched_;  // Connections of the completion batch.
   std::shared_ptr<internal::ServerShared> shared_;
   Stats stats_;
