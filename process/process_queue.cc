@@ -29,6 +29,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <thread>
 #include <utility>
 
 #include "absl/base/internal/raw_logging.h"
@@ -46,6 +47,9 @@ namespace {
 // means never (TestHooks::SetRecheckPeriod).
 constexpr int64_t kDefaultRecheckNanos = 100'000'000;
 std::atomic<int64_t> g_recheck_nanos{kDefaultRecheckNanos};
+
+// Pauses spent polling before a blocking call sleeps (see SpinUnlocked).
+constexpr int kSpinPauses = 400;
 
 // TestHooks::SetCrashPoint (process-local).
 std::atomic<int> g_crash_point{0};
@@ -230,6 +234,39 @@ void WaitLocked(Shared* s, std::atomic<uint32_t>* seq,
   waiters->fetch_sub(1, std::memory_order_relaxed);
 }
 
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// How many CPU pauses a caller spends polling before it sleeps: none on one
+// CPU, where spinning can only delay the process it waits for.
+int SpinBudget() {
+  static const int budget =
+      std::thread::hardware_concurrency() > 1 ? kSpinPauses : 0;
+  return budget;
+}
+
+// Polls `ready` (lock-free snapshots only) with the lock released, for at
+// most SpinBudget() pauses. Called with the lock held, returns with it held.
+template <typename Ready>
+void SpinUnlocked(Shared* s, Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+  const int budget = SpinBudget();
+  if (budget == 0) return;
+  s->mu.Unlock();
+  // Growing gaps (1, 2, 4, then 8 pauses) between polls, so the poller
+  // takes the cache line away from the lock holder less often.
+  for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
+    const int gap = i < 3 ? (1 << i) : 8;
+    for (int j = 0; j < gap; ++j) CpuRelax();
+    spent += gap;
+  }
+  LockQueue(s);
+}
+
 // If anyone waits on `seq`, bumps it (under the lock) and returns true: the
 // caller then calls FutexWake after unlocking.
 bool PrepareWake(const std::atomic<uint32_t>& waiters,
@@ -285,6 +322,7 @@ using process_queue_internal::LockQueue;
 using process_queue_internal::MaybeCrash;
 using process_queue_internal::PrepareWake;
 using process_queue_internal::Shared;
+using process_queue_internal::SpinUnlocked;
 using process_queue_internal::State;
 using process_queue_internal::WaitLocked;
 using CrashPoint = process_queue_internal::TestHooks::CrashPoint;
@@ -357,8 +395,7 @@ void ProcessQueue::Detach() {
   map_bytes_ = 0;
 }
 
-// --- Put
-// ----------------------------------------------------------------------
+// --- Put ---------------------------------------------------------------------
 
 absl::Status ProcessQueue::Put(absl::string_view message) {
   return PutImpl(message, absl::InfiniteFuture());
@@ -398,6 +435,16 @@ absl::Status ProcessQueue::PutImpl(absl::string_view message,
       return FullError(waited ? "timed out waiting for room in the queue"
                               : "queue is full");
     }
+    if (!waited && s->putters.load(std::memory_order_relaxed) == 0) {
+      // First time, nobody blocked ahead of us: poll briefly for a get to
+      // free room before paying for a futex sleep and wake-up.
+      const uint64_t seen = st.count;
+      waited = true;
+      SpinUnlocked(s, [s, seen] {
+        return s->size_snapshot.load(std::memory_order_relaxed) < seen;
+      });
+      continue;
+    }
     WaitLocked(s, &s->put_seq, &s->putters, deadline);
     waited = true;
   }
@@ -419,8 +466,7 @@ absl::Status ProcessQueue::PutImpl(absl::string_view message,
   return absl::OkStatus();
 }
 
-// --- Get
-// ----------------------------------------------------------------------
+// --- Get ---------------------------------------------------------------------
 
 absl::StatusOr<std::string> ProcessQueue::Get() {
   return GetImpl(absl::InfiniteFuture());
@@ -450,6 +496,15 @@ absl::StatusOr<std::string> ProcessQueue::GetImpl(absl::Time deadline) {
       s->mu.Unlock();
       return EmptyError(waited ? "timed out waiting for a message"
                                : "queue is empty");
+    }
+    if (!waited && s->getters.load(std::memory_order_relaxed) == 0) {
+      // First time, nobody blocked ahead of us: poll briefly for a message
+      // before paying for a futex sleep and wake-up.
+      waited = true;
+      SpinUnlocked(s, [s] {
+        return s->size_snapshot.load(std::memory_order_relaxed) > 0;
+      });
+      continue;
     }
     WaitLocked(s, &s->get_seq, &s->getters, deadline);
     waited = true;
@@ -556,8 +611,7 @@ size_t ProcessQueue::JoinersImpl() const {
   return shared_->joiners.load(std::memory_order_relaxed);
 }
 
-// --- Snapshots
-// ------------------------------------------------------------------
+// --- Snapshots ---------------------------------------------------------------
 
 size_t ProcessQueue::qsize() const {
   return static_cast<size_t>(
@@ -599,8 +653,7 @@ size_t ProcessQueue::max_message() const {
   return static_cast<size_t>(shared_->max_message);
 }
 
-// --- JoinableProcessQueue
-// ---------------------------------------------------------
+// --- JoinableProcessQueue ----------------------------------------------------
 
 absl::StatusOr<JoinableProcessQueue> JoinableProcessQueue::Create() {
   return Create(Options());
