@@ -209,6 +209,8 @@ namespace {
 void LockQueue(Shared* s) ABSL_EXCLUSIVE_LOCK_FUNCTION(s->mu) {
   if (!s->mu.Lock()) return;
   s->owner_deaths.fetch_add(1, std::memory_order_relaxed);
+  // The dead owner may have flipped the state without publishing its size.
+  s->size_snapshot.store(s->live().count, std::memory_order_relaxed);
   for (std::atomic<uint32_t>* w : {&s->get_seq, &s->put_seq, &s->join_seq}) {
     w->fetch_add(1, std::memory_order_relaxed);
     FutexWake(w, INT_MAX);

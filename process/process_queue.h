@@ -8,16 +8,17 @@
 // `multiprocessing.Queue` and `multiprocessing.JoinableQueue` (plus the
 // `shutdown` of Python 3.13's `queue.Queue`):
 //
-//   Python                              spindle
-//   ----------------------------------  --------------------------------------
-//   multiprocessing.Queue(maxsize)      ProcessQueue::Create({.maxsize = n})
-//   multiprocessing.JoinableQueue()     JoinableProcessQueue::Create()
-//   put(x) / put(x, timeout=t)          Put(x) / PutFor(x, t) / PutUntil(x,
-//   when) put_nowait(x)                       TryPut(x) get() / get(timeout=t)
-//   Get() / GetFor(t) / GetUntil(when) get_nowait() TryGet() qsize() / empty()
-//   / full()          qsize() / empty() / full() task_done() / join()
-//   TaskDone() / Join() / JoinFor(t) queue.Queue.shutdown(immediate)
-//   Shutdown(immediate)
+//   Python                           spindle
+//   -------------------------------  -----------------------------------------
+//   multiprocessing.Queue(maxsize)   ProcessQueue::Create({.maxsize = n})
+//   multiprocessing.JoinableQueue()  JoinableProcessQueue::Create()
+//   put(x) / put(x, timeout=t)       Put(x) / PutFor(x, t) / PutUntil(x, when)
+//   put_nowait(x)                    TryPut(x)
+//   get() / get(timeout=t)           Get() / GetFor(t) / GetUntil(when)
+//   get_nowait()                     TryGet()
+//   qsize() / empty() / full()       qsize() / empty() / full()
+//   task_done() / join()             TaskDone() / Join() / JoinFor(t)
+//   queue.Queue.shutdown(immediate)  Shutdown(immediate)
 //
 // Messages are byte strings (`absl::string_view` in, `std::string` out):
 // serialise structured data yourself (Python pickles). A message is copied
@@ -67,7 +68,8 @@
 //     100 ms, never block it for good.
 //   * A process that dies while *blocked* in the queue leaves a waiter count
 //     one too high: later calls then make a futex wake-up system call they
-//     could have skipped (slower, never wrong).
+//     could have skipped, and skip the brief polling described under
+//     "Spinning" (slower, never wrong).
 //   * TaskDone calls owed by a consumer that died stay owed: a Join waits for
 //     them (as in Python). Use JoinFor, or an immediate Shutdown, to recover.
 //
@@ -117,7 +119,8 @@
 // snapshots that may be stale by the time they return: use them for
 // monitoring, not for deciding whether a call will block. A handle must
 // outlive every call made through it (destroying it while one of its own
-// process's threads is blocked in it is undefined behaviour).
+// process's threads is blocked in it is undefined behaviour); a moved-from
+// handle may only be destroyed or assigned to.
 
 #ifndef SPINDLE_PROCESS_PROCESS_QUEUE_H_
 #define SPINDLE_PROCESS_PROCESS_QUEUE_H_
