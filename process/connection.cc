@@ -28,21 +28,25 @@ void WaitReady(int fd, short events) {
 }
 
 // Blocks SIGPIPE in the calling thread for its lifetime; on destruction
-// discards a SIGPIPE that this thread's writes raised (and that was not
-// pending before), then restores the signal mask.
+// discards the SIGPIPE that this thread's failed write raised, then restores
+// the signal mask. If the caller had SIGPIPE blocked already, it does
+// nothing at all (the signal stays pending, as the caller arranged).
+//
+// Two system calls per send (block, restore). No "was it pending before"
+// check is needed: with SIGPIPE unblocked in this thread, a pending SIGPIPE
+// would already have been delivered; only one sent by someone else in the
+// microseconds between the block and the restore could be swallowed.
 class ScopedSigpipeBlock {
  public:
   ScopedSigpipeBlock() {
     sigemptyset(&pipe_set_);
     sigaddset(&pipe_set_, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set_, &old_);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    active_ = sigismember(&old_, SIGPIPE) == 0;
   }
   ~ScopedSigpipeBlock() {
-    if (raised_ && !was_pending_) {
+    if (!active_) return;
+    if (raised_) {
       const struct timespec zero = {0, 0};
       while (sigtimedwait(&pipe_set_, nullptr, &zero) < 0 && errno == EINTR) {
       }
@@ -54,7 +58,7 @@ class ScopedSigpipeBlock {
  private:
   sigset_t pipe_set_;
   sigset_t old_;
-  bool was_pending_ = false;
+  bool active_ = false;
   bool raised_ = false;
 };
 

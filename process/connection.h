@@ -46,7 +46,9 @@
 //     closed its end (its code is kFailedPrecondition, so `IsShutDown` holds
 //     too). SIGPIPE never kills the process: sockets are written with
 //     MSG_NOSIGNAL, and a write to a one-way pipe blocks SIGPIPE in the
-//     calling thread and discards the SIGPIPE it caused.
+//     calling thread and discards the SIGPIPE it caused. (That costs two
+//     extra system calls per message on a one-way pipe, about 3x the CPU
+//     of a raw write for small messages; a duplex pipe has no such cost.)
 //   * `RecvBytes`: `IsEof` (kOutOfRange, Python's EOFError) when the peer
 //     closed its end (or its process exited) at a message boundary: every
 //     message sent before that is delivered first. A peer that closes with
