@@ -626,7 +626,9 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
   Promise<std::string> promise;
   Future<std::string> future = promise.future();
   absl::Status rejected;
-  if (arg.size() > max_message_) {
+  if (fn == nullptr) {
+    rejected = absl::InvalidArgumentError("null task function");
+  } else if (arg.size() > max_message_) {
     rejected = absl::InvalidArgumentError(
         absl::StrCat("argument of ", arg.size(), " bytes exceeds max_message (",
                      max_message_, ")"));
@@ -850,7 +852,7 @@ void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     return;
   }
   // Every worker has exited and been reaped; the fork server goes too.
-  fork_server_->Stop();
+  if (fork_server_ != nullptr) fork_server_->Stop();
 }
 
 std::vector<pid_t> ProcessPoolExecutor::worker_pids() const {
@@ -859,7 +861,7 @@ std::vector<pid_t> ProcessPoolExecutor::worker_pids() const {
 }
 
 pid_t ProcessPoolExecutor::fork_server_pid() const {
-  return fork_server_->pid();
+  return fork_server_ == nullptr ? 0 : fork_server_->pid();
 }
 
 }  // namespace spindle

@@ -262,7 +262,8 @@ class ProcessPoolExecutor {
 
   // Schedules `fn(arg)` in a worker process and returns its future. Never
   // blocks on the tasks. A rejected submission (shut down, broken, argument
-  // over max_message) returns a future already done with that status.
+  // over max_message, null `fn`) returns a future already done with that
+  // status.
   // Cancel() works while the task is queued.
   Future<std::string> Submit(ProcessTask fn, std::string arg);
 

@@ -667,6 +667,13 @@ TEST(ProcessPoolExecutorTest, OversizeArgumentIsRejectedAtSubmit) {
   EXPECT_EQ(ok->size(), 1024u);
 }
 
+TEST(ProcessPoolExecutorTest, NullTaskIsRejectedAtSubmit) {
+  ProcessPoolExecutor pool(Workers(1));
+  Future<std::string> f = pool.Submit(ProcessTask{nullptr}, "x");
+  ASSERT_TRUE(f.done());
+  EXPECT_TRUE(absl::IsInvalidArgument(f.Result().status()));
+}
+
 TEST(ProcessPoolExecutorTest, OversizeResultFailsTheTaskNotTheWorker) {
   ProcessPoolExecutor::Options o = Workers(1);
   o.max_message = 1024;
