@@ -23,6 +23,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -314,6 +316,62 @@ TEST(ProcessTest, ManyThreadsMayJoinTheSameChild) {
   alive.join();
   EXPECT_EQ(joined, std::vector<int>(4, 1));
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ProcessTest, ChildOfAMultiThreadedParentCanUseItsConnection) {
+  // Another thread holds a lock at the time of the fork: in the child that
+  // lock stays locked forever, but what the child was given (a Connection)
+  // works. See "Fork and threads" in process.h.
+  std::mutex held;
+  Channel release = MakeChannel();
+  Channel locked = MakeChannel();
+  std::thread holder([&] {
+    std::lock_guard<std::mutex> l(held);
+    (void)locked.w.SendBytes("locked");
+    (void)release.r.RecvBytes();
+  });
+  ASSERT_EQ(RecvBounded(locked.r), "locked");
+  Channel out = MakeChannel();
+  Process p([&out, &held] {
+    const bool lock_is_stuck = !held.try_lock();
+    return out.w.SendBytes(lock_is_stuck ? "stuck" : "free").ok() ? 0 : 1;
+  });
+  ASSERT_OK(p.Start());
+  EXPECT_EQ(RecvBounded(out.r), "stuck");
+  ASSERT_TRUE(p.JoinFor(kBound));
+  EXPECT_EQ(p.exitcode(), 0);
+  ASSERT_OK(release.w.SendBytes("go"));
+  holder.join();
+}
+
+TEST(ProcessTest, DaemonStartedOnAnotherThreadOutlivesThatThread) {
+  // PR_SET_PDEATHSIG fires when the forking *thread* exits, so spindle arms
+  // it only on the main thread: a daemon started from a short-lived thread
+  // must not die with that thread.
+  Channel go = MakeChannel();
+  Channel running = MakeChannel();
+  std::optional<Process> p;
+  absl::Status started;
+  std::thread starter([&] {
+    p.emplace(Process::Options{.daemon = true}, [&go, &running] {
+      (void)running.w.SendBytes("running");
+      WaitForGo(go.r);
+    });
+    started = p->Start();
+    // The thread ends only once the child runs its function (after the
+    // point where spindle would arm PDEATHSIG).
+    if (started.ok()) {
+      EXPECT_EQ(RecvBounded(running.r), "running");
+    }
+  });
+  starter.join();  // the forking thread is gone
+  ASSERT_OK(started);
+  // Had PDEATHSIG been armed the child would now be dying of SIGKILL.
+  EXPECT_FALSE(p->JoinFor(absl::Milliseconds(200)));
+  EXPECT_TRUE(p->IsAlive());
+  ASSERT_OK(go.w.SendBytes("go"));
+  ASSERT_TRUE(p->JoinFor(kBound));
+  EXPECT_EQ(p->exitcode(), 0);
 }
 
 // ---- Names, options, moves, subclasses
