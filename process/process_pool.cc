@@ -272,10 +272,17 @@ void ResetSignals() {
 }
 
 // Fork server control messages (SOCK_SEQPACKET: one record each).
-enum Op : int32_t { kSpawn = 1, kReap = 2, kKillAndReap = 3, kExit = 4 };
+enum Op : int32_t {
+  kSpawn = 1,
+  kReap = 2,
+  kKillAndReap = 3,
+  kSignal = 4,
+  kExit = 5
+};
 struct Request {
   int32_t op;
   int32_t pid;
+  int32_t sig = 0;  // kSignal.
 };
 struct Reply {
   int32_t pid;     // kSpawn: the worker's pid.
@@ -377,6 +384,15 @@ absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
       absl::Status s = SendReply(ctl, reply, sv[0]);
       close(sv[0]);
       if (!s.ok()) break;
+    } else if (req.op == kSignal) {
+      // Only a child not yet reaped: its pid cannot have been reused.
+      if (std::find(children.begin(), children.end(), req.pid) ==
+          children.end()) {
+        reply.error = ESRCH;
+      } else if (kill(req.pid, req.sig) != 0) {
+        reply.error = errno;
+      }
+      if (!SendReply(ctl, reply, -1).ok()) break;
     } else if (req.op == kReap || req.op == kKillAndReap) {
       auto it = std::find(children.begin(), children.end(), req.pid);
       if (it == children.end()) {
@@ -436,7 +452,7 @@ class ProcessPoolExecutor::ForkServer {
   absl::StatusOr<std::pair<pid_t, int>> Spawn() {
     absl::MutexLock lock(&mu_);
     if (fd_ < 0) return BrokenError("the fork server has stopped");
-    absl::Status s = SendRequest({kSpawn, 0});
+    absl::Status s = SendRequest({kSpawn, 0, 0});
     if (!s.ok()) return s;
     Reply reply;
     int fd = -1;
@@ -458,7 +474,7 @@ class ProcessPoolExecutor::ForkServer {
   absl::StatusOr<int> Reap(pid_t pid, bool kill) {
     absl::MutexLock lock(&mu_);
     if (fd_ < 0) return BrokenError("the fork server has stopped");
-    absl::Status s = SendRequest({kill ? kKillAndReap : kReap, pid});
+    absl::Status s = SendRequest({kill ? kKillAndReap : kReap, pid, 0});
     if (!s.ok()) return s;
     Reply reply;
     int fd = -1;
@@ -470,12 +486,27 @@ class ProcessPoolExecutor::ForkServer {
     return reply.status;
   }
 
+  // Sends `sig` to worker `pid` if it has not been reaped.
+  absl::Status Signal(pid_t pid, int sig) {
+    absl::MutexLock lock(&mu_);
+    if (fd_ < 0) return BrokenError("the fork server has stopped");
+    absl::Status s = SendRequest({kSignal, pid, sig});
+    if (!s.ok()) return s;
+    Reply reply;
+    int fd = -1;
+    s = RecvReply(&reply, &fd);
+    if (fd >= 0) close(fd);
+    if (!s.ok()) return s;
+    if (reply.error != 0) return ErrnoError(reply.error, "kill (fork server)");
+    return absl::OkStatus();
+  }
+
   // Tells the fork server to exit (it kills and reaps any worker left) and
   // reaps it. Idempotent.
   void Stop() {
     absl::MutexLock lock(&mu_);
     if (fd_ < 0) return;
-    (void)SendRequest({kExit, 0});
+    (void)SendRequest({kExit, 0, 0});
     UnregisterAndClose(fd_);
     fd_ = -1;
     int status;
@@ -853,6 +884,15 @@ void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
   }
   // Every worker has exited and been reaped; the fork server goes too.
   if (fork_server_ != nullptr) fork_server_->Stop();
+}
+
+void ProcessPoolExecutor::TerminateWorkers() { SignalWorkers(SIGTERM); }
+void ProcessPoolExecutor::KillWorkers() { SignalWorkers(SIGKILL); }
+
+void ProcessPoolExecutor::SignalWorkers(int sig) {
+  Shutdown(/*wait=*/false, /*cancel_futures=*/true);
+  if (fork_server_ == nullptr) return;
+  for (pid_t pid : worker_pids()) (void)fork_server_->Signal(pid, sig);
 }
 
 std::vector<pid_t> ProcessPoolExecutor::worker_pids() const {

@@ -17,6 +17,8 @@
 //   pool.submit(fn, arg)                         pool.Submit(fn, arg)
 //   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
 //   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
+//   pool.terminate_workers(), kill_workers()     pool.TerminateWorkers(),
+//                                                  pool.KillWorkers()
 //   with ProcessPoolExecutor() as pool:          destructor: Shutdown(true)
 //   BrokenProcessPool (the whole pool breaks     only the crashed task's future
 //     when one worker dies)                        fails (IsBroken); the worker
@@ -314,6 +316,16 @@ class ProcessPoolExecutor {
   // destructor.
   void Shutdown(bool wait = true, bool cancel_futures = false);
 
+  // Python 3.14's terminate_workers() / kill_workers(): for tasks that will
+  // not finish. Shutdown(wait = false, cancel_futures = true), then SIGTERM
+  // / SIGKILL to every live worker process. Their running tasks fail with
+  // IsBroken ("... killed by signal 15 (SIGTERM) ..."); the workers are
+  // reaped as usual, so a following Shutdown(wait = true) or the destructor
+  // returns promptly. (A worker being started at that very moment for a
+  // task taken off the queue just before may escape the signal.)
+  void TerminateWorkers();
+  void KillWorkers();
+
   int max_workers() const { return max_workers_; }
   // Pids of the worker processes alive now (they start lazily).
   std::vector<pid_t> worker_pids() const;
@@ -348,6 +360,7 @@ class ProcessPoolExecutor {
   // status description.
   std::string StopWorker(Worker& w, bool kill);
   void Break(const absl::Status& why);
+  void SignalWorkers(int sig);
   void StopForkServer();
 
   const int max_workers_;

@@ -619,6 +619,40 @@ TEST(ProcessPoolExecutorTest, ShutdownCancelFuturesCancelsOnlyPendingTasks) {
   EXPECT_FALSE(gate.AnotherStarted());
 }
 
+TEST(ProcessPoolExecutorTest, TerminateWorkersEndsTasksThatWouldNotFinish) {
+  GatePipes gate;  // Never released: the running task would wait kBound.
+  ProcessPoolExecutor pool(Workers(1));
+  Future<std::string> stuck = pool.Submit(&Gate, gate.arg());
+  ASSERT_TRUE(gate.WaitStarted(1));
+  Future<std::string> pending = pool.Submit(&Upper, "p");
+  const std::vector<pid_t> pids = pool.worker_pids();
+  ASSERT_EQ(pids.size(), 1u);
+  pool.TerminateWorkers();
+  EXPECT_TRUE(pending.cancelled());
+  auto r = stuck.ResultFor(kBound);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsBroken(r.status())) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "SIGTERM")) << r.status();
+  EXPECT_TRUE(IsShutDown(pool.Submit(&Upper, "late").Result().status()));
+  pool.Shutdown(/*wait=*/true);
+  EXPECT_TRUE(Gone(pids[0]));
+}
+
+TEST(ProcessPoolExecutorTest, KillWorkersUsesSigkill) {
+  GatePipes gate;
+  ProcessPoolExecutor pool(Workers(2));
+  std::vector<Future<std::string>> fs;
+  for (int i = 0; i < 2; ++i) fs.push_back(pool.Submit(&Gate, gate.arg()));
+  ASSERT_TRUE(gate.WaitStarted(2));
+  pool.KillWorkers();
+  for (auto& f : fs) {
+    auto r = f.ResultFor(kBound);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "SIGKILL"))
+        << r.status();
+  }
+}
+
 TEST(ProcessPoolExecutorTest, SubmitAfterShutdownIsRejected) {
   ProcessPoolExecutor pool(Workers(1));
   pool.Shutdown();
