@@ -45,6 +45,8 @@
 // the single-threaded fork server, and a worker is a snapshot of the caller
 // *as it was when the pool was constructed*, with no other threads. What
 // follows for code running in a task:
+//   * Safe: computation, malloc/new, stdio, files and sockets the task opens
+//     itself, threads the task starts itself, globals the initializer set.
 //   * Construct the pool early, before the program starts threads, if you
 //     can: then the snapshot is as clean as a single-threaded fork.
 //   * If the caller had threads at construction, a lock another thread held
@@ -58,9 +60,10 @@
 //   * File descriptors open at construction are inherited (like Python's
 //     "fork" start method), except the pool's own sockets (of this and any
 //     other ProcessPoolExecutor), which the fork server closes. Signal
-//     handlers are reset to the default in the fork server and workers; the
-//     fork server ignores SIGINT (so Ctrl-C reaches the workers, not the
-//     server).
+//     handlers are reset to the default and no signal is blocked in the
+//     fork server and workers. The fork server ignores SIGINT: a Ctrl-C sent
+//     to the whole process group ends the workers (their tasks fail as
+//     crashed) but not the fork server, so the pool can start new ones.
 //   * A worker ends with _exit() after flushing stdio: no atexit handlers,
 //     no static destructors.
 //
@@ -86,9 +89,12 @@
 //   * Invalid Options, or failing to start the fork server, are a checked
 //     crash in the constructor; use Create() to get the status instead.
 //
-// Workers start lazily, up to max_workers: one parent-side thread per
-// worker sends it one task at a time and waits for the answer, so a task is
-// "running" from when it is handed to a worker until its result is back.
+// Workers start lazily, up to max_workers, and an idle worker is reused
+// before a new one starts (a manager counts itself idle before it completes
+// a future). One caller-side thread per worker sends it one task at a time
+// and waits for the answer, so a task is "running" from when it is handed
+// to a worker until its result is back; done callbacks and Then
+// continuations run on that thread.
 //
 // Thread safety: all member functions are thread-safe, except that the
 // destructor must not run concurrently with other calls, and must not run on
