@@ -50,6 +50,7 @@
 // the jobs already accepted, flush their replies, close, print a summary. A
 // second signal exits at once.
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -194,7 +195,7 @@ struct Job {
 };
 
 // Jobs a worker takes per GetMany (and answers per ReplyBatch at most).
-constexpr size_t kMaxBatch = 32;
+constexpr size_t kMaxBatch = 256;
 
 class Service {
  public:
@@ -486,6 +487,16 @@ int main(int argc, char** argv) {
   }
   // Writing to a vanished client must be an error, not a process kill.
   signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM go to the thread running loop 0, nowhere else: blocked
+  // here, inherited blocked by every thread made from now on (workers,
+  // other loops), unblocked in this thread once its handler is routed. (A
+  // signal taken by a worker asleep in a raw futex wait would otherwise
+  // wait there, under TSan, until the worker next wakes - a lost Ctrl-C.)
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Service service(queue_size);
   spindle::ThreadPoolExecutor pool(spindle::ThreadPoolExecutor::Options{
@@ -572,6 +583,7 @@ int main(int argc, char** argv) {
       if (!s.ok()) Fail(s, "event loop");
     });
   }
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // Pending: now.
   absl::Status run = loops[0]->RunForever();
   for (std::thread& t : threads) t.join();
 

@@ -28,7 +28,14 @@ namespace internal {
 // What Responders share with their server: the inbox of replies made on
 // other threads (their texts back to back in inbox_text), and whether the
 // server still exists.
+//
+// Lifetime: reference-counted by hand, so that handing a Responder from the
+// loop to a worker costs no atomic operation per request. The server holds
+// one reference; every armed Responder one (taken in bulk by the loop
+// thread, Acquire); every scheduled drain one. Replies release theirs in
+// bulk after delivery (one atomic per batch). The last release deletes.
 struct ServerShared {
+  std::atomic<int64_t> refs{1};  // The server's.
   absl::Mutex mu;
   TcpServer* server ABSL_GUARDED_BY(mu) = nullptr;
   EventLoop* loop ABSL_GUARDED_BY(mu) = nullptr;
@@ -41,26 +48,55 @@ struct ServerShared {
 
   // Any thread: queues replies for the loop; the call that makes the inbox
   // non-empty schedules the drain (one wake-up per batch of replies).
-  static void Deliver(const std::shared_ptr<ServerShared>& self,
-                      absl::string_view text, absl::Span<const ReplyRef> refs) {
-    if (refs.empty()) return;
-    absl::MutexLock l(&self->mu);
-    if (self->server == nullptr) return;
-    const bool post = self->inbox.empty();
-    self->inbox_text.append(text.data(), text.size());
-    self->inbox.insert(self->inbox.end(), refs.begin(), refs.end());
-    if (!post) return;  // A drain is already scheduled.
-    EventLoop* loop = self->loop;
-    auto drain = [self] { Drain(self); };
-    if (loop->InLoopThread()) {
-      loop->CallSoon(std::move(drain));
-    } else {
-      loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+  void Acquire(int64_t n) { refs.fetch_add(n, std::memory_order_relaxed); }
+  void Release(int64_t n) {
+    if (refs.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+  }
+
+  // A scheduled drain's reference, released when the callback is destroyed
+  // (after running, or dropped by a closed loop).
+  class DrainRef {
+   public:
+    explicit DrainRef(ServerShared* s) : s_(s) { s_->Acquire(1); }
+    DrainRef(DrainRef&& other) noexcept : s_(other.s_) { other.s_ = nullptr; }
+    DrainRef& operator=(DrainRef&&) = delete;
+    ~DrainRef() {
+      if (s_ != nullptr) s_->Release(1);
     }
+    ServerShared* get() const { return s_; }
+
+   private:
+    ServerShared* s_;
+  };
+
+  // Any thread: queues replies for the loop; the call that makes the inbox
+  // non-empty schedules the drain (one wake-up per batch of replies). Then
+  // releases the references of the `refs.size()` responders answered.
+  static void Deliver(ServerShared* self, absl::string_view text,
+                      absl::Span<const ReplyRef> refs) {
+    if (refs.empty()) return;
+    {
+      absl::MutexLock l(&self->mu);
+      if (self->server != nullptr) {
+        const bool post = self->inbox.empty();
+        self->inbox_text.append(text.data(), text.size());
+        self->inbox.insert(self->inbox.end(), refs.begin(), refs.end());
+        if (post) {  // Otherwise a drain is already scheduled.
+          EventLoop* loop = self->loop;
+          auto drain = [ref = DrainRef(self)] { Drain(ref.get()); };
+          if (loop->InLoopThread()) {
+            loop->CallSoon(std::move(drain));
+          } else {
+            loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+          }
+        }
+      }
+    }
+    self->Release(static_cast<int64_t>(refs.size()));
   }
 
   // Loop thread: hands the inbox to the server.
-  static void Drain(const std::shared_ptr<ServerShared>& self) {
+  static void Drain(ServerShared* self) {
     TcpServer* server;
     {
       absl::MutexLock l(&self->mu);
@@ -82,6 +118,53 @@ struct Slot {
   std::string reply;
 };
 
+// The reply slots of a connection: a FIFO ring that reuses its entries
+// (and their strings' capacity), so a request costs no allocation.
+class SlotRing {
+ public:
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  Slot& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }
+  Slot& front() { return buf_[head_]; }
+  // Appends an empty slot.
+  void emplace_back() {
+    if (size_ == buf_.size()) Grow();
+    ++size_;
+  }
+  void push_back(Slot slot) {
+    emplace_back();
+    (*this)[size_ - 1] = std::move(slot);
+  }
+  void pop_front() {
+    Reset(front());
+    head_ = (head_ + 1) & mask_;
+    --size_;
+  }
+  // Removes the last `n` slots.
+  void pop_back(size_t n = 1) {
+    for (; n > 0; --n) Reset((*this)[--size_]);
+  }
+  void clear() { pop_back(size_); }
+
+ private:
+  static void Reset(Slot& s) {
+    s.done = false;
+    s.close_after = false;
+    s.reply.clear();
+  }
+  void Grow() {
+    std::vector<Slot> bigger(std::max<size_t>(8, 2 * buf_.size()));
+    for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+    buf_.swap(bigger);
+    head_ = 0;
+    mask_ = buf_.size() - 1;
+  }
+  std::vector<Slot> buf_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+};
+
 struct Connection {
   uint64_t id = 0;
   Socket sock;
@@ -90,7 +173,7 @@ struct Connection {
   size_t in_pos = 0;
   std::string out;
   size_t out_pos = 0;
-  std::deque<Slot> slots;  // slots[i] answers request base_seq + i.
+  SlotRing slots;  // slots[i] answers request base_seq + i.
   uint64_t base_seq = 0;
   uint64_t next_seq = 0;
   bool reading = false;  // Reader callback registered.
@@ -196,7 +279,8 @@ constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
 Responder& Responder::operator=(Responder&& other) noexcept {
   if (this != &other) {
     if (valid()) Reply("ERR internal error: no reply");
-    shared_ = std::move(other.shared_);
+    shared_ = other.shared_;
+    other.shared_ = nullptr;
     conn_id_ = other.conn_id_;
     seq_ = other.seq_;
   }
@@ -207,9 +291,17 @@ Responder::~Responder() {
   if (valid()) Reply("ERR internal error: no reply");
 }
 
+void Responder::Disarm() {
+  if (shared_ == nullptr) return;
+  internal::ServerShared* shared = shared_;
+  shared_ = nullptr;
+  shared->Release(1);
+}
+
 void Responder::Reply(std::string line, bool close_after) {
   ABSL_RAW_CHECK(shared_ != nullptr, "Responder::Reply on an empty Responder");
-  std::shared_ptr<internal::ServerShared> shared = std::move(shared_);
+  internal::ServerShared* shared = shared_;
+  shared_ = nullptr;
   const internal::ReplyRef ref{conn_id_, seq_,
                                static_cast<uint32_t>(line.size()), close_after};
   internal::ServerShared::Deliver(shared, line, absl::MakeConstSpan(&ref, 1));
@@ -222,10 +314,9 @@ void ReplyBatch::Add(Responder& r, absl::string_view line, bool close_after) {
   ABSL_RAW_CHECK(r.shared_ != nullptr, "ReplyBatch::Add on an empty Responder");
   if (r.shared_ != shared_) {
     Flush();  // Another server: one inbox per batch.
-    shared_ = std::move(r.shared_);
-  } else {
-    r.shared_.reset();
+    shared_ = r.shared_;
   }
+  r.shared_ = nullptr;  // Its reference is the batch's now.
   text_.append(line.data(), line.size());
   refs_.push_back(internal::ReplyRef{
       r.conn_id_, r.seq_, static_cast<uint32_t>(line.size()), close_after});
@@ -234,6 +325,7 @@ void ReplyBatch::Add(Responder& r, absl::string_view line, bool close_after) {
 void ReplyBatch::Flush() {
   if (refs_.empty()) return;
   internal::ServerShared::Deliver(shared_, text_, refs_);
+  shared_ = nullptr;  // Its references are released.
   text_.clear();
   refs_.clear();
 }
@@ -245,7 +337,7 @@ TcpServer::TcpServer(EventLoop* loop, Options options, Handler handler)
     : loop_(loop),
       options_(std::move(options)),
       handler_(std::move(handler)),
-      shared_(std::make_shared<internal::ServerShared>()) {
+      shared_(new internal::ServerShared) {
   absl::MutexLock l(&shared_->mu);
   shared_->server = this;
   shared_->loop = loop_;
@@ -277,6 +369,7 @@ TcpServer::~TcpServer() {
   for (auto& [id, c] : conns_) all.push_back(c.get());
   for (Conn* c : all) CloseConnection(c);
   dead_.clear();
+  shared_->Release(1);
 }
 
 absl::Status TcpServer::Start() {
@@ -615,6 +708,7 @@ void TcpServer::DispatchBatch(absl::Span<Conn* const> conns) {
     }
   }
   const size_t n = batch_.size();
+  shared_->Acquire(static_cast<int64_t>(n));  // The responders' references.
   size_t taken = n;
   bool threw = false;
   std::string what = "ERR internal error";
@@ -656,8 +750,7 @@ void TcpServer::DispatchBatch(absl::Span<Conn* const> conns) {
         batch_[i].responder.Disarm();
       }
       const size_t back = count - took;
-      c->slots.erase(c->slots.end() - static_cast<std::ptrdiff_t>(back),
-                     c->slots.end());
+      c->slots.pop_back(back);
       c->next_seq -= back;
       pending_ -= back;
       Bump(stats_.pending, -static_cast<int64_t>(back));
@@ -701,11 +794,12 @@ void TcpServer::Park(Conn* c) {
 }
 
 Responder TcpServer::MakeResponder(Conn* c, uint64_t seq) {
-  return Responder(shared_, c->id, seq);
+  return Responder(shared_, c->id, seq);  // Counted by the caller.
 }
 
 void TcpServer::Dispatch(Conn* c, absl::string_view line) {
   const uint64_t seq = AddSlot(c);
+  shared_->Acquire(1);
   Responder r = MakeResponder(c, seq);
   absl::Status s;
   try {

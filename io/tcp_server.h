@@ -138,7 +138,10 @@ struct ReplyRef {
 class Responder {
  public:
   Responder() = default;
-  Responder(Responder&& other) noexcept = default;
+  Responder(Responder&& other) noexcept
+      : shared_(other.shared_), conn_id_(other.conn_id_), seq_(other.seq_) {
+    other.shared_ = nullptr;
+  }
   Responder& operator=(Responder&& other) noexcept;
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
@@ -155,11 +158,13 @@ class Responder {
   friend class TcpServer;
   friend class ReplyBatch;
   // Forgets the request without answering it.
-  void Disarm() { shared_.reset(); }
-  Responder(std::shared_ptr<internal::ServerShared> shared, uint64_t conn_id,
-            uint64_t seq)
-      : shared_(std::move(shared)), conn_id_(conn_id), seq_(seq) {}
-  std::shared_ptr<internal::ServerShared> shared_;
+  void Disarm();
+  // `shared` must already count this responder (ServerShared::Acquire).
+  Responder(internal::ServerShared* shared, uint64_t conn_id, uint64_t seq)
+      : shared_(shared), conn_id_(conn_id), seq_(seq) {}
+  // Counted reference (see ServerShared): released by Reply, Disarm or a
+  // ReplyBatch.
+  internal::ServerShared* shared_ = nullptr;
   uint64_t conn_id_ = 0;
   uint64_t seq_ = 0;
 };
@@ -196,7 +201,8 @@ class ReplyBatch {
   bool empty() const { return refs_.empty(); }
 
  private:
-  std::shared_ptr<internal::ServerShared> shared_;
+  // The server of the replies in refs_; holds one reference per reply.
+  internal::ServerShared* shared_ = nullptr;
   std::string text_;
   std::vector<internal::ReplyRef> refs_;
 };
@@ -402,8 +408,8 @@ class TcpServer {
   std::vector<uint64_t> input_ready_;  // Conns with input to dispatch.
   bool dispatch_armed_ = false;
   Handle dispatch_handle_;
-  std::vector<Conn*> touched_;  // Connections of the completion batch.
-  std::shared_ptr<internal::ServerShared> shared_;
+  std::vector<Conn*> touched_;      // Connections of the completion batch.
+  internal::ServerShared* shared_;  // One reference, released by ~TcpServer.
   Stats stats_;
   std::vector<Socket> listeners_;
   bool accepting_ = false;
