@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -102,6 +103,7 @@ std::string Gate(absl::string_view arg) {
   return absl::StrCat("gated ", getpid());
 }
 
+std::atomic<size_t> benchmark_sink{0};  // Keeps busy loops from vanishing.
 int init_value = 0;  // Set by the initializer, in workers only.
 absl::Status SetInitValue() {
   init_value = 7;
@@ -830,6 +832,33 @@ TEST(ProcessPoolExecutorTest, WorkersDoNotInheritAnotherPoolsSockets) {
   }
   closedir(d);
   EXPECT_EQ(sockets, 1) << "only its own socket to the caller";
+}
+
+TEST(ProcessPoolExecutorTest, ConstructedWhileOtherThreadsAllocate) {
+  // The fork server is forked while other threads are busy in malloc (glibc
+  // keeps malloc usable in the child): workers allocate freely.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.emplace_back([&stop] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::vector<std::string> v(64, std::string(100, 'x'));
+        benchmark_sink = v.size();
+      }
+    });
+  }
+  {
+    ProcessPoolExecutor pool(Workers(2));
+    std::vector<Future<std::string>> fs;
+    for (int i = 0; i < 20; ++i) fs.push_back(pool.Submit(&Repeat, "100000"));
+    for (auto& f : fs) {
+      auto r = f.ResultFor(kBound);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->size(), 100000u);
+    }
+  }
+  stop = true;
+  for (auto& t : busy) t.join();
 }
 
 TEST(ProcessPoolExecutorTest, WorkersAndForkServerExitWhenTheOwnerDies) {
