@@ -103,8 +103,8 @@ std::string Gate(absl::string_view arg) {
   return absl::StrCat("gated ", getpid());
 }
 
-std::atomic<size_t> benchmark_sink{0};  // Keeps busy loops from vanishing.
-int init_value = 0;  // Set by the initializer, in workers only.
+std::atomic<size_t> busy_sink{0};  // Keeps busy loops from vanishing.
+int init_value = 0;                // Set by the initializer, in workers only.
 absl::Status SetInitValue() {
   init_value = 7;
   return absl::OkStatus();
@@ -843,7 +843,7 @@ TEST(ProcessPoolExecutorTest, ConstructedWhileOtherThreadsAllocate) {
     busy.emplace_back([&stop] {
       while (!stop.load(std::memory_order_relaxed)) {
         std::vector<std::string> v(64, std::string(100, 'x'));
-        benchmark_sink = v.size();
+        busy_sink = v.size();
       }
     });
   }
