@@ -39,7 +39,12 @@ namespace {
 constexpr int kMaxSignal = 65;
 std::atomic<EventLoop*> g_signal_loop[kMaxSignal];
 std::atomic<bool> g_signal_pending[kMaxSignal];
-std::atomic<bool> g_any_signal_pending{false};
+// Bit signo-1 set: g_signal_pending[signo] may be set. Per signal, not one
+// "any" flag: with several loops, a loop that does not route a signal must
+// not consume the flag of the loop that does (that lost Ctrl-C in
+// multi-loop servers).
+std::atomic<uint64_t> g_pending_mask{0};
+constexpr uint64_t SignalBit(int signo) { return uint64_t{1} << (signo - 1); }
 // The selector to wake for each signal, stored as the loop's Wakeup target.
 std::atomic<Selector<internal::FdEntry*>*> g_signal_selector[kMaxSignal];
 absl::Mutex g_signal_mu(absl::kConstInit);
@@ -232,10 +237,14 @@ void EventLoop::DrainThreadsafe() {
 }
 
 void EventLoop::DispatchSignals() {
-  if (!g_any_signal_pending.load(std::memory_order_acquire)) return;
-  g_any_signal_pending.store(false, std::memory_order_relaxed);
+  const uint64_t mask = g_pending_mask.load(std::memory_order_acquire);
+  if (mask == 0) return;
   for (int signo = 1; signo < kMaxSignal; ++signo) {
+    if ((mask & SignalBit(signo)) == 0) continue;
     if (g_signal_loop[signo].load(std::memory_order_acquire) != this) continue;
+    // Clear the bit before taking the flag: a signal arriving in between
+    // sets both again and is seen now or at the next iteration.
+    g_pending_mask.fetch_and(~SignalBit(signo), std::memory_order_acq_rel);
     if (!g_signal_pending[signo].exchange(false)) continue;
     ready_.push_back(std::make_shared<internal::HandleState>(
         [this, signo] {
@@ -389,6 +398,7 @@ bool EventLoop::RemoveSignalHandler(int signo) {
   g_signal_loop[signo].store(nullptr);
   g_signal_selector[signo].store(nullptr);
   g_signal_pending[signo].store(false);
+  g_pending_mask.fetch_and(~SignalBit(signo));
   signal_callbacks_.erase(signo);
   return true;
 }
@@ -397,7 +407,7 @@ void EventLoop::OnSignal(int signo) {
   const int saved_errno = errno;
   if (signo > 0 && signo < kMaxSignal) {
     g_signal_pending[signo].store(true, std::memory_order_release);
-    g_any_signal_pending.store(true, std::memory_order_release);
+    g_pending_mask.fetch_or(SignalBit(signo), std::memory_order_release);
     if (Selector<internal::FdEntry*>* sel = g_signal_selector[signo].load()) {
       sel->Wakeup().IgnoreError();
     }
