@@ -199,7 +199,8 @@ constexpr size_t kMaxBatch = 256;
 
 class Service {
  public:
-  explicit Service(int queue_size) : queue_(queue_size) {}
+  Service(int queue_size, int workers)
+      : queue_(queue_size), workers_(workers) {}
 
   spindle::Queue<Job>& queue() { return queue_; }
   void AddServer(const TcpServer* s) { servers_.push_back(s); }
@@ -214,8 +215,18 @@ class Service {
       jobs.clear();
       if (!queue_.GetMany(kMaxBatch, &jobs).ok()) return;  // Shut down.
       busy_.fetch_add(1, std::memory_order_relaxed);
-      for (Job& job : jobs) {
-        if (Run(job, answers)) Flush(answers);  // Expensive: answer now.
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        if (i + 1 < jobs.size() && IsExpensive(jobs[i].line.view()) &&
+            busy_.load(std::memory_order_relaxed) < workers_) {
+          // A long job ahead and idle workers: hand them the jobs after
+          // it (what fits back in the queue) rather than make them wait.
+          size_t put = 0;
+          queue_.TryPutMany(absl::MakeSpan(jobs).subspan(i + 1), &put)
+              .IgnoreError();  // Whatever did not fit stays here.
+          jobs.erase(jobs.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                     jobs.begin() + static_cast<std::ptrdiff_t>(i + 1 + put));
+        }
+        if (Run(jobs[i], answers)) Flush(answers);  // Expensive: answer now.
       }
       Flush(answers);
       busy_.fetch_sub(1, std::memory_order_relaxed);
@@ -353,6 +364,13 @@ class Service {
     return cmd == kPrimes || cmd == kSleep;
   }
 
+  // PRIMES and SLEEP (their replies are sent as soon as they are done;
+  // see WorkerLoop).
+  static bool IsExpensive(absl::string_view line) {
+    return absl::StartsWithIgnoreCase(line, "PRIMES") ||
+           absl::StartsWithIgnoreCase(line, "SLEEP");
+  }
+
   static bool IsStats(absl::string_view line) {
     return line.size() >= 5 && (line[0] == 'S' || line[0] == 's') &&
            absl::EqualsIgnoreCase(absl::StripTrailingAsciiWhitespace(line),
@@ -458,6 +476,7 @@ class Service {
   }
 
   spindle::Queue<Job> queue_;
+  const int workers_;
   std::vector<const TcpServer*> servers_;
   std::atomic<int> busy_{0};
   std::atomic<int64_t> done_{0};
@@ -487,18 +506,18 @@ int main(int argc, char** argv) {
   }
   // Writing to a vanished client must be an error, not a process kill.
   signal(SIGPIPE, SIG_IGN);
-  // SIGINT/SIGTERM go to the thread running loop 0, nowhere else: blocked
+  // SIGINT/SIGTERM are taken by the thread running loop 0 only: blocked
   // here, inherited blocked by every thread made from now on (workers,
-  // other loops), unblocked in this thread once its handler is routed. (A
-  // signal taken by a worker asleep in a raw futex wait would otherwise
-  // wait there, under TSan, until the worker next wakes - a lost Ctrl-C.)
+  // other loops), unblocked in this thread once its handler is routed - so
+  // the handler never interrupts a worker, and a signal that comes during
+  // start-up waits for the handler instead of killing the process.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Service service(queue_size);
+  Service service(queue_size, workers);
   spindle::ThreadPoolExecutor pool(spindle::ThreadPoolExecutor::Options{
       .max_workers = workers, .thread_name_prefix = "job"});
   std::vector<spindle::Future<void>> worker_loops;
