@@ -46,8 +46,13 @@ struct ProcessState {
 
   mutable absl::Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
-  // pid_ and pidfd are written once by Start() under mu and read without it
-  // by waiters that have seen `started` (under mu).
+  // True while Start() is forking (without holding mu, so that the child's
+  // copy of mu is not locked); the other calls wait until it is false.
+  bool starting ABSL_GUARDED_BY(mu) = false;
+  // The process that started the child (set before the fork): in the
+  // child's copy of this object it is not getpid().
+  std::atomic<pid_t> owner{0};
+  // Written once by Start() (under mu); 0 before.
   std::atomic<pid_t> pid{0};
   int pidfd ABSL_GUARDED_BY(mu) = -1;  // -1: none (not started, or fallback)
   std::optional<int> exitcode ABSL_GUARDED_BY(mu);
@@ -220,10 +225,17 @@ pid_t ReapDaemonAware(pid_t pid, bool daemon, int* status) {
   return r;
 }
 
+// Waits while Start() is forking.
+void AwaitStartedLocked(ProcessState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  s.mu.Await(absl::Condition(
+      +[](bool* starting) { return !*starting; }, &s.starting));
+}
+
 // Tries to reap the child. Returns true if it has been reaped (now or
 // before).
 bool TryReapLocked(ProcessState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (s.exitcode.has_value()) return true;
+  if (s.pid.load(std::memory_order_relaxed) <= 0) return false;  // never
   int status = 0;
   pid_t r =
       ReapDaemonAware(s.pid.load(std::memory_order_relaxed), s.daemon, &status);
@@ -279,8 +291,13 @@ Process::Process(Process&& other) noexcept = default;
 
 Process::~Process() {
   if (state_ == nullptr) return;
+  // The child's copy of a Process object (destroyed if the child calls
+  // exit()) does nothing: the child is not its parent.
+  const pid_t owner = state_->owner.load(std::memory_order_relaxed);
+  if (owner != 0 && owner != getpid()) return;
   {
     absl::MutexLock l(&state_->mu);
+    AwaitStartedLocked(*state_);
     if (!state_->started || TryReapLocked(*state_)) return;
   }
   if (state_->daemon) {
@@ -298,19 +315,29 @@ int Process::Run() {
 
 absl::Status Process::Start() {
   ProcessState& s = *state_;
-  absl::MutexLock l(&s.mu);
-  if (s.started) {
-    return ShutDownError(
-        absl::StrCat("Process ", s.name, ": cannot start a process twice"));
+  const pid_t parent = getpid();
+  {
+    absl::MutexLock l(&s.mu);
+    if (s.started) {
+      return ShutDownError(
+          absl::StrCat("Process ", s.name, ": cannot start a process twice"));
+    }
+    s.started = true;
+    s.starting = true;
+    s.owner.store(parent, std::memory_order_relaxed);
   }
   if (s.daemon) InstallDaemonHandlers();
-  const pid_t parent = getpid();
   const bool on_main_thread = static_cast<pid_t>(syscall(SYS_gettid)) == parent;
   std::fflush(nullptr);
   const pid_t pid = fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
+  const int fork_errno = errno;
   if (pid == 0) RunChild(*this, s, parent, s.daemon && on_main_thread);
-  s.started = true;
+  absl::MutexLock l(&s.mu);
+  s.starting = false;
+  if (pid < 0) {
+    s.started = false;  // may be started again
+    return ErrnoError(fork_errno, "fork");
+  }
   s.pid.store(pid, std::memory_order_relaxed);
   // -1 (ENOSYS, EPERM...): the fallback. SPINDLE_PROCESS_NO_PIDFD in the
   // environment forces the fallback (for spindle's own tests).
@@ -336,6 +363,7 @@ bool Process::JoinFor(absl::Duration timeout) {
     int pidfd;
     {
       absl::MutexLock l(&s.mu);
+      AwaitStartedLocked(s);
       ABSL_RAW_CHECK(s.started, "Process::Join: process was never started");
       if (TryReapLocked(s)) return true;
       pidfd = s.pidfd;
@@ -365,6 +393,7 @@ bool Process::JoinFor(absl::Duration timeout) {
 bool Process::IsAlive() {
   ProcessState& s = *state_;
   absl::MutexLock l(&s.mu);
+  AwaitStartedLocked(s);
   if (!s.started) return false;
   return !TryReapLocked(s);
 }
@@ -381,11 +410,12 @@ std::optional<int> Process::exitcode() const {
 namespace {
 absl::Status SendSignal(ProcessState& s, int sig) {
   absl::MutexLock l(&s.mu);
+  AwaitStartedLocked(s);
   if (!s.started) {
     return ShutDownError(
         absl::StrCat("Process ", s.name, ": not started, cannot signal it"));
   }
-  if (s.exitcode.has_value()) return absl::OkStatus();  // already reaped
+  if (s.exitcode.has_value()) return absl::OkStatus();
   int r = s.pidfd >= 0 ? PidfdSendSignal(s.pidfd, sig)
                        : kill(s.pid.load(std::memory_order_relaxed), sig);
   if (r != 0 && errno != ESRCH) {

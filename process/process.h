@@ -116,7 +116,10 @@
 //   what it was given (a `Connection`, plain data).
 //
 // A `Process` object belongs to the process that started it: the child's
-// copy of it (and of its siblings' `Process` objects) must not be used.
+// copy of it (and of its siblings' `Process` objects) must not be used. Its
+// destructor does nothing in the child, so a child that calls `exit()`
+// (running static destructors) does not wait for or signal its siblings.
+// `Start()` does not hold the object's lock across `fork()`.
 //
 // Thread safety: all member functions may be called concurrently from any
 // thread of the process that created the object, except construction,

@@ -130,6 +130,16 @@ TEST(ProcessTest, ExitCallInsideTheChildIsTheExitCode) {
   EXPECT_EQ(p.exitcode(), 4);
 }
 
+TEST(ProcessTest, ExitInTheChildLeavesTheParentsProcessObjectAlone) {
+  // exit() in the child runs static destructors there, including that of
+  // the child's copy of this very Process (mid-Start in that copy): it must
+  // neither hang nor touch the parent's child.
+  static Process p([] { std::exit(6); });
+  ASSERT_OK(p.Start());
+  ASSERT_TRUE(p.JoinFor(kBound));
+  EXPECT_EQ(p.exitcode(), 6);
+}
+
 TEST(ProcessTest, UncaughtExceptionExitsOneAndNamesTheProcess) {
   Channel err = MakeChannel();
   // The child points its stderr at the pipe, then throws.
