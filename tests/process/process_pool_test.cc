@@ -111,6 +111,7 @@ absl::Status SetInitValue() {
 }
 std::string InitValue(absl::string_view) { return absl::StrCat(init_value); }
 absl::Status FailingInit() { return absl::InternalError("init says no"); }
+absl::Status ThrowingInit() { throw std::runtime_error("init threw"); }
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -655,6 +656,25 @@ TEST(ProcessPoolExecutorTest, KillWorkersUsesSigkill) {
   }
 }
 
+TEST(ProcessPoolExecutorTest, ShutdownWithoutWaitReturnsAndTasksStillFinish) {
+  GatePipes gate;
+  std::vector<Future<std::string>> fs;
+  {
+    ProcessPoolExecutor pool(Workers(2));
+    for (int i = 0; i < 2; ++i) fs.push_back(pool.Submit(&Gate, gate.arg()));
+    ASSERT_TRUE(gate.WaitStarted(2));
+    fs.push_back(pool.Submit(&Upper, "queued"));
+    pool.Shutdown(/*wait=*/false);  // Returns although tasks are running.
+    for (auto& f : fs) EXPECT_FALSE(f.done());
+    gate.Release(2);
+  }  // The destructor waits for all three.
+  for (auto& f : fs) {
+    ASSERT_TRUE(f.done());
+    EXPECT_TRUE(f.Result().ok()) << f.Result().status();
+  }
+  EXPECT_EQ(*fs[2].Result(), "QUEUED");
+}
+
 TEST(ProcessPoolExecutorTest, SubmitAfterShutdownIsRejected) {
   ProcessPoolExecutor pool(Workers(1));
   pool.Shutdown();
@@ -773,6 +793,17 @@ TEST(ProcessPoolExecutorTest, FailingInitializerBreaksThePool) {
   Future<std::string> later = pool.Submit(&Echo, "x");
   ASSERT_TRUE(later.done());
   EXPECT_TRUE(IsBroken(later.Result().status()));
+}
+
+TEST(ProcessPoolExecutorTest, ThrowingInitializerBreaksThePool) {
+  ProcessPoolExecutor::Options o = Workers(1);
+  o.initializer = &ThrowingInit;
+  ProcessPoolExecutor pool(o);
+  auto r = pool.Submit(&Echo, "x").ResultFor(kBound);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsBroken(r.status())) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "init threw"))
+      << r.status();
 }
 
 // ---------------------------------------------------------------------------
