@@ -6,6 +6,11 @@
 //
 //   ./bazelw run --config=opt //bench:pipe_bench
 //
+// Ping-pong latency is bimodal on small machines (parent and child on one
+// core or two, idle-state wakeups), for spindle and the raw loop alike; pin
+// the run to one core for comparable figures:
+//   taskset -c 1 bazel-bin/bench/pipe_bench --benchmark_repetitions=5
+//
 // Benchmarks (a forked child is the peer in each):
 //   PingPong/64        one 64-byte message parent -> child -> parent
 //                      (round-trip latency; time per iteration = one round
