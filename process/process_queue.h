@@ -103,10 +103,11 @@
 // by smaller ones for as long as they keep the ring too full for it.
 //
 // Spinning. A Get that finds the queue empty (a Put that finds no room)
-// first polls for a few microseconds with the lock released before it
-// sleeps, only on multi-core machines and only when nobody is blocked ahead
-// of it: a producer and a consumer running at the same pace then hand
-// messages over without system calls.
+// first polls, with the lock released, for a short while before it sleeps
+// (400 CPU pause instructions: from about a microsecond to a few tens of
+// microseconds depending on the CPU), only on multi-core machines and only
+// when nobody is blocked ahead of it: a producer and a consumer running at
+// the same pace then hand messages over without system calls.
 //
 // Ordering. FIFO: messages come out in the order their puts took effect; the
 // messages of one producer (one thread) come out in the order it put them.
