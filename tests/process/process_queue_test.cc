@@ -695,6 +695,34 @@ TEST(ProcessQueueTest, OwnerKilledWhileHoldingTheLockDoesNotDeadlock) {
   EXPECT_EQ(*q.TryGet(), "later");
 }
 
+TEST(ProcessQueueTest, GetterKilledWhileBlockedDoesNotSwallowAWakeUp) {
+  // The re-check safety net is off here: the put below must wake the live
+  // getter, not the dead one.
+  ProcessQueue q = MakeQueue();
+  auto doomed = Spawn([&q]() -> int {
+    (void)q.Get();
+    return 1;  // Not reached: killed while blocked.
+  });
+  ASSERT_TRUE(Eventually([&q] { return q.getters_waiting() >= 1; }));
+  auto live = Spawn([&q]() -> int {
+    absl::StatusOr<std::string> m = q.Get();
+    CHILD_CHECK(m.ok() && *m == "for the living");
+    return 0;
+  });
+  ASSERT_TRUE(Eventually([&q] { return q.getters_waiting() >= 2; }));
+  ASSERT_OK(doomed->Kill());
+  EXPECT_EQ(Reap(*doomed), -SIGKILL);
+  // The dead getter is still counted (documented): it cannot say it left.
+  EXPECT_EQ(q.getters_waiting(), 2u);
+  ASSERT_OK(q.Put("for the living"));
+  EXPECT_EQ(Reap(*live), 0);
+  EXPECT_TRUE(q.empty());
+  // Later calls work as before.
+  ASSERT_OK(q.Put("later"));
+  EXPECT_EQ(*q.TryGet(), "later");
+  EXPECT_EQ(TestHooks::owner_deaths(q), 0);
+}
+
 class CrashPointTest : public testing::TestWithParam<TestHooks::CrashPoint> {};
 
 // A process killed at each point inside Put / Get leaves the queue as if
