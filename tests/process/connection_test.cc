@@ -370,6 +370,37 @@ TEST(ConnectionTest, ConnectionUsedAcrossFork) {
   EXPECT_EQ(echo.exitcode(), 0);
 }
 
+TEST(ConnectionTest, BothProcessesSendAtOnceOnADuplexPipe) {
+  auto a_b = MakePipe(true);
+  Connection& a = a_b.first;
+  Connection& b = a_b.second;
+  // Both sides send before receiving, so everything must fit in the socket
+  // buffers (AF_UNIX charges each small message ~1 KiB of buffer space).
+  constexpr int kCount = 50;
+  Process child([&a, &b] {
+    a.Close();
+    for (int i = 0; i < kCount; ++i) {
+      if (!b.SendBytes(absl::StrCat("c", i)).ok()) return 1;
+    }
+    for (int i = 0; i < kCount; ++i) {
+      auto got = b.RecvBytes();
+      if (!got.ok() || *got != absl::StrCat("p", i)) return 2;
+    }
+    return 0;
+  });
+  ASSERT_OK(child.Start());
+  b.Close();
+  for (int i = 0; i < kCount; ++i) ASSERT_OK(a.SendBytes(absl::StrCat("p", i)));
+  for (int i = 0; i < kCount; ++i) {
+    auto got = RecvBounded(a);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(*got, absl::StrCat("c", i));
+  }
+  ASSERT_TRUE(child.JoinFor(kBound));
+  EXPECT_EQ(child.exitcode(), 0);
+  EXPECT_TRUE(IsEof(a.RecvBytes().status()));
+}
+
 TEST(ConnectionTest, RecvIsNotBrokenByInterruptingSignals) {
   // A handler installed without SA_RESTART makes blocking reads fail with
   // EINTR; RecvBytes must retry them.

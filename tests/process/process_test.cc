@@ -203,6 +203,22 @@ TEST(ProcessTest, SignalsBeforeStartFailAndAfterExitAreNoOps) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TEST(ProcessTest, ManyProcessesTerminatedAndJoined) {
+  // CPython's test_many_processes: start many, terminate them all, join.
+  Channel go = MakeChannel();  // never sent to
+  std::vector<Process> procs;
+  for (int i = 0; i < 20; ++i) {
+    procs.emplace_back([&go] { WaitForGo(go.r); });
+    ASSERT_OK(procs.back().Start());
+  }
+  for (Process& p : procs) EXPECT_TRUE(p.IsAlive());
+  for (Process& p : procs) ASSERT_OK(p.Terminate());
+  for (Process& p : procs) {
+    ASSERT_TRUE(p.JoinFor(kBound));
+    EXPECT_EQ(p.exitcode(), -SIGTERM);
+  }
+}
+
 // ---- Join, IsAlive, pid
 // ------------------------------------------------------
 
