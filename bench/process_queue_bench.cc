@@ -13,6 +13,9 @@
 //   * spindle::Connection (spindle/process/connection.h, Python's Pipe):
 //     SendBytes / RecvBytes over its socketpair.
 //
+// BM_ProcessQueueSameThread (Put then Get in one thread) is a reference for
+// the cost of the queue itself, without another process.
+//
 // The producer is forked before timing starts and waits for a start flag
 // that the consumer raises just before its timed loop, so every peer starts
 // empty. Items/s is the consumer's rate, which is the pipeline's.
@@ -120,6 +123,29 @@ BENCHMARK(BM_ProcessQueue)
     ->Arg(4 << 10)
     ->ArgName("ring_bytes")
     ->UseRealTime();
+
+// Reference: Put then Get of one message in one thread (no other process):
+// the floor of a hand-off, with no cache line moving between CPUs.
+void BM_ProcessQueueSameThread(benchmark::State& state) {
+  absl::StatusOr<spindle::ProcessQueue> q = spindle::ProcessQueue::Create();
+  if (!q.ok()) {
+    state.SkipWithError("ProcessQueue::Create failed");
+    return;
+  }
+  std::string msg(kMessageSize, 'p');
+  int64_t i = 0;
+  for (auto _ : state) {
+    Fill(msg, i++);
+    if (!q->Put(msg).ok()) {
+      state.SkipWithError("Put failed");
+      break;
+    }
+    absl::StatusOr<std::string> m = q->Get();
+    benchmark::DoNotOptimize(m->data());
+  }
+  Report(state);
+}
+BENCHMARK(BM_ProcessQueueSameThread);
 
 // --- raw socketpair, length-prefixed
 // ---------------------------------------------
