@@ -10,6 +10,13 @@
 //                        |                        (GetMany)
 //                        +--- ReplyBatch (CallSoonThreadsafe) <--+
 //
+// With --process_workers=N, PRIMES (CPU-bound) runs in a
+// spindle::ProcessPoolExecutor of N worker processes instead: the thread
+// worker submits it and moves on; the result's done callback answers the
+// request (replies still go out in request order). A worker process that
+// crashes fails only its own request ("ERR process pool worker crashed:
+// ...") and is replaced - try CRASH.
+//
 // Each request line becomes a Job on a bounded spindle::Queue; `--workers`
 // ThreadPoolExecutor workers take jobs off it and answer through the job's
 // Responder, which hands the reply back to the loop thread; the TcpServer
@@ -29,12 +36,20 @@
 // Protocol (one request per line, one reply line per request):
 //   ECHO <text>     -> <text>
 //   UPPER <text>    -> <TEXT>
-//   PRIMES <n>      -> number of primes <= n (CPU-bound; 0 <= n <= 20000000)
+//   PRIMES <n>      -> number of primes <= n (CPU-bound; 0 <= n <= 20000000;
+//                      in a worker process with --process_workers)
 //   SLEEP <ms>      -> SLEPT <ms> after sleeping (I/O stand-in; <= 60000)
 //   STATS           -> connections, queue depth, busy workers, jobs
 //                      done/failed, per-command latency percentiles
-//                      (answered by the loop thread at once, not queued)
+//                      (answered by the loop thread at once, not queued);
+//                      with --process_workers also process_workers,
+//                      in_process (submitted, not answered) and crashed
 //   FAIL <text>     -> a job that throws (to see one request fail alone)
+//   CRASH           -> with --process_workers: a task that kills its worker
+//                      process (SIGSEGV) -> "ERR process pool worker crashed:
+//                      pid <p> killed by signal 11 (SIGSEGV) ..."; the pool
+//                      replaces the worker and serves everyone else as before.
+//                      Without it: "ERR CRASH needs --process_workers".
 //   QUIT            -> BYE, then the server closes the connection
 // Anything else -> "ERR <reason>"; the connection stays usable. A job that
 // throws answers "ERR <what>" for that request only.
@@ -45,13 +60,15 @@
 //        (comma-separated addresses, IPv4 or IPv6), --workers,
 //        --queue_size, --max_line, --idle_timeout, --loops (event loops,
 //        each in its own thread, sharing the port with SO_REUSEPORT),
-//        --max_connections, --shutdown_grace.
+//        --max_connections, --shutdown_grace, --process_workers (worker
+//        processes for PRIMES; 0 = off, PRIMES runs on the thread pool).
 // Ctrl-C (SIGINT) or SIGTERM: graceful shutdown - stop accepting, finish
 // the jobs already accepted, flush their replies, close, print a summary. A
 // second signal exits at once.
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,10 +100,12 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "spindle/concurrency/queue.h"
+#include "spindle/concurrency/semaphore.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/tcp_server.h"
+#include "spindle/process/process_pool.h"
 
 ABSL_FLAG(int, port, 7070, "TCP port; 0 picks a free one (printed)");
 ABSL_FLAG(std::string, bind, "127.0.0.1",
@@ -100,6 +119,9 @@ ABSL_FLAG(int, loops, 1, "event loops (threads) accepting on the port");
 ABSL_FLAG(int, max_connections, 10000, "open connections per loop");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "how long a graceful shutdown waits for jobs in flight");
+ABSL_FLAG(int, process_workers, 0,
+          "worker processes for PRIMES (a ProcessPoolExecutor); 0 = off, "
+          "PRIMES runs on the thread pool; also enables CRASH");
 
 namespace {
 
@@ -154,10 +176,21 @@ class Histogram {
 
 // --- the service ------------------------------------------------------------
 
-enum Command { kEcho, kUpper, kPrimes, kSleep, kStats, kFail, kQuit, kOther };
-constexpr const char* kCommandNames[] = {"ECHO",  "UPPER", "PRIMES", "SLEEP",
-                                         "STATS", "FAIL",  "QUIT",   "other"};
-constexpr int kNumCommands = 8;
+enum Command {
+  kEcho,
+  kUpper,
+  kPrimes,
+  kSleep,
+  kStats,
+  kFail,
+  kCrash,
+  kQuit,
+  kOther
+};
+constexpr const char* kCommandNames[] = {"ECHO",  "UPPER", "PRIMES",
+                                         "SLEEP", "STATS", "FAIL",
+                                         "CRASH", "QUIT",  "other"};
+constexpr int kNumCommands = 9;
 
 // A request that is the client's mistake; answered "ERR <what>".
 class BadRequest : public std::invalid_argument {
@@ -197,6 +230,33 @@ struct Job {
 // Jobs a worker takes per GetMany (and answers per ReplyBatch at most).
 constexpr size_t kMaxBatch = 256;
 
+// Number of primes <= n (sieve).
+int64_t CountPrimes(int64_t n) {
+  if (n < 2) return 0;
+  std::vector<bool> composite(static_cast<size_t>(n) + 1, false);
+  int64_t count = 0;
+  for (int64_t i = 2; i <= n; ++i) {
+    if (composite[i]) continue;
+    ++count;
+    for (int64_t j = i * i; j <= n; j += i) composite[j] = true;
+  }
+  return count;
+}
+
+// Process-pool tasks (spindle::ProcessTask: bytes in, bytes out; they run
+// in a worker process forked from this binary).
+std::string PrimesTask(absl::string_view n) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(n, &v)) throw std::invalid_argument("bad n");
+  return absl::StrCat(CountPrimes(v));
+}
+std::string CrashTask(absl::string_view) {
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);  // A demo crash: no core file.
+  raise(SIGSEGV);
+  return "still alive?";
+}
+
 class Service {
  public:
   Service(int queue_size, int workers)
@@ -204,6 +264,15 @@ class Service {
 
   spindle::Queue<Job>& queue() { return queue_; }
   void AddServer(const TcpServer* s) { servers_.push_back(s); }
+  // PRIMES and CRASH go to `procs` (not owned; outlives the workers). At
+  // most `max_in_flight` of them are submitted and not yet answered: a
+  // worker waits for a slot, so that a flood of PRIMES backs up into the
+  // bounded queue (and the front end stops reading) instead of growing the
+  // process pool's own, unbounded, queue.
+  void SetProcessPool(spindle::ProcessPoolExecutor* procs, int max_in_flight) {
+    procs_ = procs;
+    process_slots_ = std::make_unique<spindle::BoundedSemaphore>(max_in_flight);
+  }
 
   // The worker body: takes batches of jobs until the queue is shut down
   // and drained.
@@ -280,6 +349,12 @@ class Service {
         failed_.load(),
         static_cast<double>(done_.load()) /
             std::max(1e-9, absl::ToDoubleSeconds(uptime)));
+    if (procs_ != nullptr) {
+      absl::StrAppendFormat(&out,
+                            "  process pool: %d worker processes, %d crashed "
+                            "(and replaced)\n",
+                            procs_->max_workers(), crashed_.load());
+    }
     for (int c = 0; c < kNumCommands; ++c) {
       if (latency_[c].count() == 0) continue;
       absl::StrAppendFormat(&out, "  %-7s %s\n", kCommandNames[c],
@@ -296,6 +371,11 @@ class Service {
         absl::StrCat("STATS connections=", conns, " queue=", queue_.qsize(),
                      " busy_workers=", busy_.load(), " done=", done_.load(),
                      " failed=", failed_.load());
+    if (procs_ != nullptr) {
+      absl::StrAppend(&out, " process_workers=", procs_->max_workers(),
+                      " in_process=", in_process_.load(),
+                      " crashed=", crashed_.load());
+    }
     for (int c = 0; c < kNumCommands; ++c) {
       if (latency_[c].count() == 0) continue;
       absl::StrAppend(&out, " ", kCommandNames[c], ":n=", latency_[c].count(),
@@ -350,6 +430,10 @@ class Service {
     absl::string_view arg =
         word.size() < line.size() ? line.substr(word.size() + 1) : "";
     const Command cmd = Parse(word);
+    if (procs_ != nullptr && (cmd == kPrimes || cmd == kCrash) &&
+        RunInProcess(cmd, arg, job, a)) {
+      return false;  // Answered later, by the future's callback.
+    }
     bool quit = false;
     a.reply.clear();
     try {
@@ -364,10 +448,55 @@ class Service {
     return cmd == kPrimes || cmd == kSleep;
   }
 
-  // PRIMES and SLEEP (their replies are sent as soon as they are done;
-  // see WorkerLoop).
-  static bool IsExpensive(absl::string_view line) {
-    return absl::StartsWithIgnoreCase(line, "PRIMES") ||
+  // Submits PRIMES (a valid one; a bad argument gets the thread path's
+  // error) or CRASH to the process pool, and chains the reply to its
+  // future. Returns false if the job should run here instead.
+  bool RunInProcess(Command cmd, absl::string_view arg, Job& job, Answers& a) {
+    if (cmd == kPrimes) {
+      int64_t n;
+      if (!absl::SimpleAtoi(arg, &n) || n < 0 || n > 20000000) return false;
+    }
+    if (!process_slots_->TryAcquire()) {
+      Flush(a);  // Do not hold earlier replies while waiting.
+      process_slots_->Acquire();
+    }
+    in_process_.fetch_add(1, std::memory_order_relaxed);
+    spindle::Future<std::string> result =
+        cmd == kPrimes ? procs_->Submit(&PrimesTask, std::string(arg))
+                       : procs_->Submit(&CrashTask, "");
+    // Runs on the pool's thread when the worker answers (or crashes).
+    result.AddDoneCallback([this, cmd, responder = std::move(job.responder),
+                            received_ns = job.received_ns](
+                               const spindle::Future<std::string>& f) mutable {
+      std::string reply;
+      bool ok = false;
+      try {
+        absl::StatusOr<std::string> r = f.Result();
+        if (r.ok()) {
+          reply = *std::move(r);
+          ok = true;
+        } else {
+          if (spindle::IsBroken(r.status())) {
+            crashed_.fetch_add(1, std::memory_order_relaxed);
+          }
+          reply = absl::StrCat("ERR ", r.status().message());
+        }
+      } catch (const std::exception& e) {  // RemoteTaskError
+        reply = absl::StrCat("ERR ", e.what());
+      }
+      latency_[cmd].Record(absl::GetCurrentTimeNanos() - received_ns);
+      (ok ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
+      in_process_.fetch_sub(1, std::memory_order_relaxed);
+      responder.Reply(std::move(reply));
+      process_slots_->Release();
+    });
+    return true;
+  }
+
+  // PRIMES (unless a worker process runs it) and SLEEP (their replies are
+  // sent as soon as they are done; see WorkerLoop).
+  bool IsExpensive(absl::string_view line) const {
+    return (procs_ == nullptr && absl::StartsWithIgnoreCase(line, "PRIMES")) ||
            absl::StartsWithIgnoreCase(line, "SLEEP");
   }
 
@@ -446,6 +575,8 @@ class Service {
       case kFail:
         throw std::runtime_error(
             absl::StrCat("job failed: ", arg.empty() ? "FAIL" : arg));
+      case kCrash:  // With a process pool, RunInProcess took it.
+        throw BadRequest("CRASH needs --process_workers");
       case kQuit:
         *quit = true;
         out->append("BYE");
@@ -460,19 +591,8 @@ class Service {
     }
     throw BadRequest(
         absl::StrCat("unknown command '", shown,
-                     "' (try ECHO, UPPER, PRIMES, SLEEP, STATS, FAIL, QUIT)"));
-  }
-
-  static int64_t CountPrimes(int64_t n) {
-    if (n < 2) return 0;
-    std::vector<bool> composite(static_cast<size_t>(n) + 1, false);
-    int64_t count = 0;
-    for (int64_t i = 2; i <= n; ++i) {
-      if (composite[i]) continue;
-      ++count;
-      for (int64_t j = i * i; j <= n; j += i) composite[j] = true;
-    }
-    return count;
+                     "' (try ECHO, UPPER, PRIMES, SLEEP, STATS, FAIL, CRASH, "
+                     "QUIT)"));
   }
 
   spindle::Queue<Job> queue_;
@@ -482,6 +602,10 @@ class Service {
   std::atomic<int64_t> done_{0};
   std::atomic<int64_t> failed_{0};
   std::array<Histogram, kNumCommands> latency_;
+  spindle::ProcessPoolExecutor* procs_ = nullptr;
+  std::unique_ptr<spindle::BoundedSemaphore> process_slots_;
+  std::atomic<int64_t> crashed_{0};     // Process-pool jobs whose worker died.
+  std::atomic<int64_t> in_process_{0};  // Submitted, not yet answered.
 };
 
 int Fail(const absl::Status& s, absl::string_view what) {
@@ -497,11 +621,16 @@ int main(int argc, char** argv) {
   const int workers = absl::GetFlag(FLAGS_workers);
   const int queue_size = absl::GetFlag(FLAGS_queue_size);
   const int nloops = absl::GetFlag(FLAGS_loops);
+  const int process_workers = absl::GetFlag(FLAGS_process_workers);
   if (workers < 1 || queue_size < 1 || nloops < 1 ||
       absl::GetFlag(FLAGS_max_line) < 1) {
     std::fprintf(stderr,
                  "job_server: --workers, --queue_size, --loops and "
                  "--max_line must be >= 1\n");
+    return 2;
+  }
+  if (process_workers < 0) {
+    std::fprintf(stderr, "job_server: --process_workers must be >= 0\n");
     return 2;
   }
   // Writing to a vanished client must be an error, not a process kill.
@@ -518,6 +647,17 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Service service(queue_size, workers);
+  // The process pool first, while this process has no other thread: its
+  // fork server (which forks every worker) is a copy of the process as it
+  // is now (see process_pool.h, "fork safety").
+  std::unique_ptr<spindle::ProcessPoolExecutor> procs;
+  if (process_workers > 0) {
+    auto created =
+        spindle::ProcessPoolExecutor::Create({.max_workers = process_workers});
+    if (!created.ok()) return Fail(created.status(), "process pool");
+    procs = *std::move(created);
+    service.SetProcessPool(procs.get(), 4 * process_workers);
+  }
   spindle::ThreadPoolExecutor pool(spindle::ThreadPoolExecutor::Options{
       .max_workers = workers, .thread_name_prefix = "job"});
   std::vector<spindle::Future<void>> worker_loops;
@@ -554,9 +694,9 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "job_server: listening on %s port %d (%d loop%s, %d workers, "
-      "queue %d); Ctrl-C to stop\n",
+      "%d worker processes, queue %d); Ctrl-C to stop\n",
       absl::GetFlag(FLAGS_bind).c_str(), servers[0]->port(), nloops,
-      nloops == 1 ? "" : "s", workers, queue_size);
+      nloops == 1 ? "" : "s", workers, process_workers, queue_size);
   std::printf("listening on %s:%d\n", options.hosts[0].c_str(),
               servers[0]->port());
   std::fflush(stdout);
@@ -610,6 +750,9 @@ int main(int argc, char** argv) {
   // release the workers and wait for them.
   service.queue().Shutdown();
   pool.Shutdown(/*wait=*/true);
+  // PRIMES still in worker processes (if the grace period ran out) finish;
+  // then the worker processes and their fork server exit and are reaped.
+  if (procs != nullptr) procs->Shutdown(/*wait=*/true);
   const std::string summary = service.Summary(absl::Now() - start);
   servers.clear();
   loops.clear();

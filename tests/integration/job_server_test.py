@@ -160,7 +160,7 @@ def test_nc_session():
         expect_eq(out.splitlines(), [
             "hello world", "MAKE ME LOUD", "168", "SLEPT 20",
             "ERR unknown command 'FROB' (try ECHO, UPPER, PRIMES, SLEEP, "
-            "STATS, FAIL, QUIT)",
+            "STATS, FAIL, CRASH, QUIT)",
             "ERR bad argument: n must be an integer in [0, 20000000]",
             "ERR job failed: on purpose", "BYE"], "nc session")
     finally:
@@ -478,6 +478,170 @@ def test_connect_disconnect_churn_leaks_nothing():
         grown = (srv.rss_kb() - rss0) / 1024
         assert grown < 16, "RSS grew %.1f MB" % grown
         print("  fds %d -> %d, RSS grew %.1f MB" % (fd0, fds(), grown))
+    finally:
+        srv.stop()
+
+
+# --- --process_workers: PRIMES in a ProcessPoolExecutor, CRASH -----------------
+
+
+def descendants(pid):
+    """Pids of the processes below `pid` (children, grandchildren...)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def same_exe(pid, exe):
+    try:
+        return os.readlink("/proc/%d/exe" % pid) == exe
+    except OSError:
+        return False
+
+
+def pid_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_process_workers_primes_and_crash():
+    """--process_workers=2: PRIMES runs in worker processes; CRASH kills one
+    worker and answers ERR, while that connection and others keep working."""
+    srv = Server("--workers=2", "--process_workers=2")
+    try:
+        a, b = srv.connect(), srv.connect()
+        ra, rb = LineReader(a), LineReader(b)
+        a.sendall(b"PRIMES 1000\n")
+        expect_eq(ra.line(), b"168", "PRIMES in a worker process")
+        # Pipelined on one connection: replies stay in order around a crash.
+        a.sendall(b"PRIMES 100\nCRASH\nPRIMES 5000\nECHO after\n")
+        b.sendall(b"PRIMES 10000\n")
+        expect_eq(ra.line(), b"25", "before the crash")
+        crash = ra.line().decode()
+        assert crash.startswith("ERR ") and "worker crashed" in crash, crash
+        assert re.search(r"pid \d+ killed by signal", crash), crash
+        expect_eq(ra.line(), b"669", "same connection after the crash")
+        expect_eq(ra.line(), b"after", "same connection after the crash")
+        expect_eq(rb.line(), b"1229", "another connection")
+        # A connection opened after the crash is served too.
+        c = srv.connect()
+        c.sendall(b"PRIMES 20000\nSTATS\n")
+        rc = LineReader(c)
+        expect_eq(rc.line(), b"2262", "new connection")
+        stats = rc.line().decode()
+        assert "process_workers=2" in stats and "crashed=1" in stats, stats
+        # Worker processes exist below the server (fork server + workers:
+        # forked without exec, so the same executable; a sanitizer's
+        # symbolizer child is not one of them).
+        exe = os.readlink("/proc/%d/exe" % srv.proc.pid)
+        below = [p for p in descendants(srv.proc.pid)
+                 if same_exe(p, exe)]
+        assert len(below) >= 2, below
+        for s in (a, b, c):
+            s.close()
+    finally:
+        srv.stop()
+    # The fork server and every worker were reaped: nothing left behind.
+    for pid in below:
+        assert pid_gone(pid), "process %d outlived the server" % pid
+
+
+def test_process_workers_survive_many_crashes():
+    """Several CRASHes in a row (and interleaved from two clients) do not
+    break the pool: each gets ERR, PRIMES still answers afterwards."""
+    srv = Server("--workers=2", "--process_workers=2")
+    try:
+        a, b = srv.connect(), srv.connect()
+        ra, rb = LineReader(a), LineReader(b)
+        a.sendall(b"CRASH\n" * 5 + b"PRIMES 1000\n")
+        b.sendall(b"CRASH\nPRIMES 100\n" * 3)
+        for i in range(5):
+            line = ra.line().decode()
+            assert line.startswith("ERR ") and "worker crashed" in line, (i, line)
+        expect_eq(ra.line(), b"168", "PRIMES after 5 crashes")
+        for i in range(3):
+            line = rb.line().decode()
+            assert "worker crashed" in line, (i, line)
+            expect_eq(rb.line(), b"25", "PRIMES between crashes")
+        a.sendall(b"STATS\n")
+        stats = ra.line().decode()
+        assert "crashed=8" in stats, stats
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+def test_process_workers_graceful_shutdown():
+    """SIGINT with PRIMES running in worker processes: they are answered,
+    then the server exits 0 and leaves no process behind."""
+    srv = Server("--workers=2", "--process_workers=1", "--shutdown_grace=30s")
+    jobs, want = 3, str(count_primes(10000000)).encode()
+    try:
+        exe = os.readlink("/proc/%d/exe" % srv.proc.pid)
+        s = srv.connect()
+        s.sendall(b"PRIMES 10000000\n" * jobs)
+        # Wait (bounded) until the server has every PRIMES as a job, with
+        # some still in the worker process.
+        probe = srv.connect()
+        pr = LineReader(probe)
+        deadline = time.monotonic() + BOUND
+        while True:
+            probe.sendall(b"STATS\n")
+            st = pr.line().decode()
+            vals = dict(kv.split("=", 1) for kv in st.split()[1:]
+                        if "=" in kv and ":" not in kv)
+            in_flight = (int(vals["queue"]) + int(vals["busy_workers"]) +
+                         int(vals["in_process"]))
+            if int(vals["in_process"]) + int(vals["done"]) >= jobs:
+                assert in_flight > 0, "too late: nothing in flight: " + st
+                break
+            assert time.monotonic() < deadline, st
+        probe.close()
+        below = [p for p in descendants(srv.proc.pid) if same_exe(p, exe)]
+        assert below, "no worker processes"
+        srv.proc.send_signal(signal.SIGINT)
+        r = LineReader(s)
+        expect_eq([r.line() for _ in range(jobs)], [want] * jobs,
+                  "in-flight replies")
+        expect_eq(r.line(), None, "closed after the replies")
+        out, err = srv.proc.communicate(timeout=BOUND)
+        expect_eq(srv.proc.returncode, 0, "exit status")
+        assert "Sanitizer" not in err.decode(), err.decode()[-4000:]
+        assert "process pool: 1 worker processes, 0 crashed" in out.decode(), out
+    finally:
+        srv.kill()
+    for pid in below:
+        assert pid_gone(pid), "process %d outlived the server" % pid
+
+
+def test_crash_needs_process_workers():
+    """Without --process_workers, CRASH is refused (the server never kills
+    itself), and the connection stays usable."""
+    srv = Server("--workers=1")
+    try:
+        s = srv.connect()
+        r = LineReader(s)
+        s.sendall(b"CRASH\nPRIMES 100\n")
+        expect_eq(r.line(), b"ERR CRASH needs --process_workers", "CRASH")
+        expect_eq(r.line(), b"25", "PRIMES in a thread")
+        s.close()
     finally:
         srv.stop()
 
