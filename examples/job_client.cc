@@ -53,6 +53,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "spindle/examples/primes.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/socket.h"
 
@@ -77,17 +78,7 @@ using spindle::io::Socket;
 constexpr size_t kPool = 8192;
 constexpr int kMaxDepth = 4096;
 
-int64_t CountPrimes(int64_t n) {
-  if (n < 2) return 0;
-  std::vector<bool> composite(static_cast<size_t>(n) + 1, false);
-  int64_t count = 0;
-  for (int64_t i = 2; i <= n; ++i) {
-    if (composite[i]) continue;
-    ++count;
-    for (int64_t j = i * i; j <= n; j += i) composite[j] = true;
-  }
-  return count;
-}
+using spindle_examples::CountPrimes;
 
 // Latency histogram over nanoseconds: exact below 64 units of 1 us, then 32
 // linear sub-buckets per power of two.

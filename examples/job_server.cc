@@ -103,6 +103,7 @@
 #include "spindle/concurrency/semaphore.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "spindle/examples/primes.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/tcp_server.h"
 #include "spindle/process/process_pool.h"
@@ -230,18 +231,7 @@ struct Job {
 // Jobs a worker takes per GetMany (and answers per ReplyBatch at most).
 constexpr size_t kMaxBatch = 256;
 
-// Number of primes <= n (sieve).
-int64_t CountPrimes(int64_t n) {
-  if (n < 2) return 0;
-  std::vector<bool> composite(static_cast<size_t>(n) + 1, false);
-  int64_t count = 0;
-  for (int64_t i = 2; i <= n; ++i) {
-    if (composite[i]) continue;
-    ++count;
-    for (int64_t j = i * i; j <= n; j += i) composite[j] = true;
-  }
-  return count;
-}
+using spindle_examples::CountPrimes;
 
 // Process-pool tasks (spindle::ProcessTask: bytes in, bytes out; they run
 // in a worker process forked from this binary).

@@ -472,33 +472,28 @@ class ProcessPoolExecutor::ForkServer {
   // Reaps worker `pid` (after SIGKILL if `kill`) and returns its wait
   // status.
   absl::StatusOr<int> Reap(pid_t pid, bool kill) {
-    absl::MutexLock lock(&mu_);
-    if (fd_ < 0) return BrokenError("the fork server has stopped");
-    absl::Status s = SendRequest({kill ? kKillAndReap : kReap, pid, 0});
-    if (!s.ok()) return s;
-    Reply reply;
-    int fd = -1;
-    s = RecvReply(&reply, &fd);
-    if (fd >= 0) close(fd);
-    if (!s.ok()) return s;
-    if (reply.error != 0)
-      return ErrnoError(reply.error, "waitpid (fork server)");
-    return reply.status;
+    return Call({kill ? kKillAndReap : kReap, pid, 0}, "waitpid (fork server)");
   }
 
   // Sends `sig` to worker `pid` if it has not been reaped.
   absl::Status Signal(pid_t pid, int sig) {
+    return Call({kSignal, pid, sig}, "kill (fork server)").status();
+  }
+
+  // One request that carries no descriptor back: its reply's status, or
+  // the errno the fork server reported (as an ErrnoError naming `what`).
+  absl::StatusOr<int> Call(Request req, const char* what) {
     absl::MutexLock lock(&mu_);
     if (fd_ < 0) return BrokenError("the fork server has stopped");
-    absl::Status s = SendRequest({kSignal, pid, sig});
+    absl::Status s = SendRequest(req);
     if (!s.ok()) return s;
     Reply reply;
     int fd = -1;
     s = RecvReply(&reply, &fd);
     if (fd >= 0) close(fd);
     if (!s.ok()) return s;
-    if (reply.error != 0) return ErrnoError(reply.error, "kill (fork server)");
-    return absl::OkStatus();
+    if (reply.error != 0) return ErrnoError(reply.error, what);
+    return reply.status;
   }
 
   // Tells the fork server to exit (it kills and reaps any worker left) and

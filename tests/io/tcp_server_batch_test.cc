@@ -23,6 +23,7 @@
 #include "spindle/io/event_loop.h"
 #include "spindle/io/socket.h"
 #include "spindle/io/tcp_server.h"
+#include "tests/io/tcp_test_util.h"
 #include "tests/test_util.h"
 
 namespace spindle::io {
@@ -31,85 +32,8 @@ namespace {
 constexpr absl::Duration kBound = absl::Seconds(20);
 using Request = TcpServer::Request;
 
-// A blocking client socket whose reads time out after kBound.
-class Client {
- public:
-  explicit Client(int port) {
-    auto s = ConnectTcp("127.0.0.1", port);
-    EXPECT_TRUE(s.ok()) << s.status();
-    if (s.ok()) sock_ = *std::move(s);
-    timeval tv{static_cast<time_t>(absl::ToInt64Seconds(kBound)), 0};
-    setsockopt(sock_.fileno(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  }
-  void Send(absl::string_view data) { ASSERT_OK(sock_.SendAll(data)); }
-  // The next line without its newline; "<eof>" at end of stream,
-  // "<timeout>" when nothing came within kBound.
-  std::string ReadLine() {
-    for (;;) {
-      size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      char tmp[65536];
-      ssize_t n = recv(sock_.fileno(), tmp, sizeof(tmp), 0);
-      if (n == 0) return "<eof>";
-      if (n < 0) return errno == EAGAIN ? "<timeout>" : "<error>";
-      buf_.append(tmp, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  Socket sock_;
-  std::string buf_;
-};
-
-// An EventLoop running in its own thread, with a batch TcpServer on it.
-class BatchServer {
- public:
-  BatchServer(TcpServer::Options options, TcpServer::BatchHandler handler) {
-    loop_ = *EventLoop::Create();
-    server_ = std::make_unique<TcpServer>(loop_.get(), std::move(options),
-                                          std::move(handler));
-    start_ = server_->Start();
-    if (start_.ok()) {
-      thread_ = std::thread([this] { run_ = loop_->RunForever(); });
-    }
-  }
-  ~BatchServer() { Stop(); }
-
-  // Runs `fn` on the loop thread and waits for it.
-  void OnLoop(absl::AnyInvocable<void()> fn) {
-    absl::Notification done;
-    ASSERT_OK(loop_->CallSoonThreadsafe([&] {
-      fn();
-      done.Notify();
-    }));
-    ASSERT_TRUE(done.WaitForNotificationWithTimeout(kBound));
-  }
-  // Destroys the server (on its loop) and stops the loop.
-  void Stop() {
-    if (!thread_.joinable()) return;
-    OnLoop([this] {
-      server_.reset();
-      loop_->Stop();
-    });
-    thread_.join();
-    EXPECT_TRUE(run_.ok()) << run_;
-  }
-  absl::Status start() const { return start_; }
-  int port() const { return port_ ? port_ : (port_ = server_->port()); }
-  const TcpServer::Stats& stats() const { return server_->stats(); }
-
- private:
-  std::unique_ptr<EventLoop> loop_;
-  std::unique_ptr<TcpServer> server_;
-  absl::Status start_;
-  absl::Status run_;
-  std::thread thread_;
-  mutable int port_ = 0;
-};
+using tcp_test::Client;
+using BatchServer = tcp_test::ServerFixture;
 
 // Takes every request; answers them in reverse order from another thread
 // through one ReplyBatch (the server must restore the request order).
@@ -277,7 +201,7 @@ TEST(TcpServerBatchTest, ReplyBatchAfterServerDestroyedDoesNothing) {
   Client c(f->port());
   c.Send("a\nb\nc\n");
   ASSERT_TRUE(got.WaitForNotificationWithTimeout(kBound));
-  f->Stop();  // Server and loop gone; the client sees the close.
+  f->StopLoop();  // Server and loop gone; the client sees the close.
   EXPECT_EQ(c.ReadLine(), "<eof>");
   ReplyBatch batch;
   batch.Add(held[0], "late");
