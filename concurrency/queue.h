@@ -136,6 +136,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "spindle/concurrency/internal/spin.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -295,21 +296,6 @@ struct PutWaiter {
   absl::Status status;
 };
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
-// How many CPU pauses a thread spends polling before it blocks (0 on one CPU,
-// where spinning can only delay the thread it waits for).
-inline int SpinBudget() {
-  static const int budget = std::thread::hardware_concurrency() > 1 ? 200 : 0;
-  return budget;
-}
-
 // True when `deadline` has passed (InfinitePast: always; InfiniteFuture:
 // never, without reading the clock).
 inline bool Expired(absl::Time deadline) {
@@ -340,18 +326,10 @@ bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
   return true;
 }
 
-// Polls `ready` (unlocked) with growing gaps (1, 2, 4, then 8 pauses) until it
-// holds or the spin budget is spent. The gaps make the poller take the
-// polled cache line away from the thread that is filling / draining the
-// queue less often.
+// Polls `ready` (unlocked) briefly before a thread blocks; see spin.h.
 template <typename Ready>
 void Spin(Ready ready) {
-  const int budget = SpinBudget();
-  for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
-    const int gap = i < 3 ? (1 << i) : 8;
-    for (int j = 0; j < gap; ++j) CpuRelax();
-    spent += gap;
-  }
+  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(200));
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
+#include "spindle/concurrency/internal/spin.h"
 
 namespace spindle {
 namespace {
@@ -57,13 +58,7 @@ thread_local BlockCache block_cache;
 constexpr int kSpinRounds = 8;
 constexpr int kPausesPerRound = 16;
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using internal::CpuRelax;
 
 std::string ThreadName(const std::string& prefix, int index) {
   // Linux keeps 15 bytes of a name; keep the "_<i>" suffix whole.

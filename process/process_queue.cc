@@ -29,13 +29,13 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <thread>
 #include <utility>
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "spindle/concurrency/internal/spin.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -236,36 +236,15 @@ void WaitLocked(Shared* s, std::atomic<uint32_t>* seq,
   waiters->fetch_sub(1, std::memory_order_relaxed);
 }
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
-// How many CPU pauses a caller spends polling before it sleeps: none on one
-// CPU, where spinning can only delay the process it waits for.
-int SpinBudget() {
-  static const int budget =
-      std::thread::hardware_concurrency() > 1 ? kSpinPauses : 0;
-  return budget;
-}
-
 // Polls `ready` (lock-free snapshots only) with the lock released, for at
-// most SpinBudget() pauses. Called with the lock held, returns with it held.
+// most kSpinPauses pauses (none on one CPU). Called with the lock held, returns
+// with it held.
 template <typename Ready>
 void SpinUnlocked(Shared* s, Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-  const int budget = SpinBudget();
+  const int budget = internal::SpinBudget(kSpinPauses);
   if (budget == 0) return;
   s->mu.Unlock();
-  // Growing gaps (1, 2, 4, then 8 pauses) between polls, so the poller
-  // takes the cache line away from the lock holder less often.
-  for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
-    const int gap = i < 3 ? (1 << i) : 8;
-    for (int j = 0; j < gap; ++j) CpuRelax();
-    spent += gap;
-  }
+  internal::SpinUntil(ready, budget);
   LockQueue(s);
 }
 

@@ -11,8 +11,11 @@
 #ifndef SPINDLE_TESTS_TEST_UTIL_H_
 #define SPINDLE_TESTS_TEST_UTIL_H_
 
+#include <dirent.h>
+
 #include <thread>
 
+#include "absl/base/internal/raw_logging.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -38,6 +41,19 @@ namespace spindle::test_util {
 // Every blocking wait in the tests is bounded by this, so that a bug fails
 // the test instead of hanging it.
 inline constexpr absl::Duration kBound = absl::Seconds(30);
+
+// The number of file descriptors this process has open now (for leak
+// checks: compare before and after).
+inline int CountOpenFds() {
+  DIR* dir = opendir("/proc/self/fd");
+  ABSL_RAW_CHECK(dir != nullptr, "opendir(/proc/self/fd)");
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // The DIR's own descriptor.
+}
 // How long we watch a thread to confirm it is (still) blocked. Waiting is
 // the point of such checks; a bug shows up as the thread getting through.
 inline constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);

@@ -9,7 +9,6 @@
 
 #include "spindle/io/selectors.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +45,7 @@
 namespace spindle::io {
 namespace {
 
+using test_util::CountOpenFds;
 using test_util::kBound;
 
 // --- backends ---------------------------------------------------------------
@@ -112,17 +112,6 @@ std::pair<Socket, Socket> Pair() {
   absl::StatusOr<std::pair<Socket, Socket>> p = SocketPair();
   ABSL_RAW_CHECK(p.ok(), "socketpair failed");
   return *std::move(p);
-}
-
-int CountOpenFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  ABSL_RAW_CHECK(dir != nullptr, "opendir(/proc/self/fd)");
-  int n = 0;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(dir);
-  return n - 1;  // the DIR's own fd
 }
 
 // Raises the soft RLIMIT_NOFILE towards `want`; returns the new soft limit.

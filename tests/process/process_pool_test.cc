@@ -45,6 +45,7 @@
 namespace spindle {
 namespace {
 
+using test_util::CountOpenFds;
 using test_util::kBlockedFor;
 using test_util::kBound;
 
@@ -229,15 +230,6 @@ std::string CommandLine(pid_t pid) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-int CountOpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
 }
 
 ProcessPoolExecutor::Options Workers(int n) {

@@ -12,7 +12,6 @@
 
 #include "spindle/process/process.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -43,6 +42,7 @@
 namespace spindle {
 namespace {
 
+using test_util::CountOpenFds;
 using test_util::kBound;
 
 // A one-way pipe: `r` receives, `w` sends.
@@ -82,15 +82,6 @@ bool HasExited(pid_t pid) {
     return errno == ECHILD;
   }
   return info.si_pid == pid;
-}
-
-int CountOpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
 }
 
 // ---- Exit codes -----------------------------------------------------------
