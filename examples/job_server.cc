@@ -293,8 +293,9 @@ class Service {
   }
 
   // The front end's batch handler (loop thread): one TryPutMany for the
-  // lines of one read; STATS is answered here, at once, not queued behind
-  // the jobs it reports on (its reply still keeps its place in the order).
+  // lines of one loop iteration; STATS is answered here, at once, not queued
+  // behind the jobs it reports on (its reply still keeps its place in the
+  // order).
   size_t Submit(absl::Span<TcpServer::Request> batch) {
     // One staging vector per loop thread (kept for its capacity).
     thread_local std::vector<Job> jobs;

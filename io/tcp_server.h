@@ -264,18 +264,20 @@ class TcpServer {
   };
   // The batch form of Handler, for handlers that feed a queue (one
   // Queue::TryPutMany per batch instead of one TryPut per line). Called on
-  // the loop thread with the complete request lines of one connection that
-  // may be handed over now (at least one; as many as are buffered and the
-  // backpressure limits allow), in request order; the views are valid only
-  // during the call. Returns how many requests it took, counting from the
+  // the loop thread, once per loop iteration, with the complete request
+  // lines that may be handed over now from every connection that had input
+  // in that iteration (at least one line; per connection as many as are
+  // buffered and the backpressure limits allow), each connection's lines
+  // together and in request order; the views are valid only during the
+  // call. Returns how many requests it took, counting from the
   // front: each of those must have had its responder taken (moved out, or
   // replied - errors are the handler's to answer, e.g. r.Reply("ERR ...")).
   // The rest (index `taken` on) must be left with valid responders: they
-  // are not taken, exactly like a Handler's IsFull - the connection stops
-  // reading and the first of them is offered again (with what follows it)
-  // as soon as any request of this server completes, or after
-  // full_retry_delay. A return value above the batch size counts as the
-  // batch size. If the handler throws, the requests whose responders are
+  // are not taken, exactly like a Handler's IsFull - each connection with
+  // requests not taken stops reading, and its first one is offered again
+  // (with what follows it) as soon as any request of this server completes,
+  // or after full_retry_delay. A return value above the batch size counts as
+  // the batch size. If the handler throws, the requests whose responders are
   // still valid are answered "ERR internal error" and the rest count as
   // taken.
   using BatchHandler = absl::AnyInvocable<size_t(absl::Span<Request> batch)>;
