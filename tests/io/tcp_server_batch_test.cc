@@ -47,11 +47,16 @@ class ReverseWorker {
     }
     return batch.size();
   }
-  // Worker thread: answers everything received so far, last first.
-  size_t AnswerAll() {
+  // Worker thread: waits (until `deadline` at most) for requests, then
+  // answers everything received so far, last first.
+  size_t AnswerAll(absl::Time deadline) {
     std::vector<std::pair<std::string, Responder>> jobs;
     {
       absl::MutexLock l(&mu_);
+      auto have_jobs = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !jobs_.empty();
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&have_jobs), deadline);
       jobs.swap(jobs_);
     }
     ReplyBatch replies;
@@ -91,8 +96,7 @@ TEST(TcpServerBatchTest, PipelinedLinesComeInBatchesAndRepliesKeepOrder) {
   const absl::Time deadline = absl::Now() + kBound;
   std::thread t([&] {
     while (answered < kClients * kLines && absl::Now() < deadline) {
-      answered += worker.AnswerAll();
-      absl::SleepFor(absl::Milliseconds(1));
+      answered += worker.AnswerAll(deadline);
     }
   });
   for (int c = 0; c < kClients; ++c) {
