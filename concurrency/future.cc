@@ -48,7 +48,7 @@ bool FutureStateBase::Claim() {
     uint32_t s = expected & kStateMask;
     if (s != kPending && s != kRunning) return false;
     if (word_.compare_exchange_weak(
-            expected, (expected & kListeners) | kCompleting,
+            expected, (expected & ~kStateMask) | kCompleting,
             std::memory_order_acquire, std::memory_order_relaxed)) {
       return true;
     }
@@ -62,15 +62,93 @@ bool FutureStateBase::Cancel() {
     if (s == kCancelled) return true;
     if (s != kPending) return false;
     if (word_.compare_exchange_weak(
-            expected, (expected & kListeners) | kCancelled,
+            expected, (expected & ~kStateMask) | kCancelled,
             std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      if (expected & kListeners) NotifyListeners();
+      if (expected & kListeners) NotifyListeners(nullptr, nullptr, true);
       return true;
     }
   }
 }
 
-void FutureStateBase::NotifyListeners() {
+namespace {
+
+// This thread's trampoline for user callbacks: while `active`, completions
+// on this thread queue their user nodes here (FIFO) instead of running them
+// one stack frame deeper; the outermost RunUserCallbacks drains the queue.
+struct Trampoline {
+  bool active = false;
+  CallbackNode* head = nullptr;
+  CallbackNode* tail = nullptr;
+};
+thread_local Trampoline trampoline;
+
+void InvokeAndDelete(CallbackNode* node, FutureStateBase* state) {
+  node->Invoke(state);
+  delete node;
+}
+
+// Runs the user nodes `list` (oldest first) of `state`, and everything that
+// they complete on this thread, iteratively.
+void RunUserCallbacks(FutureStateBase* state, CallbackNode* list) {
+  Trampoline& t = trampoline;
+  if (t.active) {
+    // Inside a callback already: queue the nodes for the outermost call.
+    // Each holds a reference, so the state outlives whoever completed it.
+    while (list != nullptr) {
+      CallbackNode* next = list->next;
+      state->Ref();
+      list->deferred_state = state;
+      list->next = nullptr;
+      if (t.tail == nullptr) {
+        t.head = list;
+      } else {
+        t.tail->next = list;
+      }
+      t.tail = list;
+      list = next;
+    }
+    return;
+  }
+  t.active = true;
+  while (list != nullptr) {
+    CallbackNode* next = list->next;
+    InvokeAndDelete(list, state);
+    list = next;
+  }
+  while (t.head != nullptr) {
+    CallbackNode* node = t.head;
+    t.head = node->next;
+    if (t.head == nullptr) t.tail = nullptr;
+    FutureStateBase* deferred = node->deferred_state;
+    InvokeAndDelete(node, deferred);
+    deferred->Unref();
+  }
+  t.active = false;
+}
+
+}  // namespace
+
+void FutureStateBase::PublishFromWorker(uint32_t from, TaskNode::Hook hook,
+                                        void* arg) {
+  if (hook == nullptr) {
+    Publish(from);
+    return;
+  }
+  // Only the completer changes the state from here on; the bit may still be
+  // set concurrently (NotifyListeners handles that late registration).
+  const bool callbacks =
+      (word_.load(std::memory_order_acquire) & kUserCallbacks) != 0;
+  if (!callbacks) hook(arg, true);
+  uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
+  if (old & kListeners) {
+    NotifyListeners(hook, arg, !callbacks);
+  } else if (callbacks) {
+    hook(arg, true);  // Unreachable in practice: the bit comes with kListeners.
+  }
+}
+
+void FutureStateBase::NotifyListeners(TaskNode::Hook hook, void* arg,
+                                      bool idle_said) {
   CallbackNode* user = nullptr;  // Reversed: newest first.
   mu_.Lock();
   CallbackNode* node = callbacks_;
@@ -90,13 +168,15 @@ void FutureStateBase::NotifyListeners() {
   }
   // Unlock wakes threads blocked in WaitUntilDone (their condition is true).
   mu_.Unlock();
-  // `callbacks_` was pushed newest-first, so `user` is now oldest-first.
-  while (user != nullptr) {
-    CallbackNode* next = user->next;
-    user->Invoke(this);
-    delete user;
-    user = next;
+  if (user == nullptr) {
+    if (hook != nullptr && !idle_said) hook(arg, true);
+    return;
   }
+  // A worker runs the callbacks as part of its task: busy until they end.
+  if (hook != nullptr && idle_said) hook(arg, false);
+  // `callbacks_` was pushed newest-first, so `user` is now oldest-first.
+  RunUserCallbacks(this, user);
+  if (hook != nullptr) hook(arg, true);
 }
 
 bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
@@ -114,7 +194,8 @@ bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
 
 void FutureStateBase::AddCallback(CallbackNode* node) {
   mu_.Lock();
-  uint32_t old = word_.fetch_or(kListeners, std::memory_order_acq_rel);
+  uint32_t old =
+      word_.fetch_or(kListeners | kUserCallbacks, std::memory_order_acq_rel);
   if (!IsDoneState(old & kStateMask)) {
     node->next = callbacks_;
     callbacks_ = node;

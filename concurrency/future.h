@@ -272,6 +272,20 @@ class Future : public FutureBase {
   // Callbacks run in the order they were added, without locks held. An
   // exception thrown by `fn` is reported on stderr and otherwise ignored: it
   // does not affect the future, other callbacks, or the pool.
+  //
+  // Nesting: a future completed *inside* a callback or continuation (a
+  // `Then` whose result completes, a callback that sets a Promise or cancels
+  // a future) wakes its waiters at once, but its own callbacks are queued
+  // on this thread and run right after the current callback returns, by the
+  // outermost one, oldest first. So a chain of any length (a million
+  // `Then`s on a pending Promise) runs in constant stack space. Python runs
+  // them recursively instead; the difference shows only if a callback
+  // blocks waiting for the result of a continuation of a future it just
+  // completed itself, which here would wait forever.
+  //
+  // On a ThreadPoolExecutor worker, callbacks are part of the task: the
+  // worker counts as busy until they have run (a callback that submits to
+  // the same pool gets another worker if max_workers allows).
   template <typename F>
   void AddDoneCallback(F fn) const {
     checked()->AddCallback(
@@ -356,7 +370,9 @@ class Promise {
 
   // Finishes the future with a value / the task's exception / an error
   // status. Waiters wake and callbacks run on this thread before these
-  // return. FailedPrecondition if it was already done (or cancelled).
+  // return (called from inside another future's callback, the callbacks run
+  // right after that callback instead; see Future::AddDoneCallback).
+  // FailedPrecondition if it was already done (or cancelled).
   template <typename U = T, typename = std::enable_if_t<!std::is_void_v<U>>>
   absl::Status SetValue(U value) {
     return Check(state_->FinishWithValue(std::move(value)));

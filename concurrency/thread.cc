@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -53,6 +53,10 @@ struct ThreadRecord {
 
   // Only for kSpindle. `fn` is moved to the new thread by Start().
   absl::AnyInvocable<void()> fn;
+  // internal::ForkGeneration() when started (kSpindle). In a forked child,
+  // a thread started before the fork does not exist: its record is a copy
+  // that counts as finished (Python's threading._after_fork).
+  std::atomic<uint64_t> fork_generation{0};
   size_t stack_size = 0;  // Options::stack_size.
   // The OS thread, once pthread_create returned; then reaped (joined) at
   // most once, or detached.
@@ -73,7 +77,8 @@ int64_t GetTid() { return static_cast<int64_t>(syscall(SYS_gettid)); }
 uint64_t SelfIdent() { return static_cast<uint64_t>(pthread_self()); }
 
 // The set of live threads. Never destroyed, so that daemon threads may use
-// it while the process exits.
+// it while the process exits. A forked child gets a new one (see
+// AfterForkInChild); the parent's is leaked there.
 struct Registry {
   absl::Mutex mu;
   std::vector<std::shared_ptr<ThreadRecord>> live ABSL_GUARDED_BY(mu);
@@ -84,9 +89,24 @@ struct Registry {
   std::vector<std::shared_ptr<ThreadRecord>> unreaped ABSL_GUARDED_BY(mu);
 };
 
+std::atomic<Registry*> g_registry{nullptr};
+
 Registry& GetRegistry() {
-  static Registry* registry = new Registry();
-  return *registry;
+  Registry* r = g_registry.load(std::memory_order_acquire);
+  if (r != nullptr) return *r;
+  auto* fresh = new Registry();
+  if (g_registry.compare_exchange_strong(r, fresh, std::memory_order_acq_rel)) {
+    return *fresh;
+  }
+  delete fresh;
+  return *r;
+}
+
+// True for a spindle thread started before fork() when seen in the child.
+bool GoneByFork(const ThreadRecord& rec) {
+  return rec.kind == ThreadKind::kSpindle &&
+         rec.fork_generation.load(std::memory_order_relaxed) !=
+             internal::ForkGeneration();
 }
 
 void Register(const std::shared_ptr<ThreadRecord>& rec) {
@@ -162,15 +182,33 @@ struct CurrentSlot {
 };
 thread_local CurrentSlot tls_current;
 
-// The except hook; never destroyed (daemon threads may use it at exit).
-absl::Mutex g_hook_mu(absl::kConstInit);
-ExceptHook* g_hook ABSL_GUARDED_BY(g_hook_mu) = nullptr;
+// The except hook; never destroyed (daemon threads may use it at exit). A
+// forked child gets a new lock (another thread may have held this one at
+// the fork).
+struct HookState {
+  absl::Mutex mu;
+  ExceptHook* hook ABSL_GUARDED_BY(mu) = nullptr;
+};
+std::atomic<HookState*> g_hook_state{nullptr};
+
+HookState& Hook() {
+  HookState* h = g_hook_state.load(std::memory_order_acquire);
+  if (h != nullptr) return *h;
+  auto* fresh = new HookState();
+  if (g_hook_state.compare_exchange_strong(h, fresh,
+                                           std::memory_order_acq_rel)) {
+    return *fresh;
+  }
+  delete fresh;
+  return *h;
+}
 
 void RunExceptHook(std::exception_ptr exception, ThreadHandle thread) {
   ExceptHook hook;
   {
-    absl::MutexLock l(&g_hook_mu);
-    if (g_hook != nullptr) hook = *g_hook;
+    HookState& h = Hook();
+    absl::MutexLock l(&h.mu);
+    if (h.hook != nullptr) hook = *h.hook;
   }
   ExceptHookArgs args{std::move(exception), std::move(thread)};
   try {
@@ -186,9 +224,11 @@ void RunExceptHook(std::exception_ptr exception, ThreadHandle thread) {
 
 void Reap(ThreadRecord* rec);
 
-// Waits for every live non-daemon spindle thread at exit(), as Python's
-// interpreter does at shutdown.
-void JoinNonDaemonAtExit() {
+// The exit step that waits for every running non-daemon spindle thread, as
+// Python's interpreter does at shutdown. The lifecycle handler repeats it
+// (with the pool step) until a pass finds nothing to wait for, so threads
+// started while it waits are waited for too. True if it waited.
+bool JoinNonDaemonAtExit() {
   std::vector<std::shared_ptr<ThreadRecord>> pending;
   {
     Registry& r = GetRegistry();
@@ -206,7 +246,56 @@ void JoinNonDaemonAtExit() {
     }
     Reap(rec.get());
   }
+  return !pending.empty();
 }
+
+// pthread_atfork child handler: the child has one thread, the one that
+// forked. Describe that (Python's threading._after_fork): a new registry
+// holding a new record for it, which is also the child's main thread, and
+// a new except-hook lock. Nothing of the parent's is locked or freed (other
+// threads may have held those locks at the fork); the old records still
+// reachable through Thread objects count as finished (GoneByFork).
+void AfterForkInChild() {
+  std::shared_ptr<ThreadRecord> old = tls_current.rec;
+  auto rec = std::make_shared<ThreadRecord>(
+      old != nullptr ? old->name : std::string("MainThread"),
+      /*daemon=*/false, ThreadKind::kMain);
+  {
+    absl::MutexLock rl(&rec->mu);
+    rec->started = rec->registered = true;
+    rec->ident = SelfIdent();
+    rec->native_id = GetTid();
+  }
+  auto* registry = new Registry();
+  {
+    absl::MutexLock l(&registry->mu);
+    registry->main = rec;
+    registry->live.push_back(rec);
+  }
+  g_registry.store(registry, std::memory_order_release);
+  // The parent's record is leaked, not released: its lock may be held.
+  if (old != nullptr) new std::shared_ptr<ThreadRecord>(std::move(old));
+  tls_current.rec = std::move(rec);
+
+  HookState* parent_hook = g_hook_state.load(std::memory_order_acquire);
+  auto* hook = new HookState();
+  if (parent_hook != nullptr) {
+    // Copied without the parent's lock: this is the only thread now.
+    ExceptHook* h = [parent_hook]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return parent_hook->hook;
+    }();
+    if (h != nullptr) {
+      absl::MutexLock l(&hook->mu);
+      hook->hook = new ExceptHook(*h);
+    }
+  }
+  g_hook_state.store(hook, std::memory_order_release);
+}
+
+[[maybe_unused]] const bool kAfterForkInstalled = [] {
+  pthread_atfork(nullptr, nullptr, &AfterForkInChild);
+  return true;
+}();
 
 void* ThreadMain(void* arg) {
   std::shared_ptr<ThreadRecord> rec(
@@ -290,6 +379,7 @@ int64_t ThreadHandle::native_id() const {
   return rec_->native_id;
 }
 bool ThreadHandle::IsAlive() const {
+  if (GoneByFork(*rec_)) return false;
   absl::MutexLock l(&rec_->mu);
   return rec_->started && !rec_->finished;
 }
@@ -311,6 +401,13 @@ Thread::Thread(Options options, absl::AnyInvocable<void()> fn) {
 
 Thread::~Thread() {
   if (rec_ == nullptr) return;  // Moved from.
+  if (GoneByFork(*rec_)) {
+    // A copy in a forked child of a thread that runs in the parent only:
+    // nothing to join here, and the record's lock may have been held at the
+    // fork. Leak the record rather than touch it.
+    new std::shared_ptr<ThreadRecord>(std::move(rec_));
+    return;
+  }
   bool detached = false;
   {
     absl::MutexLock l(&rec_->mu);
@@ -348,8 +445,9 @@ absl::Status Thread::Start() {
     }
     rec_->started = true;
   }
-  static std::once_flag at_exit_once;
-  std::call_once(at_exit_once, [] { std::atexit(JoinNonDaemonAtExit); });
+  internal::SetExitStep(internal::ExitStep::kJoinThreads, &JoinNonDaemonAtExit);
+  rec_->fork_generation.store(internal::ForkGeneration(),
+                              std::memory_order_relaxed);
 
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -390,6 +488,9 @@ void Thread::Join() {
 }
 
 bool Thread::JoinFor(absl::Duration timeout) {
+  // In a forked child, a thread of the parent is over (Python marks it
+  // stopped, and joining it returns at once).
+  if (GoneByFork(*rec_)) return true;
   {
     absl::MutexLock l(&rec_->mu);
     if (!rec_->started) {
@@ -466,10 +567,11 @@ std::vector<ThreadHandle> Enumerate() {
 }
 
 ExceptHook SetExceptHook(ExceptHook hook) {
-  absl::MutexLock l(&g_hook_mu);
-  ExceptHook previous = g_hook != nullptr ? *g_hook : ExceptHook();
-  if (g_hook == nullptr) g_hook = new ExceptHook();
-  *g_hook = std::move(hook);
+  HookState& h = Hook();
+  absl::MutexLock l(&h.mu);
+  ExceptHook previous = h.hook != nullptr ? *h.hook : ExceptHook();
+  if (h.hook == nullptr) h.hook = new ExceptHook();
+  *h.hook = std::move(hook);
   return previous;
 }
 

@@ -15,7 +15,10 @@
 #include <vector>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/internal/spin.h"
 
 namespace spindle {
@@ -60,6 +63,59 @@ constexpr int kPausesPerRound = 16;
 
 using internal::CpuRelax;
 
+// The pool whose worker this thread is, if any.
+thread_local const ThreadPoolExecutor* current_worker_pool = nullptr;
+
+// Every live pool of this process, for the exit step (Python's
+// concurrent.futures joins its pools through threading._register_atexit).
+// Never destroyed; a forked child starts with a new, empty one (the
+// parent's may have been locked by another thread at the fork).
+struct PoolRegistry {
+  absl::Mutex mu;
+  std::vector<ThreadPoolExecutor*> pools ABSL_GUARDED_BY(mu);
+  // Pools the exit step has shut down already.
+  std::vector<ThreadPoolExecutor*> exit_joined ABSL_GUARDED_BY(mu);
+  // The pool the exit step is shutting down right now (its destructor waits
+  // for the step to let go of it).
+  ThreadPoolExecutor* joining ABSL_GUARDED_BY(mu) = nullptr;
+};
+std::atomic<PoolRegistry*> pool_registry{nullptr};
+
+PoolRegistry& Pools() {
+  PoolRegistry* r = pool_registry.load(std::memory_order_acquire);
+  if (r != nullptr) return *r;
+  auto* fresh = new PoolRegistry();
+  if (pool_registry.compare_exchange_strong(r, fresh,
+                                            std::memory_order_acq_rel)) {
+    return *fresh;
+  }
+  delete fresh;
+  return *r;
+}
+
+// Set once exit() has begun: pools then reject new tasks, as Python's do
+// ("cannot schedule new futures after interpreter shutdown").
+std::atomic<bool> exiting{false};
+
+template <typename T>
+void EraseOne(std::vector<T*>& v, const T* x) {
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (*it == x) {
+      v.erase(it);
+      return;
+    }
+  }
+}
+
+[[maybe_unused]] const bool kPoolsForgetAfterFork = [] {
+  // The parent's pools have no workers in the child: forget them (leaked,
+  // never locked again), so that exit() in the child does not wait for them.
+  pthread_atfork(nullptr, nullptr, [] {
+    pool_registry.store(new PoolRegistry(), std::memory_order_release);
+  });
+  return true;
+}();
+
 std::string ThreadName(const std::string& prefix, int index) {
   // Linux keeps 15 bytes of a name; keep the "_<i>" suffix whole.
   std::string suffix = absl::StrCat("_", index);
@@ -72,11 +128,38 @@ std::string ThreadName(const std::string& prefix, int index) {
 
 }  // namespace
 
-// Per-worker bookkeeping that BeforePublish updates.
+// Per-worker bookkeeping that WorkerHook updates.
 struct ThreadPoolExecutor::WorkerContext {
   ThreadPoolExecutor* pool;
   bool idle_registered = false;
 };
+
+bool ThreadPoolExecutor::ShutdownAllAtExit() {
+  exiting.store(true, std::memory_order_relaxed);
+  PoolRegistry& r = Pools();
+  bool waited = false;
+  absl::MutexLock lock(&r.mu);
+  for (;;) {
+    ThreadPoolExecutor* next = nullptr;
+    for (ThreadPoolExecutor* pool : r.pools) {
+      if (std::find(r.exit_joined.begin(), r.exit_joined.end(), pool) ==
+          r.exit_joined.end()) {
+        next = pool;
+        break;
+      }
+    }
+    if (next == nullptr) return waited;
+    r.exit_joined.push_back(next);
+    r.joining = next;
+    r.mu.Unlock();
+    // Runs the queued tasks and joins the workers (on a worker of `next`:
+    // waits for the others), with no registry lock held.
+    next->Shutdown(/*wait=*/true);
+    r.mu.Lock();
+    r.joining = nullptr;
+    waited = true;
+  }
+}
 
 int ThreadPoolExecutor::DefaultMaxWorkers() {
   int cores = static_cast<int>(std::thread::hardware_concurrency());
@@ -99,16 +182,45 @@ ThreadPoolExecutor::ThreadPoolExecutor(Options options)
               ? absl::StrCat("ThreadPoolExecutor-", pool_counter.fetch_add(1))
               : options.thread_name_prefix),
       initializer_(std::move(options.initializer)),
-      id_(pool_ids.fetch_add(1, std::memory_order_relaxed) + 1) {
+      id_(pool_ids.fetch_add(1, std::memory_order_relaxed) + 1),
+      fork_generation_(internal::ForkGeneration()) {
   ABSL_RAW_CHECK(max_workers_ > 0, "max_workers must be greater than 0");
+  internal::SetExitStep(internal::ExitStep::kShutdownPools,
+                        &ThreadPoolExecutor::ShutdownAllAtExit);
+  PoolRegistry& r = Pools();
+  absl::MutexLock lock(&r.mu);
+  r.pools.push_back(this);
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
+  if (InheritedByFork()) {
+    // A forked child's copy: the workers live in the parent only, and the
+    // parent's threads may have held mu_ at the fork. Touch nothing; the
+    // thread objects are leaked (destroying a joinable std::thread would
+    // terminate the process, joining one would wait forever).
+    new std::vector<std::thread>(std::move(threads_unsafe()));
+    return;
+  }
   Shutdown(/*wait=*/true);
+  {
+    PoolRegistry& r = Pools();
+    absl::MutexLock lock(&r.mu);
+    // The exit step may be shutting us down from another thread right now.
+    auto released = [&r, this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return r.joining != this;
+    };
+    r.mu.Await(absl::Condition(&released));
+    EraseOne(r.pools, this);
+    EraseOne(r.exit_joined, this);
+  }
   absl::MutexLock lock(&mu_);
   FreeBlocks(free_blocks_);
   free_blocks_ = nullptr;
   free_block_count_ = 0;
+}
+
+bool ThreadPoolExecutor::InheritedByFork() const {
+  return fork_generation_ != internal::ForkGeneration();
 }
 
 void* ThreadPoolExecutor::AllocateExecuteBlock() {
@@ -141,6 +253,14 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
     if (!broken_.ok()) return broken_;
     if (shutdown_) {
       return ShutDownError("cannot schedule new futures after shutdown");
+    }
+    if (exiting.load(std::memory_order_relaxed)) {
+      return ShutDownError("cannot schedule new futures after exit() began");
+    }
+    if (InheritedByFork()) {
+      return BrokenError(
+          "this thread pool was created before fork(); its workers do not "
+          "exist in the child process");
     }
     if (refill_blocks && free_blocks_ != nullptr) {
       BlockCache& cache = block_cache;
@@ -186,31 +306,47 @@ void ThreadPoolExecutor::StartWorkerLocked() {
   // The new worker counts as idle from now on (it will take a task without
   // anyone waking it), so the next Submit does not start another thread.
   ++idle_;
+  ++live_workers_;
   threads_.emplace_back([this, index] { WorkerMain(index); });
 }
 
-void ThreadPoolExecutor::BeforePublish(void* arg) {
-  // The worker has run its task but its future is not done yet. If the
-  // queue is empty, count the worker idle *now*, so that a caller woken by
-  // this future who submits again finds it idle and no new thread starts
-  // (Python's test_idle_thread_reuse). The hint keeps the busy path
-  // lock-free.
+void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
   auto* ctx = static_cast<WorkerContext*>(arg);
   ThreadPoolExecutor* pool = ctx->pool;
-  if (ctx->idle_registered ||
-      pool->has_work_hint_.load(std::memory_order_relaxed)) {
+  if (idle) {
+    // The task and its callbacks are over (or it has none, and its future
+    // is about to be published). If the queue is empty, count the worker
+    // idle *now*, so that a caller woken by this future who submits again
+    // finds it idle and no new thread starts (Python's
+    // test_idle_thread_reuse). The hint keeps the busy path lock-free.
+    if (ctx->idle_registered ||
+        pool->has_work_hint_.load(std::memory_order_relaxed)) {
+      return;
+    }
+    absl::MutexLock lock(&pool->mu_);
+    if (pool->head_ == nullptr && !pool->shutdown_) {
+      ++pool->idle_;
+      ctx->idle_registered = true;
+    }
     return;
   }
+  // A user callback turned up after the worker was counted idle: it runs on
+  // this worker, which is busy again. A task queued meanwhile in the belief
+  // that this worker would take it gets a new worker if the pool may grow.
+  if (!ctx->idle_registered) return;
   absl::MutexLock lock(&pool->mu_);
-  if (pool->head_ == nullptr && !pool->shutdown_) {
-    ++pool->idle_;
-    ctx->idle_registered = true;
+  --pool->idle_;
+  ctx->idle_registered = false;
+  if (pool->queued_count_ > pool->idle_ && !pool->shutdown_ &&
+      pool->threads_.size() < static_cast<size_t>(pool->max_workers_)) {
+    pool->StartWorkerLocked();
   }
 }
 
 void ThreadPoolExecutor::WorkerMain(int index) {
   const std::string name = ThreadName(prefix_, index);
   pthread_setname_np(pthread_self(), name.c_str());
+  current_worker_pool = this;
 
   WorkerContext ctx{this};
   ctx.idle_registered = true;  // StartWorkerLocked counted us idle.
@@ -233,6 +369,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
           s.ToString())));
       absl::MutexLock lock(&mu_);
       --idle_;
+      --live_workers_;
       return;
     }
   }
@@ -251,7 +388,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
         ctx.idle_registered = false;
       }
       mu_.Unlock();
-      void* block = task->Run(&BeforePublish, &ctx);
+      void* block = task->Run(&WorkerHook, &ctx);
       if (block != nullptr) {
         // Kept for Execute to reuse (under the lock we take anyway).
         mu_.Lock();
@@ -290,6 +427,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     --parked_;
   }
   if (ctx.idle_registered) --idle_;
+  --live_workers_;  // Shutdown(wait) callers wake on this.
   mu_.Unlock();
 }
 
@@ -314,6 +452,9 @@ void ThreadPoolExecutor::Break(const absl::Status& why) {
 }
 
 void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
+  // A forked child's copy has no workers here (and mu_ may have been held
+  // by one of the parent's threads at the fork).
+  if (InheritedByFork()) return;
   internal::TaskNode* cancelled = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -334,29 +475,30 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     cancelled = next;
   }
   if (!wait) return;
-  // One joiner at a time; a second caller waits here until the first has
-  // joined everything, then finds nothing left to join.
-  absl::MutexLock join_lock(&join_mu_);
+  // No lock is held while joining, so any number of callers, workers among
+  // them, can wait at once. A caller from outside the pool joins the
+  // threads it finds (a later caller finds none and waits for the workers
+  // to exit). One of the pool's own workers joins nobody: it waits until
+  // every worker that is not itself waiting in Shutdown has exited (Python
+  // raises "cannot join current thread" in there); its own thread is
+  // joined later, by an outside caller or the destructor.
+  const bool own_worker = current_worker_pool == this;
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
-    threads.swap(threads_);
-  }
-  const std::thread::id self = std::this_thread::get_id();
-  std::vector<std::thread> own;
-  for (std::thread& t : threads) {
-    if (t.get_id() == self) {
-      // A worker shutting down its own pool cannot join itself: leave its
-      // thread for a later joiner (the destructor, on another thread).
-      own.push_back(std::move(t));
+    if (own_worker) {
+      ++workers_in_shutdown_;
     } else {
-      t.join();
+      threads.swap(threads_);
     }
   }
-  if (!own.empty()) {
-    absl::MutexLock lock(&mu_);
-    for (std::thread& t : own) threads_.push_back(std::move(t));
-  }
+  for (std::thread& t : threads) t.join();
+  absl::MutexLock lock(&mu_);
+  auto exited = [this, own_worker]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return live_workers_ == (own_worker ? workers_in_shutdown_ : 0);
+  };
+  mu_.Await(absl::Condition(&exited));
+  if (own_worker) --workers_in_shutdown_;
 }
 
 }  // namespace spindle

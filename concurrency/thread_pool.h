@@ -35,7 +35,28 @@
 //
 // Workers start lazily: Submit starts a new thread (up to max_workers) only
 // when there are more queued tasks than idle workers, so idle workers are
-// reused before new ones start (Python's idle semaphore, made exact). Each
+// reused before new ones start (Python's idle semaphore, made exact). A
+// worker is idle only once its task's done callbacks and `Then`
+// continuations (which run on it) have returned, so a callback that submits
+// to the same pool, and waits for the result, gets another worker while
+// max_workers allows; without callbacks, a worker counts idle just before
+// its future is published, so a waiter who submits again reuses it.
+//
+// At exit (Python's concurrent.futures does the same through
+// threading._register_atexit): a pool still alive when `exit()` runs, one
+// leaked or never destroyed, is shut down with wait = true: its queued
+// tasks run and its workers are joined, before the non-daemon `Thread`s are
+// joined (thread.h), repeatedly until neither is left. From then on every
+// pool rejects new tasks with IsShutDown ("cannot schedule new futures
+// after exit() began"), as Python's do after interpreter shutdown began.
+// A static pool's destructor does the same if it runs first.
+//
+// After fork(): a pool made before the fork is a lifeless copy in the child
+// (its threads were not copied). There, Submit/Execute reject tasks with
+// IsBroken, Shutdown returns at once and the destructor frees nothing; the
+// child should make its own pools. (CPython may start fresh threads for
+// an inherited pool in the child; spindle refuses instead of half-working,
+// since the parent's workers may have held the pool's lock at the fork.) Each
 // worker runs `initializer` once before its first task. Worker threads are
 // named `<prefix>_<i>` (Python's naming; the default prefix is
 // "ThreadPoolExecutor-<n>"); Linux keeps 15 bytes of a thread name, so the
@@ -254,10 +275,13 @@ class ThreadPoolExecutor {
   // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
   // are still queued (running ones finish). With `wait`, blocks until every
   // worker has finished the remaining queued tasks and exited. May be called
-  // any number of times, from any thread; called with `wait` from one of the
-  // pool's own tasks, it waits for every other worker (the caller's own
-  // thread is joined later, by the destructor). Wakes on: the last worker
-  // exiting.
+  // any number of times, from any threads at once; no lock is held while
+  // waiting. Called with `wait` from one of the pool's own tasks (or from a
+  // done callback or continuation running on a worker), it waits for every
+  // other worker except those that are themselves waiting in Shutdown (Python
+  // raises "cannot join current thread" there; the caller's own thread is
+  // joined later, by another caller or the destructor). Wakes on: the last
+  // awaited worker exiting.
   void Shutdown(bool wait = true, bool cancel_futures = false);
 
   int max_workers() const { return max_workers_; }
@@ -278,7 +302,17 @@ class ThreadPoolExecutor {
   void StartWorkerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerMain(int index);
   void Break(const absl::Status& why);
-  static void BeforePublish(void* ctx);
+  // internal::TaskNode::Hook: keeps idle_ right while a worker finishes a
+  // task and runs its callbacks.
+  static void WorkerHook(void* ctx, bool idle);
+  // The exit step (internal/lifecycle.h): shuts down and joins every live
+  // pool; true if there was one.
+  static bool ShutdownAllAtExit();
+  // True in a forked child for a pool made before the fork.
+  bool InheritedByFork() const;
+  std::vector<std::thread>& threads_unsafe() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return threads_;
+  }
 
   const int max_workers_;
   const std::string prefix_;
@@ -295,20 +329,24 @@ class ThreadPoolExecutor {
   size_t parked_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // Started workers whose std::thread no Shutdown caller has taken yet.
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  // Workers started and not yet exited; those of them inside Shutdown(wait).
+  size_t live_workers_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t workers_in_shutdown_ ABSL_GUARDED_BY(mu_) = 0;
   // Recycled Execute blocks (linked through their first word), at most
   // kMaxFreeBlocks of them.
   void* free_blocks_ ABSL_GUARDED_BY(mu_) = nullptr;
   size_t free_block_count_ ABSL_GUARDED_BY(mu_) = 0;
   // Never reused: tells this pool's blocks in a thread's cache apart.
   const uint64_t id_;
+  // internal::ForkGeneration() when the pool was made.
+  const uint64_t fork_generation_;
   // Hints read without the lock by spinning workers, written under mu_ only
   // when they change (queue empty <-> not empty), on their own cache line so
   // that spinning does not slow down the lock's line.
   alignas(64) std::atomic<bool> has_work_hint_{false};
   std::atomic<bool> stop_hint_{false};
-
-  absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
 };
 
 }  // namespace spindle

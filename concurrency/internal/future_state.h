@@ -15,11 +15,14 @@
 //      └──Cancel()──▶ kCancelled
 //
 // plus the bit `kListeners`, set (under `mu_`) by whoever registers a waiter
-// or callback. A completer that sees the bit locks `mu_` to wake waiters and
-// run callbacks; one that does not see it needs no lock at all. Because both
-// sides go through read-modify-write operations on the same word, either the
-// registration is ordered before the completion (and the completer sees the
-// bit) or after it (and the registrant sees a done state and does not wait).
+// or callback, and the bit `kUserCallbacks`, set with it when the listener
+// is a user callback or continuation (a worker that sees it stays busy
+// until the callbacks have run; see PublishFromWorker). A completer that sees
+// the bit locks `mu_` to wake waiters and run callbacks; one that does not see
+// it needs no lock at all. Because both sides go through read-modify-write
+// operations on the same word, either the registration is ordered before the
+// completion (and the completer sees the bit) or after it (and the registrant
+// sees a done state and does not wait).
 //
 // The outcome (`value`, `exception_`, `status_`) is written only by the
 // single thread that moved the state to kRunning or kCompleting, before the
@@ -54,16 +57,21 @@ class TaskNode {
  public:
   TaskNode* next_task = nullptr;
 
-  // Called by a worker with the callable's result stored but not yet
-  // published (see ThreadPoolExecutor's idle accounting).
-  using Hook = void (*)(void* arg);
+  // How a worker is told where it stands while it finishes a task (see
+  // ThreadPoolExecutor's idle accounting): `idle(arg, true)` once the task
+  // and every user callback it runs on this thread are over, or just
+  // before the future is published when no user callback is registered
+  // (so that a waiter woken by the result finds the worker idle);
+  // `idle(arg, false)` if a user callback turns up after that after all
+  // (registered between the check and the publication), before it runs.
+  using Hook = void (*)(void* arg, bool idle);
 
-  // Runs the task (or skips it if its future was cancelled), then releases
-  // the node. `before_publish(arg)` is called, if set, after the callable
-  // returned and before its future becomes done. Returns nullptr, or the
+  // Runs the task (or skips it if its future was cancelled), publishes its
+  // outcome (running the future's callbacks on this thread), then releases
+  // the node; `hook` (if set) as described above. Returns nullptr, or the
   // node's memory (a block of kExecuteBlockSize bytes from ::operator new,
   // the node already destroyed) for the caller to reuse or free.
-  virtual void* Run(Hook before_publish, void* arg) = 0;
+  virtual void* Run(Hook hook, void* arg) = 0;
 
   // Releases the node without running it. `why` is a Cancelled status (the
   // future becomes cancelled) or another error (the future finishes with
@@ -78,7 +86,12 @@ class TaskNode {
 // Wait / AsCompleted) are called with the state's mutex held, must be quick
 // and must not throw; they are owned by whoever registered them. User nodes
 // (callbacks, continuations) are called without any lock held, in
-// registration order, and are deleted after the call.
+// registration order, and are deleted after the call. A completion that
+// happens while this thread is already running user nodes (a continuation
+// that completes its own future, a callback that sets a Promise) does not
+// run its user nodes there and then: they are queued on this thread and run
+// by the outermost call once the current node returns, so a chain of any
+// length costs heap, not stack (see RunUserCallbacks in future.cc).
 class CallbackNode {
  public:
   explicit CallbackNode(bool internal) : internal(internal) {}
@@ -86,6 +99,9 @@ class CallbackNode {
   virtual void Invoke(FutureStateBase* state) = 0;
 
   CallbackNode* next = nullptr;
+  // While queued on a thread's trampoline: the state to pass to Invoke (one
+  // reference held for the node).
+  FutureStateBase* deferred_state = nullptr;
   const bool internal;
 };
 
@@ -109,6 +125,7 @@ class FutureStateBase {
     kFinished = 4,
     kStateMask = 7,
     kListeners = 8,
+    kUserCallbacks = 16,
   };
 
   explicit FutureStateBase(int initial_refs) : refs_(initial_refs) {}
@@ -149,7 +166,7 @@ class FutureStateBase {
     for (;;) {
       if ((expected & kStateMask) != kPending) return false;
       if (word_.compare_exchange_weak(
-              expected, (expected & kListeners) | kRunning,
+              expected, (expected & ~kStateMask) | kRunning,
               std::memory_order_acquire, std::memory_order_relaxed)) {
         return true;
       }
@@ -165,8 +182,14 @@ class FutureStateBase {
   // waiters and runs callbacks if any were registered.
   void Publish(uint32_t from) {
     uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
-    if (old & kListeners) NotifyListeners();
+    if (old & kListeners) NotifyListeners(nullptr, nullptr, true);
   }
+
+  // Publish() for a pool worker that ran the task: tells the worker's
+  // `hook` when it is idle (see TaskNode::Hook). Without user callbacks the
+  // worker is declared idle before the publication (cheap path); with them,
+  // only after they (and whatever they queued on this thread) have run.
+  void PublishFromWorker(uint32_t from, TaskNode::Hook hook, void* arg);
 
   // Finishes a pending or running future with `status` (not OK). False if it
   // was already done.
@@ -204,7 +227,10 @@ class FutureStateBase {
 
  private:
   static bool IsDoneCond(FutureStateBase* self) { return self->done(); }
-  void NotifyListeners();
+  // Wakes waiters and runs user callbacks. `hook`/`arg`: the worker's (or
+  // null); `idle_said`: whether hook(arg, true) was called already. Calls
+  // hook(arg, true) at the end if it was not.
+  void NotifyListeners(TaskNode::Hook hook, void* arg, bool idle_said);
 
   std::atomic<uint32_t> word_{kPending};
   std::atomic<int32_t> refs_;
@@ -255,7 +281,7 @@ class TaskState final : public FutureState<T>, public TaskNode {
     ::new (static_cast<void*>(&fn_)) F(std::move(fn));
   }
 
-  void* Run(TaskNode::Hook before_publish, void* arg) override {
+  void* Run(TaskNode::Hook hook, void* arg) override {
     if (!this->Start()) {  // Cancelled while queued: skip it.
       DestroyFn();
       this->Unref();
@@ -272,8 +298,7 @@ class TaskState final : public FutureState<T>, public TaskNode {
     }
     // The callable (and what it captured) is gone before the future is done.
     DestroyFn();
-    if (before_publish != nullptr) before_publish(arg);
-    this->Publish(FutureStateBase::kRunning);
+    this->PublishFromWorker(FutureStateBase::kRunning, hook, arg);
     this->Unref();
     return nullptr;
   }
@@ -305,14 +330,14 @@ template <typename F>
 class ExecuteTask final : public TaskNode {
  public:
   explicit ExecuteTask(F&& fn) : fn_(std::move(fn)) {}
-  void* Run(TaskNode::Hook before_publish, void* arg) override {
+  void* Run(TaskNode::Hook hook, void* arg) override {
     try {
       std::move(fn_)();
     } catch (...) {
       ReportException("exception in task run by Execute()", this,
                       std::current_exception());
     }
-    if (before_publish != nullptr) before_publish(arg);
+    if (hook != nullptr) hook(arg, true);
     return Release(/*keep_block=*/true);
   }
   void Abandon(const absl::Status&) override { Release(/*keep_block=*/false); }
