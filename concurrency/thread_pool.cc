@@ -246,6 +246,12 @@ int ThreadPoolExecutor::num_threads() const {
 
 absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
                                          bool refill_blocks) {
+  if (InheritedByFork()) {
+    // Checked before taking mu_, which a parent's thread may have held.
+    return BrokenError(
+        "this thread pool was created before fork(); its workers do not "
+        "exist in the child process");
+  }
   bool wake;
   void* stale_blocks = nullptr;  // Another pool's, freed after unlocking.
   {
@@ -257,11 +263,7 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
     if (exiting.load(std::memory_order_relaxed)) {
       return ShutDownError("cannot schedule new futures after exit() began");
     }
-    if (InheritedByFork()) {
-      return BrokenError(
-          "this thread pool was created before fork(); its workers do not "
-          "exist in the child process");
-    }
+
     if (refill_blocks && free_blocks_ != nullptr) {
       BlockCache& cache = block_cache;
       if (cache.pool_id != id_) {

@@ -39,8 +39,8 @@ bool SpinUntil(F done) {
 // pool and waits for B. The worker running the continuation is busy, so B
 // needs another worker, which max_workers = 4 allows.
 TEST(PoolCompositionTest, ContinuationThatSubmitsAndWaitsGetsAWorker) {
-  ThreadPoolExecutor pool({.max_workers = 4});
   absl::Notification release_a;
+  ThreadPoolExecutor pool({.max_workers = 4});
   Future<int> a = pool.Submit([&] {
     release_a.WaitForNotificationWithTimeout(kBound);
     return 20;
@@ -60,11 +60,11 @@ TEST(PoolCompositionTest, ContinuationThatSubmitsAndWaitsGetsAWorker) {
 // The same through AddDoneCallback, with a pool of exactly two workers: the
 // callback's worker is busy, the other one takes B.
 TEST(PoolCompositionTest, DoneCallbackThatSubmitsAndWaitsGetsAWorker) {
-  ThreadPoolExecutor pool({.max_workers = 2});
   absl::Notification release_a;
+  Promise<int> seen;
+  ThreadPoolExecutor pool({.max_workers = 2});
   Future<void> a =
       pool.Submit([&] { release_a.WaitForNotificationWithTimeout(kBound); });
-  Promise<int> seen;
   a.AddDoneCallback([&] {
     absl::StatusOr<int> b =
         pool.Submit([] { return 7; }).ResultFor(absl::Seconds(30));
@@ -77,9 +77,9 @@ TEST(PoolCompositionTest, DoneCallbackThatSubmitsAndWaitsGetsAWorker) {
 // With one worker there is no other thread to start: the submitted task
 // runs once the callback returns (Python does the same).
 TEST(PoolCompositionTest, CallbackSubmitRunsAfterTheCallbackOnOneWorker) {
-  ThreadPoolExecutor pool({.max_workers = 1});
   Future<int> b;
   absl::Notification b_submitted;
+  ThreadPoolExecutor pool({.max_workers = 1});
   Future<void> a = pool.Submit([] {});
   a.AddDoneCallback([&] {
     b = pool.Submit([] { return 5; });
@@ -92,9 +92,9 @@ TEST(PoolCompositionTest, CallbackSubmitRunsAfterTheCallbackOnOneWorker) {
 
 // A slow callback does not hold back new work while capacity is unused.
 TEST(PoolCompositionTest, SlowCallbackDoesNotHoldBackOtherTasks) {
-  ThreadPoolExecutor pool({.max_workers = 2});
   absl::Notification release_callback;
   absl::Notification callback_running;
+  ThreadPoolExecutor pool({.max_workers = 2});
   Future<void> a = pool.Submit([] {});
   a.AddDoneCallback([&] {
     callback_running.Notify();
@@ -120,9 +120,10 @@ TEST(PoolCompositionTest, IdleReuseWithoutCallbacksIsKept) {
 // pool from the worker that ran the previous one.
 TEST(PoolCompositionTest, TenThousandContinuationsEachSubmittingTheNext) {
   constexpr int kLinks = 10000;
-  ThreadPoolExecutor pool({.max_workers = 4});
   Promise<int> last;
-  std::function<void(int)> step = [&](int i) {
+  std::function<void(int)> step;
+  ThreadPoolExecutor pool({.max_workers = 4});
+  step = [&](int i) {
     if (i == kLinks) {
       last.SetValue(i).IgnoreError();
       return;
@@ -140,8 +141,9 @@ TEST(PoolCompositionTest, TenThousandContinuationsEachSubmittingTheNext) {
 // per level, which max_workers allows.
 TEST(PoolCompositionTest, NestedWaitingContinuationsWithinMaxWorkers) {
   constexpr int kDepth = 6;
+  std::function<int(int)> level;
   ThreadPoolExecutor pool({.max_workers = kDepth + 1});
-  std::function<int(int)> level = [&](int d) -> int {
+  level = [&](int d) -> int {
     if (d == kDepth) return d;
     absl::StatusOr<int> r =
         pool.Submit([d] { return d + 1; })
@@ -163,8 +165,8 @@ TEST(PoolCompositionTest, CallbacksSubmitWhileShutdownNoWaitRuns) {
     std::atomic<int> settled{0};
     constexpr int kTasks = 40;
     {
-      ThreadPoolExecutor pool({.max_workers = 3});
       absl::Notification go;
+      ThreadPoolExecutor pool({.max_workers = 3});
       for (int i = 0; i < kTasks; ++i) {
         Future<void> f =
             pool.Submit([&] { go.WaitForNotificationWithTimeout(kBound); });
@@ -193,8 +195,8 @@ TEST(PoolCompositionTest, CallbacksSubmitWhileShutdownNoWaitRuns) {
 // while joining the worker that waited for that lock.
 TEST(PoolCompositionTest, ShutdownWaitFromTaskWhileAnotherThreadWaits) {
   for (int round = 0; round < 20; ++round) {
-    ThreadPoolExecutor pool({.max_workers = 2});
     absl::Notification release_other;
+    ThreadPoolExecutor pool({.max_workers = 2});
     Future<void> other = pool.Submit(
         [&] { release_other.WaitForNotificationWithTimeout(kBound); });
     Future<bool> inner = pool.Submit([&] {
@@ -215,8 +217,8 @@ TEST(PoolCompositionTest, ShutdownWaitFromTaskWhileAnotherThreadWaits) {
 // Two tasks of the same pool both wait for the pool: each waits for the
 // other workers except those waiting too, so neither waits forever.
 TEST(PoolCompositionTest, TwoTasksShutdownWaitAtOnce) {
-  ThreadPoolExecutor pool({.max_workers = 2});
   std::atomic<int> arrived{0};
+  ThreadPoolExecutor pool({.max_workers = 2});
   auto task = [&] {
     arrived.fetch_add(1);
     SpinUntil([&] { return arrived.load() == 2; });
@@ -236,8 +238,8 @@ TEST(PoolCompositionTest, ShutdownWaitFromContinuationAndCallback) {
     Promise<bool> from_then;
     Promise<bool> from_callback;
     {
-      ThreadPoolExecutor pool({.max_workers = 3});
       absl::Notification go;
+      ThreadPoolExecutor pool({.max_workers = 3});
       Future<void> a =
           pool.Submit([&] { go.WaitForNotificationWithTimeout(kBound); });
       Future<void> b =
