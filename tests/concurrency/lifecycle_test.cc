@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -49,6 +50,11 @@ void OpenGateAtExit() {
   std::atexit([] { exit_began->Notify(); });
 }
 
+void Say(const char* line) {
+  std::fputs(line, stderr);
+  std::fflush(stderr);
+}
+
 // Threads and pools these tests leak on purpose, kept reachable so that
 // LeakSanitizer does not report them.
 Thread* leaked_threads[4] = {};
@@ -60,18 +66,21 @@ ThreadPoolExecutor* leaked_pool = nullptr;
 // thus goes through spindle's exit step, then ends without a leak check,
 // which would report what only the parent's threads (absent in the child)
 // still refer to.
+//
+// The same handler checks that spindle's step waited for the late thread.
 int child_exit_code = -1;
+std::atomic<bool> late_thread_expected{false};
+std::atomic<bool> late_thread_done{false};
 [[maybe_unused]] const bool kChildExitInstalled = [] {
   std::atexit([] {
     if (child_exit_code >= 0) _exit(child_exit_code);
+    if (late_thread_expected.load() && !late_thread_done.load()) {
+      Say("exit() went on before the late thread finished\n");
+      _exit(3);
+    }
   });
   return true;
 }();
-
-void Say(const char* line) {
-  std::fputs(line, stderr);
-  std::fflush(stderr);
-}
 
 // A non-daemon thread that, once exit() has begun, starts another one: the
 // late thread must be waited for too.
@@ -91,9 +100,11 @@ void ThreadStartedDuringExit() {
         std::this_thread::yield();
       }
       Say("late thread done\n");
+      late_thread_done.store(true);
     });
     if (!late->Start().ok()) Say("late thread did not start\n");
   });
+  late_thread_expected.store(true);
   if (!first->Start().ok()) Say("first thread did not start\n");
   OpenGateAtExit();
   std::exit(0);
