@@ -89,18 +89,9 @@ struct Registry {
   std::vector<std::shared_ptr<ThreadRecord>> unreaped ABSL_GUARDED_BY(mu);
 };
 
-std::atomic<Registry*> g_registry{nullptr};
+internal::LeakedGlobal<Registry> g_registry;
 
-Registry& GetRegistry() {
-  Registry* r = g_registry.load(std::memory_order_acquire);
-  if (r != nullptr) return *r;
-  auto* fresh = new Registry();
-  if (g_registry.compare_exchange_strong(r, fresh, std::memory_order_acq_rel)) {
-    return *fresh;
-  }
-  delete fresh;
-  return *r;
-}
+Registry& GetRegistry() { return g_registry.Get(); }
 
 // True for a spindle thread started before fork() when seen in the child.
 bool GoneByFork(const ThreadRecord& rec) {
@@ -189,19 +180,9 @@ struct HookState {
   absl::Mutex mu;
   ExceptHook* hook ABSL_GUARDED_BY(mu) = nullptr;
 };
-std::atomic<HookState*> g_hook_state{nullptr};
+internal::LeakedGlobal<HookState> g_hook_state;
 
-HookState& Hook() {
-  HookState* h = g_hook_state.load(std::memory_order_acquire);
-  if (h != nullptr) return *h;
-  auto* fresh = new HookState();
-  if (g_hook_state.compare_exchange_strong(h, fresh,
-                                           std::memory_order_acq_rel)) {
-    return *fresh;
-  }
-  delete fresh;
-  return *h;
-}
+HookState& Hook() { return g_hook_state.Get(); }
 
 void RunExceptHook(std::exception_ptr exception, ThreadHandle thread) {
   ExceptHook hook;
@@ -272,12 +253,12 @@ void AfterForkInChild() {
     registry->main = rec;
     registry->live.push_back(rec);
   }
-  g_registry.store(registry, std::memory_order_release);
+  g_registry.Renew(registry);
   // The parent's record is leaked, not released: its lock may be held.
   if (old != nullptr) new std::shared_ptr<ThreadRecord>(std::move(old));
   tls_current.rec = std::move(rec);
 
-  HookState* parent_hook = g_hook_state.load(std::memory_order_acquire);
+  HookState* parent_hook = g_hook_state.Peek();
   auto* hook = new HookState();
   if (parent_hook != nullptr) {
     // Copied without the parent's lock: this is the only thread now.
@@ -289,7 +270,7 @@ void AfterForkInChild() {
       hook->hook = new ExceptHook(*h);
     }
   }
-  g_hook_state.store(hook, std::memory_order_release);
+  g_hook_state.Renew(hook);
 }
 
 [[maybe_unused]] const bool kAfterForkInstalled = [] {

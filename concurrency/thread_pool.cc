@@ -79,19 +79,9 @@ struct PoolRegistry {
   // for the step to let go of it).
   ThreadPoolExecutor* joining ABSL_GUARDED_BY(mu) = nullptr;
 };
-std::atomic<PoolRegistry*> pool_registry{nullptr};
+internal::LeakedGlobal<PoolRegistry> pool_registry;
 
-PoolRegistry& Pools() {
-  PoolRegistry* r = pool_registry.load(std::memory_order_acquire);
-  if (r != nullptr) return *r;
-  auto* fresh = new PoolRegistry();
-  if (pool_registry.compare_exchange_strong(r, fresh,
-                                            std::memory_order_acq_rel)) {
-    return *fresh;
-  }
-  delete fresh;
-  return *r;
-}
+PoolRegistry& Pools() { return pool_registry.Get(); }
 
 // Set once exit() has begun: pools then reject new tasks, as Python's do
 // ("cannot schedule new futures after interpreter shutdown").
@@ -110,9 +100,8 @@ void EraseOne(std::vector<T*>& v, const T* x) {
 [[maybe_unused]] const bool kPoolsForgetAfterFork = [] {
   // The parent's pools have no workers in the child: forget them (leaked,
   // never locked again), so that exit() in the child does not wait for them.
-  pthread_atfork(nullptr, nullptr, [] {
-    pool_registry.store(new PoolRegistry(), std::memory_order_release);
-  });
+  pthread_atfork(nullptr, nullptr,
+                 [] { pool_registry.Renew(new PoolRegistry()); });
   return true;
 }();
 

@@ -45,6 +45,41 @@ enum class ExitStep {
 };
 inline constexpr int kExitSteps = 2;
 
+// A process-global `T`, made on first use and never destroyed (daemon
+// threads may still use it while the process exits). `Renew()` replaces it
+// with a new one and leaks the old: for a pthread_atfork child handler, as
+// the parent's object may be mid-update, or locked by a thread that does
+// not exist in the child. Constant-initialised, so usable from static
+// initialisers. Thread-safe.
+template <typename T>
+class LeakedGlobal {
+ public:
+  constexpr LeakedGlobal() = default;
+  LeakedGlobal(const LeakedGlobal&) = delete;
+  LeakedGlobal& operator=(const LeakedGlobal&) = delete;
+
+  T& Get() {
+    T* current = ptr_.load(std::memory_order_acquire);
+    if (current != nullptr) return *current;
+    T* fresh = new T();
+    if (ptr_.compare_exchange_strong(current, fresh,
+                                     std::memory_order_acq_rel)) {
+      return *fresh;
+    }
+    delete fresh;  // Another thread made it first.
+    return *current;
+  }
+
+  // The current object, or null if none was made yet.
+  T* Peek() const { return ptr_.load(std::memory_order_acquire); }
+
+  // Installs `fresh` (owned from now on) as the object.
+  void Renew(T* fresh) { ptr_.store(fresh, std::memory_order_release); }
+
+ private:
+  std::atomic<T*> ptr_{nullptr};
+};
+
 // Sets the function run for `step` at exit (later calls replace it) and
 // installs the atexit handler the first time. `fn` returns true if it
 // waited for anything (then another pass follows). Thread-safe.
