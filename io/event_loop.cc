@@ -38,7 +38,7 @@ struct FdEntry {
 namespace {
 
 // Signal routing: one loop per signal, in a table of slots that needs no
-// lock. The OS handler (EventLoop::OnSignal) touches only atomics and the
+// lock. The OS handler (OnSignal) touches only atomics and the
 // routing loop's selector (its async-signal-safe Wakeup()); the slot's
 // `handlers` count makes RemoveSignalHandler wait until no handler can still
 // be using that selector, so the loop may then be destroyed.
@@ -55,10 +55,14 @@ struct SignalSlot {
   std::atomic<int> handlers{0};
   // Set by the OS handler, taken by the owner's DispatchSignals.
   std::atomic<bool> pending{false};
-  // `old` holds the disposition to restore: set before ours is installed,
-  // cleared after the restore (also read by the fork child handler).
-  std::atomic<bool> saved{false};
-  struct sigaction old;  // The owner's; read in the fork child too.
+  // The disposition our handler replaced, read by each owner before it
+  // installs ours and restored by its RemoveSignalHandler; also restored in
+  // a forked child that has our handler installed. Only an owner writes it.
+  // Between owners it keeps the value last restored, which is what the next
+  // owner reads again, so it is right for a fork at any moment.
+  struct sigaction old;
+  // `old` has been read at least once (set before ours is first installed).
+  std::atomic<bool> old_valid{false};
 };
 
 SignalSlot g_signal_slots[kMaxSignal];
@@ -79,18 +83,51 @@ void AwaitSignalHandlers(SignalSlot& slot) {
   }
 }
 
+// The OS-level handler of every routed signal.
+void OnSignal(int signo) {
+  // Async-signal-safe: atomics, and a Wakeup() that neither locks nor
+  // allocates. Never touches a selector after its loop's RemoveSignalHandler
+  // returned: the count below is what that call waits for.
+  const int saved_errno = errno;
+  if (signo > 0 && signo < kMaxSignal) {
+    SignalSlot& slot = g_signal_slots[signo];
+    slot.pending.store(true, std::memory_order_release);
+    g_pending_mask.fetch_or(SignalBit(signo), std::memory_order_release);
+    slot.handlers.fetch_add(1, std::memory_order_seq_cst);
+    if (Selector<internal::FdEntry*>* sel =
+            slot.selector.load(std::memory_order_seq_cst)) {
+      sel->Wakeup().IgnoreError();
+    }
+    slot.handlers.fetch_sub(1, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+bool IsOurHandler(const struct sigaction& sa) {
+  return (sa.sa_flags & SA_SIGINFO) == 0 && sa.sa_handler == &OnSignal;
+}
+
 // pthread_atfork child handler: the child has one thread, so no handler is
 // running and no Add/Remove is under way in it, whatever the parent's
 // threads were doing. Gives the child the dispositions the loops replaced,
 // forgets pending signals and frees every slot (see event_loop.h, "fork()").
 // Only async-signal-safe calls (sigaction) and atomics.
+//
+// What is restored is decided by the child's actual disposition, not by the
+// slot's state: fork() copies the signal dispositions before the memory,
+// while the parent's other threads run on, so the copied slot may already
+// say "un-routed" when the child still has our handler installed (seen as
+// a flaky ForkWhileOtherThreadsRouteAndRaise before this check).
 void ResetSignalRoutingInChild() {
   for (int signo = 1; signo < kMaxSignal; ++signo) {
     SignalSlot& slot = g_signal_slots[signo];
     // First: a signal now must not wake the parent's loop (shared eventfd).
     slot.selector.store(nullptr);
-    if (slot.saved.load()) sigaction(signo, &slot.old, nullptr);
-    slot.saved.store(false);
+    struct sigaction current;
+    if (slot.old_valid.load() && sigaction(signo, nullptr, &current) == 0 &&
+        IsOurHandler(current)) {
+      sigaction(signo, &slot.old, nullptr);
+    }
     slot.handlers.store(0);  // Counted handlers ran on threads not copied.
     slot.pending.store(false);
     slot.loop.store(nullptr);
@@ -453,23 +490,22 @@ absl::Status EventLoop::AddSignalHandler(int signo, Callback cb) {
     return absl::OkStatus();
   }
   // The slot is ours. Save the disposition to restore before replacing it,
-  // so that a fork at any point below restores the right one in the child.
+  // so that a fork at any point restores the right one in the child.
   if (sigaction(signo, nullptr, &slot.old) != 0) {
     const int err = errno;
     slot.loop.store(nullptr, std::memory_order_release);
     return ErrnoError(err, "sigaction");
   }
-  slot.saved.store(true, std::memory_order_release);
+  slot.old_valid.store(true, std::memory_order_release);
   signal_callbacks_[signo] = std::move(cb);
   slot.selector.store(selector_.get(), std::memory_order_seq_cst);
   struct sigaction sa;
   std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = &EventLoop::OnSignal;
+  sa.sa_handler = &OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   if (sigaction(signo, &sa, nullptr) != 0) {
     const int err = errno;
-    slot.saved.store(false, std::memory_order_release);
     slot.selector.store(nullptr, std::memory_order_seq_cst);
     AwaitSignalHandlers(slot);  // An earlier owner's handler, in theory.
     signal_callbacks_.erase(signo);
@@ -483,12 +519,8 @@ bool EventLoop::RemoveSignalHandler(int signo) {
   if (signo <= 0 || signo >= kMaxSignal) return false;
   SignalSlot& slot = g_signal_slots[signo];
   if (slot.loop.load(std::memory_order_acquire) != this) return false;
-  // 1. No new OS handler for this slot: restore the old disposition (saved
-  //    stays set until it is done, for a fork meanwhile).
-  if (slot.saved.load(std::memory_order_acquire)) {
-    sigaction(signo, &slot.old, nullptr);
-    slot.saved.store(false, std::memory_order_release);
-  }
+  // 1. No new OS handler for this slot: restore the old disposition.
+  sigaction(signo, &slot.old, nullptr);
   // 2. Unpublish the selector and wait out handlers that may hold it. The
   //    seq_cst store and the handlers' seq_cst increment-then-load order
   //    each handler either before this store (counted, waited for) or after
@@ -501,25 +533,6 @@ bool EventLoop::RemoveSignalHandler(int signo) {
   // 3. Give the slot back; another loop may take it from here on.
   slot.loop.store(nullptr, std::memory_order_release);
   return true;
-}
-
-void EventLoop::OnSignal(int signo) {
-  // Async-signal-safe: atomics, and a Wakeup() that neither locks nor
-  // allocates. Never touches a selector after its loop's RemoveSignalHandler
-  // returned: the count below is what that call waits for.
-  const int saved_errno = errno;
-  if (signo > 0 && signo < kMaxSignal) {
-    SignalSlot& slot = g_signal_slots[signo];
-    slot.pending.store(true, std::memory_order_release);
-    g_pending_mask.fetch_or(SignalBit(signo), std::memory_order_release);
-    slot.handlers.fetch_add(1, std::memory_order_seq_cst);
-    if (Selector<internal::FdEntry*>* sel =
-            slot.selector.load(std::memory_order_seq_cst)) {
-      sel->Wakeup().IgnoreError();
-    }
-    slot.handlers.fetch_sub(1, std::memory_order_release);
-  }
-  errno = saved_errno;
 }
 
 absl::Status EventLoop::Close() {

@@ -461,8 +461,6 @@ class EventLoop {
   // Moves the callback out unless the loop is closed; for RunInExecutor.
   bool TryCallSoonThreadsafe(Callback& cb);
 
-  static void OnSignal(int signo);
-
   std::unique_ptr<Selector<internal::FdEntry*>> selector_;
   std::shared_ptr<internal::LoopRef> ref_;
   absl::flat_hash_map<int, std::unique_ptr<internal::FdEntry>> fds_;
