@@ -15,16 +15,16 @@
 //   loop.add_writer / remove_writer        AddWriter / RemoveWriter
 //   loop.call_soon(cb) -> Handle           loop->CallSoon(cb) -> Handle
 //   loop.call_later(delay, cb)             loop->CallLater(d, cb)
-//   loop.call_at(when, cb)                 loop->CallAt(t, cb)  (t:
-//   MonotonicTime) handle.cancel(), cancelled(), when()   Cancel(),
-//   cancelled(), when() loop.call_soon_threadsafe(cb)
-//   loop->CallSoonThreadsafe(cb) loop.run_forever() loop->RunForever()
+//   loop.call_at(when, cb)                 loop->CallAt(t, cb)
+//   handle.cancel(), cancelled(), when()   Cancel(), cancelled(), when()
+//   loop.call_soon_threadsafe(cb)          loop->CallSoonThreadsafe(cb)
+//   loop.run_forever()                     loop->RunForever()
 //   loop.run_until_complete(fut)           loop->RunUntil(fut)
 //   loop.stop()                            loop->Stop()  (any thread)
 //   loop.run_in_executor(pool, fn)         loop->RunInExecutor(pool, fn)
 //   loop.add_signal_handler(sig, cb)       loop->AddSignalHandler(sig, cb)
 //   loop.remove_signal_handler(sig)        loop->RemoveSignalHandler(sig)
-//   loop.time()  (monotonic)               loop->Time() -> MonotonicTime
+//   loop.time()  (monotonic)               loop->Time()  (MonotonicTime)
 //   loop.is_running(), close()             IsRunning(), Close()
 //
 // One iteration of the loop ("RunOnce"):
