@@ -23,6 +23,16 @@
 // action's exception rethrown from `Wait` (as Python raises it); every other
 // party gets `BrokenError`. `parties < 1` is a programming error (Python's
 // ValueError) and a checked crash.
+//
+// Timeouts and the system clock. `WaitFor(d)` (and `Wait()`, with the barrier's
+// default timeout) turns the timeout into the wall-clock deadline
+// `absl::Now() + d` when it is called, and Abseil's `Mutex::AwaitWithDeadline`
+// (Abseil 20220623) sleeps until that absolute time on CLOCK_REALTIME (a futex
+// wait with FUTEX_CLOCK_REALTIME). If the system clock is stepped during the
+// wait (settimeofday, an NTP step; gradual slewing does not matter), the wait
+// ends that much early when the clock is set forward, or lasts that much longer
+// when it is set back. spindle's io/ event loop and selectors run on
+// CLOCK_MONOTONIC instead.
 
 #ifndef SPINDLE_CONCURRENCY_BARRIER_H_
 #define SPINDLE_CONCURRENCY_BARRIER_H_

@@ -20,6 +20,16 @@
 // errors that Python reports with RuntimeError; spindle reports them with a
 // checked crash (a FATAL message). "Holding" means, for an `RLock`, owned by
 // the calling thread; for a `Lock` (which has no owner), locked.
+//
+// Timeouts and the system clock. `WaitFor(d)` and `WaitUntil(pred, d)` turn `d`
+// into the wall-clock deadline `absl::Now() + d` when they are called
+// (`WaitUntilTime(t)` takes one), and Abseil's `Mutex::LockWhenWithDeadline`
+// (Abseil 20220623) sleeps until that absolute time on CLOCK_REALTIME (a futex
+// wait with FUTEX_CLOCK_REALTIME). If the system clock is stepped during the
+// wait (settimeofday, an NTP step; gradual slewing does not matter), the wait
+// ends that much early when the clock is set forward, or lasts that much longer
+// when it is set back. spindle's io/ event loop and selectors run on
+// CLOCK_MONOTONIC instead.
 
 #ifndef SPINDLE_CONCURRENCY_CONDITION_H_
 #define SPINDLE_CONCURRENCY_CONDITION_H_

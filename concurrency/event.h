@@ -14,6 +14,15 @@
 //
 // Unlike `absl::Notification`, an Event can be cleared and set again.
 // No call here can fail.
+//
+// Timeouts and the system clock. `WaitFor(d)` turns `d` into the wall-clock
+// deadline `absl::Now() + d` when it is called (`WaitUntil(t)` takes one), and
+// Abseil's `Mutex::AwaitWithDeadline` (Abseil 20220623) sleeps until that
+// absolute time on CLOCK_REALTIME (a futex wait with FUTEX_CLOCK_REALTIME). If
+// the system clock is stepped during the wait (settimeofday, an NTP step;
+// gradual slewing does not matter), the wait ends that much early when the
+// clock is set forward, or lasts that much longer when it is set back.
+// spindle's io/ event loop and selectors run on CLOCK_MONOTONIC instead.
 
 #ifndef SPINDLE_CONCURRENCY_EVENT_H_
 #define SPINDLE_CONCURRENCY_EVENT_H_

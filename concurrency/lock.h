@@ -27,6 +27,16 @@
 // Python, which rejects negative timeouts other than -1);
 // `absl::InfiniteDuration()` means "wait forever". Every timeout is
 // honoured, however large.
+//
+// Timeouts and the system clock. `AcquireFor(d)` turns `d` into the wall-clock
+// deadline `absl::Now() + d` when it is called (`AcquireUntil(t)` takes one),
+// and Abseil's `Mutex::LockWhenWithDeadline` (Abseil 20220623) sleeps until
+// that absolute time on CLOCK_REALTIME (a futex wait with
+// FUTEX_CLOCK_REALTIME). If the system clock is stepped during the wait
+// (settimeofday, an NTP step; gradual slewing does not matter), the wait ends
+// that much early when the clock is set forward, or lasts that much longer when
+// it is set back. spindle's io/ event loop and selectors run on CLOCK_MONOTONIC
+// instead.
 
 #ifndef SPINDLE_CONCURRENCY_LOCK_H_
 #define SPINDLE_CONCURRENCY_LOCK_H_

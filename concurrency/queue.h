@@ -49,6 +49,16 @@
 // negative timeout; spindle follows the library-wide rule instead.)
 // `absl::InfiniteDuration()` / `absl::InfiniteFuture()` mean "block".
 //
+// Timeouts and the system clock. `…For(d)` turns `d` into the wall-clock
+// deadline `absl::Now() + d` when it is called (`…Until(t)` takes one), and
+// each blocked thread waits with Abseil's `CondVar::WaitWithDeadline`, which
+// (Abseil 20220623) sleeps until that absolute time on CLOCK_REALTIME (a futex
+// wait with FUTEX_CLOCK_REALTIME). If the system clock is stepped during the
+// wait (settimeofday, an NTP step; gradual slewing does not matter), the wait
+// ends that much early when the clock is set forward, or lasts that much longer
+// when it is set back. spindle's io/ event loop and selectors run on
+// CLOCK_MONOTONIC instead.
+//
 // Items and failed puts. Every put takes its item either as `T&&` or as
 // `const T&`. A put moves from the item *only when it succeeds*: when it
 // fails (Full, ShutDown, timeout) the caller's object is left untouched, so

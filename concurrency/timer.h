@@ -17,6 +17,17 @@
 // Errors: as for `Thread` (a second `Start()` returns
 // `FailedPreconditionError`; `Join()` before `Start()` crashes). An exception
 // thrown by the function goes to the except hook (see thread.h).
+//
+// Timeouts and the system clock. The interval is waited for with
+// `Event::WaitFor`, which turns it into the wall-clock deadline
+// `absl::Now() + interval` when the timer's thread starts waiting; `JoinFor(d)`
+// uses Abseil's `Mutex::AwaitWithTimeout`, which likewise adds `d` to
+// gettimeofday(). Either way Abseil's Mutex (Abseil 20220623) sleeps until that
+// absolute time on CLOCK_REALTIME (a futex wait with FUTEX_CLOCK_REALTIME). If
+// the system clock is stepped meanwhile (settimeofday, an NTP step; gradual
+// slewing does not matter), the timer fires (or the join gives up) that much
+// early when the clock is set forward, or that much late when it is set back.
+// spindle's io/ event loop and selectors run on CLOCK_MONOTONIC instead.
 
 #ifndef SPINDLE_CONCURRENCY_TIMER_H_
 #define SPINDLE_CONCURRENCY_TIMER_H_

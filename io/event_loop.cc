@@ -3,7 +3,10 @@
 #include "spindle/io/event_loop.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,22 +37,116 @@ struct FdEntry {
 
 namespace {
 
-// Signal routing: one loop per signal. The handler only touches atomics and
-// the selector's async-signal-safe Wakeup().
+// Signal routing: one loop per signal, in a table of slots that needs no
+// lock. The OS handler (OnSignal) touches only atomics and the
+// routing loop's selector (its async-signal-safe Wakeup()); the slot's
+// `handlers` count makes RemoveSignalHandler wait until no handler can still
+// be using that selector, so the loop may then be destroyed.
 constexpr int kMaxSignal = 65;
-std::atomic<EventLoop*> g_signal_loop[kMaxSignal];
-std::atomic<bool> g_signal_pending[kMaxSignal];
-// Bit signo-1 set: g_signal_pending[signo] may be set. Per signal, not one
+
+struct SignalSlot {
+  // The loop routing the signal, or null. Taken by AddSignalHandler with a
+  // compare-and-swap, given back (only) by its owner's RemoveSignalHandler,
+  // so that Add and Remove of one signal never overlap without a lock.
+  std::atomic<EventLoop*> loop{nullptr};
+  // The selector the OS handler wakes: the owner's, or null when none.
+  std::atomic<Selector<internal::FdEntry*>*> selector{nullptr};
+  // OS handlers that may have read `selector` and are not done with it.
+  std::atomic<int> handlers{0};
+  // Set by the OS handler, taken by the owner's DispatchSignals.
+  std::atomic<bool> pending{false};
+  // The disposition our handler replaced, read by each owner before it
+  // installs ours and restored by its RemoveSignalHandler; also restored in
+  // a forked child that has our handler installed. Only an owner writes it.
+  // Between owners it keeps the value last restored, which is what the next
+  // owner reads again, so it is right for a fork at any moment.
+  struct sigaction old;
+  // `old` has been read at least once (set before ours is first installed).
+  std::atomic<bool> old_valid{false};
+};
+
+SignalSlot g_signal_slots[kMaxSignal];
+// Bit signo-1 set: slot signo's `pending` may be set. Per signal, not one
 // "any" flag: with several loops, a loop that does not route a signal must
 // not consume the flag of the loop that does (that lost Ctrl-C in
 // multi-loop servers).
 std::atomic<uint64_t> g_pending_mask{0};
 constexpr uint64_t SignalBit(int signo) { return uint64_t{1} << (signo - 1); }
-// The selector to wake for each signal, stored as the loop's Wakeup target.
-std::atomic<Selector<internal::FdEntry*>*> g_signal_selector[kMaxSignal];
-absl::Mutex g_signal_mu(absl::kConstInit);
+
+// Waits until no OS handler is using slot's selector. Called after the
+// selector was unpublished (and, except on a failed Add, after our handler
+// was uninstalled), so no new handler can pick it up: only handlers already
+// past their load are waited for, and they do not block.
+void AwaitSignalHandlers(SignalSlot& slot) {
+  while (slot.handlers.load(std::memory_order_acquire) != 0) {
+    sched_yield();
+  }
+}
+
+// The OS-level handler of every routed signal.
+void OnSignal(int signo) {
+  // Async-signal-safe: atomics, and a Wakeup() that neither locks nor
+  // allocates. Never touches a selector after its loop's RemoveSignalHandler
+  // returned: the count below is what that call waits for.
+  const int saved_errno = errno;
+  if (signo > 0 && signo < kMaxSignal) {
+    SignalSlot& slot = g_signal_slots[signo];
+    slot.pending.store(true, std::memory_order_release);
+    g_pending_mask.fetch_or(SignalBit(signo), std::memory_order_release);
+    slot.handlers.fetch_add(1, std::memory_order_seq_cst);
+    if (Selector<internal::FdEntry*>* sel =
+            slot.selector.load(std::memory_order_seq_cst)) {
+      sel->Wakeup().IgnoreError();
+    }
+    slot.handlers.fetch_sub(1, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+bool IsOurHandler(const struct sigaction& sa) {
+  return (sa.sa_flags & SA_SIGINFO) == 0 && sa.sa_handler == &OnSignal;
+}
+
+// pthread_atfork child handler: the child has one thread, so no handler is
+// running and no Add/Remove is under way in it, whatever the parent's
+// threads were doing. Gives the child the dispositions the loops replaced,
+// forgets pending signals and frees every slot (see event_loop.h, "fork()").
+// Only async-signal-safe calls (sigaction) and atomics.
+//
+// What is restored is decided by the child's actual disposition, not by the
+// slot's state: fork() copies the signal dispositions before the memory,
+// while the parent's other threads run on, so the copied slot may already
+// say "un-routed" when the child still has our handler installed (seen as
+// a flaky ForkWhileOtherThreadsRouteAndRaise before this check).
+void ResetSignalRoutingInChild() {
+  for (int signo = 1; signo < kMaxSignal; ++signo) {
+    SignalSlot& slot = g_signal_slots[signo];
+    // First: a signal now must not wake the parent's loop (shared eventfd).
+    slot.selector.store(nullptr);
+    struct sigaction current;
+    if (slot.old_valid.load() && sigaction(signo, nullptr, &current) == 0 &&
+        IsOurHandler(current)) {
+      sigaction(signo, &slot.old, nullptr);
+    }
+    slot.handlers.store(0);  // Counted handlers ran on threads not copied.
+    slot.pending.store(false);
+    slot.loop.store(nullptr);
+  }
+  g_pending_mask.store(0);
+}
+
+void RegisterForkHandlerOnce() {
+  static const bool registered [[maybe_unused]] =
+      pthread_atfork(nullptr, nullptr, &ResetSignalRoutingInChild) == 0;
+}
 
 }  // namespace
+
+MonotonicTime MonotonicTime::Now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return MonotonicTime(absl::DurationFromTimespec(ts));
+}
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   absl::StatusOr<std::unique_ptr<Selector<internal::FdEntry*>>> sel =
@@ -174,25 +271,46 @@ Handle EventLoop::CallLater(absl::Duration delay, Callback cb) {
   return CallAt(Time() + delay, std::move(cb));
 }
 
-Handle EventLoop::CallAt(absl::Time when, Callback cb) {
+Handle EventLoop::CallAt(MonotonicTime when, Callback cb) {
   auto state = std::make_shared<internal::HandleState>(std::move(cb), when);
   if (!IsClosed()) {
+    // Purge first, so the new timer is never part of the pass.
+    MaybePurgeCancelledTimers();
+    state->cancelled_timers = &cancelled_timers_;
     timers_.emplace_back(++timer_seq_, state);
     std::push_heap(timers_.begin(), timers_.end(), TimerOrder());
-    if (timers_.size() >= purge_at_) PurgeCancelledTimers();
   }
   return Handle(std::move(state));
 }
 
-void EventLoop::PurgeCancelledTimers() {
+EventLoop::HandlePtr EventLoop::PopTimer() {
+  std::pop_heap(timers_.begin(), timers_.end(), TimerOrder());
+  HandlePtr h = std::move(timers_.back().second);
+  timers_.pop_back();
+  h->cancelled_timers = nullptr;
+  if (h->cancelled.load(std::memory_order_acquire)) --cancelled_timers_;
+  return h;
+}
+
+void EventLoop::MaybePurgeCancelledTimers() {
+  // asyncio's rule (_MIN_SCHEDULED_TIMER_HANDLES = 100,
+  // _MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5). Amortised O(1) per timer:
+  // after a purge, at least as many cancellations as the live timers left
+  // are needed before the next one.
+  constexpr size_t kMinTimersToPurge = 100;
+  if (timers_.size() <= kMinTimersToPurge ||
+      cancelled_timers_ * 2 <= timers_.size()) {
+    return;
+  }
   auto cancelled = [](const std::pair<uint64_t, HandlePtr>& t) {
-    return t.second->cancelled.load(std::memory_order_acquire);
+    if (!t.second->cancelled.load(std::memory_order_acquire)) return false;
+    t.second->cancelled_timers = nullptr;
+    return true;
   };
   timers_.erase(std::remove_if(timers_.begin(), timers_.end(), cancelled),
                 timers_.end());
   std::make_heap(timers_.begin(), timers_.end(), TimerOrder());
-  // Amortised: the next purge waits until the heap doubles again.
-  purge_at_ = std::max<size_t>(1024, timers_.size() * 2);
+  cancelled_timers_ = 0;
 }
 
 bool EventLoop::TryCallSoonThreadsafe(Callback& cb) {
@@ -229,7 +347,7 @@ void EventLoop::DrainThreadsafe() {
     batch.swap(threadsafe_);
     has_threadsafe_.store(false, std::memory_order_relaxed);
   }
-  const absl::Time now = Time();
+  const MonotonicTime now = Time();
   for (Callback& cb : batch) {
     ready_.push_back(
         std::make_shared<internal::HandleState>(std::move(cb), now));
@@ -241,11 +359,12 @@ void EventLoop::DispatchSignals() {
   if (mask == 0) return;
   for (int signo = 1; signo < kMaxSignal; ++signo) {
     if ((mask & SignalBit(signo)) == 0) continue;
-    if (g_signal_loop[signo].load(std::memory_order_acquire) != this) continue;
+    SignalSlot& slot = g_signal_slots[signo];
+    if (slot.loop.load(std::memory_order_acquire) != this) continue;
     // Clear the bit before taking the flag: a signal arriving in between
     // sets both again and is seen now or at the next iteration.
     g_pending_mask.fetch_and(~SignalBit(signo), std::memory_order_acq_rel);
-    if (!g_signal_pending[signo].exchange(false)) continue;
+    if (!slot.pending.exchange(false, std::memory_order_acq_rel)) continue;
     ready_.push_back(std::make_shared<internal::HandleState>(
         [this, signo] {
           auto it = signal_callbacks_.find(signo);
@@ -256,12 +375,13 @@ void EventLoop::DispatchSignals() {
 }
 
 absl::Status EventLoop::RunOnce() {
-  // 1. How long may we wait?
+  // 1. How long may we wait? (Cancelled timers: all dropped at once when
+  // they are over half the heap, else those at its top.)
   std::optional<absl::Duration> timeout;  // nullopt: no limit.
+  MaybePurgeCancelledTimers();
   while (!timers_.empty() &&
          timers_.front().second->cancelled.load(std::memory_order_acquire)) {
-    std::pop_heap(timers_.begin(), timers_.end(), TimerOrder());
-    timers_.pop_back();
+    PopTimer();
   }
   if (!ready_.empty() || stop_requested_.load(std::memory_order_acquire) ||
       has_threadsafe_.load(std::memory_order_acquire)) {
@@ -290,11 +410,10 @@ absl::Status EventLoop::RunOnce() {
   retired_fds_.clear();
 
   // 3. Collect due timers, threadsafe callbacks and signals.
-  const absl::Time now = timers_.empty() ? absl::InfinitePast() : Time();
+  const MonotonicTime now =
+      timers_.empty() ? MonotonicTime::InfinitePast() : Time();
   while (!timers_.empty() && timers_.front().second->when <= now) {
-    std::pop_heap(timers_.begin(), timers_.end(), TimerOrder());
-    HandlePtr h = std::move(timers_.back().second);
-    timers_.pop_back();
+    HandlePtr h = PopTimer();
     if (!h->cancelled.load(std::memory_order_acquire)) {
       ready_.push_back(std::move(h));
     }
@@ -358,61 +477,62 @@ absl::Status EventLoop::AddSignalHandler(int signo, Callback cb) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot route signal ", signo));
   }
-  absl::MutexLock l(&g_signal_mu);
-  EventLoop* owner = g_signal_loop[signo].load();
-  if (owner != nullptr && owner != this) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("signal ", signo, " is routed to another loop"));
+  RegisterForkHandlerOnce();
+  SignalSlot& slot = g_signal_slots[signo];
+  EventLoop* owner = nullptr;
+  if (!slot.loop.compare_exchange_strong(owner, this,
+                                         std::memory_order_acq_rel)) {
+    if (owner != this) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("signal ", signo, " is routed to another loop"));
+    }
+    signal_callbacks_[signo] = std::move(cb);  // Already routed here.
+    return absl::OkStatus();
   }
-  signal_callbacks_[signo] = std::move(cb);
-  if (owner == this) return absl::OkStatus();
-  g_signal_selector[signo].store(selector_.get());
-  g_signal_loop[signo].store(this);
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = &EventLoop::OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  struct sigaction old;
-  if (sigaction(signo, &sa, &old) != 0) {
+  // The slot is ours. Save the disposition to restore before replacing it,
+  // so that a fork at any point restores the right one in the child.
+  if (sigaction(signo, nullptr, &slot.old) != 0) {
     const int err = errno;
-    g_signal_loop[signo].store(nullptr);
-    signal_callbacks_.erase(signo);
+    slot.loop.store(nullptr, std::memory_order_release);
     return ErrnoError(err, "sigaction");
   }
-  old_actions_.emplace_back(signo, old);
+  slot.old_valid.store(true, std::memory_order_release);
+  signal_callbacks_[signo] = std::move(cb);
+  slot.selector.store(selector_.get(), std::memory_order_seq_cst);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = &OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(signo, &sa, nullptr) != 0) {
+    const int err = errno;
+    slot.selector.store(nullptr, std::memory_order_seq_cst);
+    AwaitSignalHandlers(slot);  // An earlier owner's handler, in theory.
+    signal_callbacks_.erase(signo);
+    slot.loop.store(nullptr, std::memory_order_release);
+    return ErrnoError(err, "sigaction");
+  }
   return absl::OkStatus();
 }
 
 bool EventLoop::RemoveSignalHandler(int signo) {
   if (signo <= 0 || signo >= kMaxSignal) return false;
-  absl::MutexLock l(&g_signal_mu);
-  if (g_signal_loop[signo].load() != this) return false;
-  for (auto it = old_actions_.begin(); it != old_actions_.end(); ++it) {
-    if (it->first == signo) {
-      sigaction(signo, &it->second, nullptr);
-      old_actions_.erase(it);
-      break;
-    }
-  }
-  g_signal_loop[signo].store(nullptr);
-  g_signal_selector[signo].store(nullptr);
-  g_signal_pending[signo].store(false);
-  g_pending_mask.fetch_and(~SignalBit(signo));
+  SignalSlot& slot = g_signal_slots[signo];
+  if (slot.loop.load(std::memory_order_acquire) != this) return false;
+  // 1. No new OS handler for this slot: restore the old disposition.
+  sigaction(signo, &slot.old, nullptr);
+  // 2. Unpublish the selector and wait out handlers that may hold it. The
+  //    seq_cst store and the handlers' seq_cst increment-then-load order
+  //    each handler either before this store (counted, waited for) or after
+  //    it (sees null).
+  slot.selector.store(nullptr, std::memory_order_seq_cst);
+  AwaitSignalHandlers(slot);
+  slot.pending.store(false, std::memory_order_relaxed);
+  g_pending_mask.fetch_and(~SignalBit(signo), std::memory_order_acq_rel);
   signal_callbacks_.erase(signo);
+  // 3. Give the slot back; another loop may take it from here on.
+  slot.loop.store(nullptr, std::memory_order_release);
   return true;
-}
-
-void EventLoop::OnSignal(int signo) {
-  const int saved_errno = errno;
-  if (signo > 0 && signo < kMaxSignal) {
-    g_signal_pending[signo].store(true, std::memory_order_release);
-    g_pending_mask.fetch_or(SignalBit(signo), std::memory_order_release);
-    if (Selector<internal::FdEntry*>* sel = g_signal_selector[signo].load()) {
-      sel->Wakeup().IgnoreError();
-    }
-  }
-  errno = saved_errno;
 }
 
 absl::Status EventLoop::Close() {
@@ -429,7 +549,10 @@ absl::Status EventLoop::Close() {
   }
   dropped.clear();
   ready_.clear();
+  // Handles may outlive the loop: they must not count into it any more.
+  for (auto& timer : timers_) timer.second->cancelled_timers = nullptr;
   timers_.clear();
+  cancelled_timers_ = 0;
   selector_->Close();
   fds_.clear();
   retired_callbacks_.clear();

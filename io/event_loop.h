@@ -24,7 +24,7 @@
 //   loop.run_in_executor(pool, fn)         loop->RunInExecutor(pool, fn)
 //   loop.add_signal_handler(sig, cb)       loop->AddSignalHandler(sig, cb)
 //   loop.remove_signal_handler(sig)        loop->RemoveSignalHandler(sig)
-//   loop.time()                            loop->Time()
+//   loop.time()  (monotonic)               loop->Time()  (MonotonicTime)
 //   loop.is_running(), close()             IsRunning(), Close()
 //
 // One iteration of the loop ("RunOnce"):
@@ -44,6 +44,23 @@
 // "nothing now". A callback may add or remove any callback, its own
 // included, and may close fds after removing their callbacks.
 //
+// Time: the loop's clock is monotonic (CLOCK_MONOTONIC, as asyncio's
+// loop.time() and spindle's selectors): Time() returns a MonotonicTime, a
+// point on that clock, and CallAt() takes one; CallLater(), and every delay
+// in io/ built on the loop (TcpServer's idle, linger, retry and shutdown
+// timers), is measured on it. Setting the system clock (settimeofday, an NTP
+// step) therefore neither fires timers early nor holds them back. A
+// MonotonicTime is not an absl::Time and does not convert to one; to run a
+// callback at a wall-clock instant `t`, use CallLater(t - absl::Now()), which
+// fixes the delay when it is called. (spindle's concurrency/ waits use
+// wall-clock deadlines; see concurrency/condition.h.)
+//
+// Cancelled timers stay in the timer heap until they reach its top, unless
+// they come to outnumber the live ones: once more than half of a heap of over
+// 100 entries is cancelled, the next iteration (or CallAt) drops them all in
+// one pass, as asyncio does, so mass cancellation costs O(n) once, not a
+// stalled iteration popping them one by one.
+//
 // Errors (see concurrency/status.h): calls on a closed loop ->
 // kFailedPrecondition (IsShutDown); a second reader/writer for an fd ->
 // kAlreadyExists; an invalid fd -> kInvalidArgument; RunForever while already
@@ -62,6 +79,16 @@
 // CallSoonThreadsafe(cb) happens-before cb runs; RunInExecutor's task body
 // happens-before the returned future's completion, which happens on the loop
 // thread.
+//
+// fork(): a child forked while loops route signals (by any thread) starts
+// with no signal routed: the dispositions in place before AddSignalHandler
+// are restored in the child, pending signals are forgotten, and nothing in
+// the child can wake the parent's loops (whose eventfds the child's copies
+// share). The child's copies of the parent's loops must not run (their
+// selectors' kernel objects are shared with the parent); destroying them is
+// fine. Loops created in the child route signals as usual. (CPython's asyncio
+// likewise detaches its wake-up fd in the child; it leaves its handlers in
+// place, where spindle gives the child back the dispositions it replaced.)
 //
 // Many cores: an EventLoop uses one thread. Run N loops in N threads, each
 // with its own TcpServer accepting on the same port with SO_REUSEPORT
@@ -90,7 +117,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
@@ -101,14 +127,91 @@ namespace spindle::io {
 
 class EventLoop;
 
+// MonotonicTime
+//
+// A point on the event loop's clock, CLOCK_MONOTONIC: it never jumps when the
+// system clock is set, and counts from an unspecified origin (on Linux, boot),
+// so it is only meaningful relative to other MonotonicTimes of this machine.
+// Arithmetic is with absl::Duration and saturates like it:
+// `MonotonicTime::Now() + absl::InfiniteDuration()` is InfiniteFuture().
+// A value type; thread-safe as an int.
+class MonotonicTime {
+ public:
+  // The clock's origin.
+  constexpr MonotonicTime() = default;
+
+  // clock_gettime(CLOCK_MONOTONIC). Thread-safe and async-signal-safe.
+  static MonotonicTime Now();
+  static constexpr MonotonicTime InfinitePast() {
+    return MonotonicTime(-absl::InfiniteDuration());
+  }
+  static constexpr MonotonicTime InfiniteFuture() {
+    return MonotonicTime(absl::InfiniteDuration());
+  }
+  // The point `since_origin` after the origin, e.g. from a CLOCK_MONOTONIC
+  // timespec (absl::DurationFromTimespec).
+  static constexpr MonotonicTime FromOrigin(absl::Duration since_origin) {
+    return MonotonicTime(since_origin);
+  }
+  // The time since the origin (what asyncio's loop.time() returns, in
+  // seconds): for logs and for comparing with other CLOCK_MONOTONIC readings.
+  constexpr absl::Duration since_origin() const { return d_; }
+
+  MonotonicTime& operator+=(absl::Duration d) {
+    d_ += d;
+    return *this;
+  }
+  MonotonicTime& operator-=(absl::Duration d) {
+    d_ -= d;
+    return *this;
+  }
+  friend MonotonicTime operator+(MonotonicTime t, absl::Duration d) {
+    return t += d;
+  }
+  friend MonotonicTime operator+(absl::Duration d, MonotonicTime t) {
+    return t += d;
+  }
+  friend MonotonicTime operator-(MonotonicTime t, absl::Duration d) {
+    return t -= d;
+  }
+  friend absl::Duration operator-(MonotonicTime a, MonotonicTime b) {
+    return a.d_ - b.d_;
+  }
+  friend constexpr bool operator==(MonotonicTime a, MonotonicTime b) {
+    return a.d_ == b.d_;
+  }
+  friend constexpr bool operator!=(MonotonicTime a, MonotonicTime b) {
+    return a.d_ != b.d_;
+  }
+  friend constexpr bool operator<(MonotonicTime a, MonotonicTime b) {
+    return a.d_ < b.d_;
+  }
+  friend constexpr bool operator<=(MonotonicTime a, MonotonicTime b) {
+    return a.d_ <= b.d_;
+  }
+  friend constexpr bool operator>(MonotonicTime a, MonotonicTime b) {
+    return a.d_ > b.d_;
+  }
+  friend constexpr bool operator>=(MonotonicTime a, MonotonicTime b) {
+    return a.d_ >= b.d_;
+  }
+
+ private:
+  explicit constexpr MonotonicTime(absl::Duration d) : d_(d) {}
+  absl::Duration d_;
+};
+
 namespace internal {
 struct HandleState {
-  explicit HandleState(absl::AnyInvocable<void()> f, absl::Time w)
+  explicit HandleState(absl::AnyInvocable<void()> f, MonotonicTime w)
       : fn(std::move(f)), when(w) {}
   absl::AnyInvocable<void()> fn;
-  absl::Time when;
+  MonotonicTime when;
   std::atomic<bool> cancelled{false};
   bool running = false;  // Loop thread only.
+  // While the handle is in its loop's timer heap: the loop's count of
+  // cancelled timers in the heap, which Cancel() increments. Loop thread only.
+  size_t* cancelled_timers = nullptr;
 };
 struct FdEntry;
 
@@ -150,16 +253,20 @@ class Handle {
   // moment. Idempotent.
   void Cancel() {
     if (state_ == nullptr) return;
-    state_->cancelled.store(true, std::memory_order_release);
+    if (!state_->cancelled.exchange(true, std::memory_order_acq_rel) &&
+        state_->cancelled_timers != nullptr) {
+      ++*state_->cancelled_timers;  // Lets the loop purge its timer heap.
+    }
     if (!state_->running) state_->fn = nullptr;
   }
   bool cancelled() const {
     return state_ != nullptr &&
            state_->cancelled.load(std::memory_order_acquire);
   }
-  // When a timer is due (CallSoon: when it was scheduled).
-  absl::Time when() const {
-    return state_ == nullptr ? absl::InfinitePast() : state_->when;
+  // When a timer is due, on the loop's clock (CallSoon: when it was
+  // scheduled); InfinitePast() for a default-constructed Handle.
+  MonotonicTime when() const {
+    return state_ == nullptr ? MonotonicTime::InfinitePast() : state_->when;
   }
   bool valid() const { return state_ != nullptr; }
 
@@ -212,12 +319,15 @@ class EventLoop {
   // other CallSoon callbacks. Loop thread only. On a closed loop nothing is
   // scheduled (the returned handle's callback never runs).
   Handle CallSoon(Callback cb);
-  // Runs `cb` once `delay` has passed (a non-positive delay: at the next
-  // iteration). Timers due at the same instant run in scheduling order.
+  // Runs `cb` once `delay` has passed on the loop's monotonic clock (a
+  // non-positive delay: at the next iteration; InfiniteDuration: never,
+  // until cancelled). Timers due at the same instant run in scheduling
+  // order. Loop thread only.
   Handle CallLater(absl::Duration delay, Callback cb);
   // Runs `cb` once Time() reaches `when` (a past time: at the next
-  // iteration).
-  Handle CallAt(absl::Time when, Callback cb);
+  // iteration). `when` is on the loop's monotonic clock, e.g.
+  // `loop->Time() + absl::Seconds(5)`. Loop thread only.
+  Handle CallAt(MonotonicTime when, Callback cb);
 
   // The thread-safe CallSoon: schedules `cb` for the loop's next iteration
   // and wakes the loop if it is blocked in its selector. May be called from
@@ -263,8 +373,10 @@ class EventLoop {
   bool IsRunning() const { return running_.load(std::memory_order_acquire); }
   // True on the thread running the loop. Thread-safe.
   bool InLoopThread() const;
-  // The loop's clock (absl::Now()); timers compare against it.
-  absl::Time Time() const { return absl::Now(); }
+  // The loop's clock, CLOCK_MONOTONIC (asyncio's loop.time()); timers compare
+  // against it. Unaffected by changes to the system (wall) clock.
+  // Thread-safe.
+  MonotonicTime Time() const { return MonotonicTime::Now(); }
 
   // Unregisters every fd callback, drops every pending callback and timer,
   // removes signal handlers and closes the selector. Idempotent. Must not be
@@ -301,16 +413,25 @@ class EventLoop {
   // loop at a time; replaces this loop's earlier callback for `signo`.
   // Errors: kInvalidArgument for SIGKILL/SIGSTOP or an invalid number;
   // kAlreadyExists when another loop routes `signo`; kFailedPrecondition when
-  // closed. Loop thread only.
+  // closed; the kernel's if sigaction fails. Loop thread only; other loops'
+  // threads may add and remove their own signals at the same time.
   absl::Status AddSignalHandler(int signo, Callback cb);
-  // Restores the disposition that was in place before AddSignalHandler;
-  // false if `signo` was not routed here.
+  // Restores the disposition that was in place before AddSignalHandler,
+  // then waits until no thread is still inside the loop's OS-level handler
+  // for `signo` (one that started before the restore on another thread; it
+  // only sets a flag and wakes the selector, so the wait is short and never
+  // blocks on a lock), so the loop may be destroyed as soon as this returns.
+  // A signal pending but not yet dispatched is dropped. Close() and the
+  // destructor do this for every signal the loop routes. Returns false if
+  // `signo` was not routed here. Loop thread only.
   bool RemoveSignalHandler(int signo);
 
   // Number of fds with callbacks, timers (including cancelled ones not yet
-  // purged) and ready callbacks; for tests and monitoring. Loop thread.
+  // purged), cancelled timers still in the heap, and ready callbacks; for
+  // tests and monitoring. Loop thread.
   size_t num_fds() const { return fds_.size(); }
   size_t num_timers() const { return timers_.size(); }
+  size_t num_cancelled_timers() const { return cancelled_timers_; }
   size_t num_ready() const { return ready_.size(); }
 
  private:
@@ -333,11 +454,12 @@ class EventLoop {
   absl::Status Run(const FutureBase* until);
   void DrainThreadsafe();
   void DispatchSignals();
-  void PurgeCancelledTimers();
+  // Pops the earliest timer off the heap; fixes the cancelled count.
+  HandlePtr PopTimer();
+  // Drops every cancelled timer when they are more than half of the heap.
+  void MaybePurgeCancelledTimers();
   // Moves the callback out unless the loop is closed; for RunInExecutor.
   bool TryCallSoonThreadsafe(Callback& cb);
-
-  static void OnSignal(int signo);
 
   std::unique_ptr<Selector<internal::FdEntry*>> selector_;
   std::shared_ptr<internal::LoopRef> ref_;
@@ -349,7 +471,8 @@ class EventLoop {
   std::deque<HandlePtr> ready_;
   std::vector<std::pair<uint64_t, HandlePtr>> timers_;  // Heap (TimerOrder).
   uint64_t timer_seq_ = 0;
-  size_t purge_at_ = 1024;
+  // Cancelled handles in timers_ (HandleState::cancelled_timers points here).
+  size_t cancelled_timers_ = 0;
 
   absl::Mutex mu_;
   std::vector<Callback> threadsafe_ ABSL_GUARDED_BY(mu_);
@@ -357,7 +480,6 @@ class EventLoop {
   std::atomic<bool> has_threadsafe_{false};
 
   absl::flat_hash_map<int, Callback> signal_callbacks_;
-  std::vector<std::pair<int, struct sigaction>> old_actions_;
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};

@@ -47,6 +47,11 @@
 //     for (const auto& [key, mask] : *ready) key->data(mask);
 //   }
 //
+// Time: Select()'s timeout is measured on CLOCK_MONOTONIC (the wait is
+// retried for the time left after EINTR), so setting the system clock
+// neither shortens nor lengthens it. (spindle's concurrency/ waits, built on
+// absl::Mutex, wait for wall-clock deadlines instead; see their headers.)
+//
 // Choosing `Data`: every class is a template on the type of the caller's
 // per-registration value, `Data` (Python's `data`). It defaults to `std::any`,
 // which holds anything but must be read back with std::any_cast; naming the
@@ -390,14 +395,21 @@ class Selector {
   // into one early return. The wake-up fd is internal: it never appears in
   // results or in GetMap().
   //
-  // Thread-safe, also concurrently with Close(), and async-signal-safe (one
-  // write(2) to an eventfd, no lock, no allocation): a signal handler may
+  // Thread-safe and async-signal-safe (one atomic load and at most one
+  // write(2) to an eventfd; no lock and no allocation, on the error paths
+  // too), also after Close() and concurrently with it: a signal handler may
   // set a flag and call Wakeup() so that the loop notices the flag at once -
   // the way to surface a user's interrupt, since Select() itself retries
-  // EINTR. Everything written before Wakeup() happens-before the Select()
-  // it releases returns. Must not overlap the selector's destruction.
+  // EINTR. After Close() it writes nothing (the eventfd stays open until
+  // destruction, so a racing call never writes to a reused fd number).
+  // Everything written before Wakeup() happens-before the Select() it
+  // releases returns. Must not overlap the selector's destruction: a signal
+  // handler must be unable to reach a selector that is being destroyed
+  // (EventLoop's signal routing waits out running handlers for this).
   //
-  // Errors: kFailedPrecondition after Close(); the kernel's otherwise.
+  // Errors: kFailedPrecondition after Close() (a copy of one shared status,
+  // so nothing is allocated); the errno's code, with no message, if the
+  // write fails (not expected while the selector exists).
   absl::Status Wakeup() { return poller_->Wakeup(); }
 
   // The key registered for `fileobj` (looked up by fd, or by identity when

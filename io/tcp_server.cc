@@ -187,7 +187,7 @@ struct Connection {
   bool global_wait = false;   // Paused by the server-wide high-water mark.
   bool touched = false;       // In the current completion batch.
   bool input_queued = false;  // In TcpServer::input_ready_.
-  absl::Time last_active;
+  MonotonicTime last_active;  // On the loop's clock.
   Connection* prev = nullptr;
   Connection* next = nullptr;
   bool in_lru = false;
@@ -1118,7 +1118,7 @@ void TcpServer::ArmIdleTimer() {
 void TcpServer::OnIdleTimer() {
   dead_.clear();
   const absl::Duration t = options_.idle_timeout;
-  const absl::Time now = loop_->Time();
+  const MonotonicTime now = loop_->Time();
   while (lru_head_ != nullptr && lru_head_->last_active + t <= now) {
     Conn* c = lru_head_;
     if (!c->slots.empty()) {

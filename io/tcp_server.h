@@ -77,6 +77,11 @@
 // closed once it is done; `done` runs when all are closed, or at the grace
 // deadline, when whatever remains is closed at once.
 //
+// Time: every delay here (idle_timeout, linger_timeout, full_retry_delay,
+// the accept pause, the shutdown grace) runs on the EventLoop's monotonic
+// clock (see event_loop.h), so setting the system clock neither closes
+// connections early nor holds a shutdown back.
+//
 // Thread safety: a TcpServer belongs to its EventLoop's thread: construct,
 // Start, Shutdown and destroy it there (or while the loop is not running).
 // Responder::Reply may be called from any thread. stats() may be read from

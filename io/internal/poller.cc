@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle::io::internal {
@@ -53,21 +54,37 @@ int Deadline::RemainingMillis() const {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
+namespace {
+
+// The status Signal() returns once closed. Made once, by the first Open(), so
+// that Signal() - which may run in a signal handler - only copies it: a copy
+// of a Status is an atomic increment of its reference count, and this one's
+// count never drops to zero, so no copy ever frees it.
+const absl::Status& ClosedStatus() {
+  static const absl::Status* const closed =
+      new absl::Status(ShutDownError("selector is closed"));
+  return *closed;
+}
+
+}  // namespace
+
 WakeupFd::~WakeupFd() {
   if (fd_ >= 0) close(fd_);
 }
 
 absl::Status WakeupFd::Open() {
+  (void)ClosedStatus();  // Made here, never in Signal().
   fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd_ < 0) return ErrnoError(errno, "eventfd");
   return absl::OkStatus();
 }
 
 absl::Status WakeupFd::Signal() {
+  // Async-signal-safe: no lock, no allocation, errno left as it was.
   if (closed_.load(std::memory_order_acquire) || fd_ < 0) {
-    return ShutDownError("selector is closed");
+    return ClosedStatus();
   }
-  const int saved_errno = errno;  // async-signal-safe: leave errno as it was
+  const int saved_errno = errno;
   const uint64_t one = 1;
   ssize_t n;
   do {
@@ -76,7 +93,9 @@ absl::Status WakeupFd::Signal() {
   // EAGAIN: the counter is saturated, so a wake-up is pending anyway.
   const int err = n < 0 && errno != EAGAIN ? errno : 0;
   errno = saved_errno;
-  if (err != 0) return ErrnoError(err, "write(eventfd)");
+  // Cannot happen while fd_ is open (EBADF, EINVAL); the code alone, since a
+  // Status with a message would allocate.
+  if (err != 0) return absl::Status(absl::ErrnoToStatusCode(err), "");
   return absl::OkStatus();
 }
 

@@ -13,7 +13,7 @@
 //
 // Thread safety: a Poller is not thread-safe, except `Wakeup()`, which may be
 // called from any thread (and from a signal handler) at any time before the
-// Poller is destroyed.
+// Poller is destroyed, Close() included.
 
 #ifndef SPINDLE_IO_INTERNAL_POLLER_H_
 #define SPINDLE_IO_INTERNAL_POLLER_H_
@@ -84,12 +84,14 @@ class Deadline {
 int64_t MonotonicNanos();
 
 // The wake-up channel shared by all backends: a non-blocking, close-on-exec
-// eventfd. Signal() is thread-safe and async-signal-safe: one atomic load and
-// one write(2), no lock, no allocation while open. Close() only marks it
-// closed (Signal() then fails with kFailedPrecondition); the fd itself is
-// released by the destructor, so that a Signal() racing with Close() can
-// never write to a closed, or reused, fd number. The other calls belong to
-// the owning thread.
+// eventfd. Signal() is thread-safe and async-signal-safe at any time between
+// Open() and destruction, Close() included: one atomic load and at most one
+// write(2); no lock, and no allocation on any path, errors included (their
+// statuses are made without a heap-allocated message, or copied from one
+// made by Open()). Close() only marks it closed (Signal() then fails with
+// kFailedPrecondition and writes nothing); the fd itself is released by the
+// destructor, so a Signal() racing with Close() can never write to a closed,
+// or reused, fd number. The other calls belong to the owning thread.
 class WakeupFd {
  public:
   WakeupFd() = default;
@@ -100,7 +102,10 @@ class WakeupFd {
   absl::Status Open();
   // The fd to watch for readability; owner thread only.
   int fd() const { return fd_; }
-  // Makes fd() readable until the next Drain(). Thread-safe.
+  // Makes fd() readable until the next Drain(). Thread-safe and
+  // async-signal-safe (see above). Errors: kFailedPrecondition once closed
+  // (or never opened); the errno's code, without a message, if write(2)
+  // fails in any way but EAGAIN (a saturated counter: a wake-up is pending).
   absl::Status Signal();
   // Consumes pending signals; owner thread only.
   void Drain();
@@ -140,7 +145,9 @@ class Poller {
   // state do nothing.
   virtual absl::Status Rebuild(absl::Span<const Registration> live) = 0;
 
-  // Thread-safe and async-signal-safe; see WakeupFd::Signal().
+  // Thread-safe and async-signal-safe, also after and concurrently with
+  // Close() (then a no-op that returns kFailedPrecondition); see
+  // WakeupFd::Signal().
   virtual absl::Status Wakeup() = 0;
 
   // Releases the kernel objects (the wake-up fd at destruction); idempotent.

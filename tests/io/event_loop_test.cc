@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <stdexcept>
@@ -86,7 +88,7 @@ TEST(EventLoopTest, TimersRunInDeadlineOrder) {
   auto loop = MakeLoop();
   Watchdog(*loop);
   std::vector<int> order;
-  const absl::Time t0 = loop->Time();
+  const MonotonicTime t0 = loop->Time();
   loop->CallAt(t0 + absl::Milliseconds(30), [&] {
     order.push_back(3);
     loop->Stop();
@@ -115,6 +117,127 @@ TEST(EventLoopTest, CancelledTimerDoesNotRunAndIsPurged) {
   loop->CallLater(absl::Milliseconds(5), [&] { loop->Stop(); });
   ASSERT_OK(loop->RunForever());
   EXPECT_FALSE(ran);
+}
+
+absl::Duration MonotonicNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+// The loop's clock is CLOCK_MONOTONIC (asyncio's loop.time()), not the wall
+// clock: a reading lies between two CLOCK_MONOTONIC readings around it.
+TEST(EventLoopTest, TimeIsTheMonotonicClock) {
+  auto loop = MakeLoop();
+  const absl::Duration before = MonotonicNow();
+  const MonotonicTime t = loop->Time();
+  const absl::Duration after = MonotonicNow();
+  EXPECT_LE(before, t.since_origin());
+  EXPECT_LE(t.since_origin(), after);
+  EXPECT_EQ(MonotonicTime::FromOrigin(t.since_origin()), t);
+}
+
+// CallLater schedules on that clock: the handle is due `delay` after Time().
+TEST(EventLoopTest, CallLaterIsDueOnTheLoopClock) {
+  auto loop = MakeLoop();
+  const MonotonicTime before = loop->Time();
+  Handle h = loop->CallLater(absl::Hours(1), [] {});
+  const MonotonicTime after = loop->Time();
+  EXPECT_LE(before + absl::Hours(1), h.when());
+  EXPECT_LE(h.when(), after + absl::Hours(1));
+  EXPECT_EQ(h.when() - absl::Hours(1) - before,
+            h.when() - (before + absl::Hours(1)));
+  // Never: an infinite delay saturates instead of wrapping into the past.
+  Handle never = loop->CallLater(absl::InfiniteDuration(), [] {});
+  EXPECT_EQ(never.when(), MonotonicTime::InfiniteFuture());
+  EXPECT_LT(MonotonicTime::InfinitePast(), before);
+  EXPECT_EQ(Handle().when(), MonotonicTime::InfinitePast());
+}
+
+// Issue 11: a million timers scheduled and then cancelled used to make the
+// next iteration pop them one by one (1.8 s). Once cancelled timers are over
+// half the heap, the iteration drops them all in one pass. A live timer at
+// the top of the heap shows which happened: popping stops at it, purging
+// does not.
+TEST(EventLoopTest, MassCancelledTimersArePurgedInOnePass) {
+  auto loop = MakeLoop();
+  Handle live = loop->CallLater(absl::Hours(1), [] {});
+  constexpr size_t kTimers = 100000;
+  std::vector<Handle> cancelled;
+  cancelled.reserve(kTimers);
+  for (size_t i = 0; i < kTimers; ++i) {
+    cancelled.push_back(loop->CallLater(absl::Hours(2), [] {}));
+  }
+  for (Handle& h : cancelled) h.Cancel();
+  EXPECT_EQ(loop->num_timers(), kTimers + 1);
+  EXPECT_EQ(loop->num_cancelled_timers(), kTimers);
+  loop->Stop();
+  ASSERT_OK(loop->RunForever());  // One iteration.
+  EXPECT_EQ(loop->num_timers(), 1u);
+  EXPECT_EQ(loop->num_cancelled_timers(), 0u);
+  EXPECT_FALSE(live.cancelled());
+  // Cancelling again counts nothing: they are no longer in the heap.
+  for (Handle& h : cancelled) h.Cancel();
+  EXPECT_EQ(loop->num_cancelled_timers(), 0u);
+}
+
+// Below half, cancelled timers wait for their turn at the top (asyncio's
+// rule): the heap is not rebuilt for a few of them. Past half, it is.
+TEST(EventLoopTest, CancelledTimersPurgedOnlyPastHalfTheHeap) {
+  auto loop = MakeLoop();
+  std::vector<Handle> early, late;
+  for (int i = 0; i < 200; ++i) {
+    early.push_back(loop->CallLater(absl::Hours(1), [] {}));
+    late.push_back(loop->CallLater(absl::Hours(2), [] {}));
+  }
+  for (int i = 0; i < 200; ++i) late[i].Cancel();  // Exactly half.
+  loop->Stop();
+  ASSERT_OK(loop->RunForever());
+  EXPECT_EQ(loop->num_timers(), 400u);
+  EXPECT_EQ(loop->num_cancelled_timers(), 200u);
+  early[0].Cancel();  // Now over half.
+  loop->Stop();
+  ASSERT_OK(loop->RunForever());
+  EXPECT_EQ(loop->num_timers(), 199u);
+  EXPECT_EQ(loop->num_cancelled_timers(), 0u);
+}
+
+// Scheduling and cancelling without ever iterating keeps the heap bounded:
+// CallAt purges too.
+TEST(EventLoopTest, ScheduleCancelChurnKeepsHeapBounded) {
+  auto loop = MakeLoop();
+  std::vector<Handle> live;
+  for (int i = 0; i < 50; ++i) {
+    live.push_back(loop->CallLater(absl::Hours(1), [] {}));
+  }
+  size_t peak = 0;
+  for (int i = 0; i < 100000; ++i) {
+    loop->CallLater(absl::Hours(2), [] {}).Cancel();
+    peak = std::max(peak, loop->num_timers());
+  }
+  // Purged whenever cancelled ones pass half of a heap over 100 entries.
+  EXPECT_LE(peak, 2 * live.size() + 102);
+}
+
+// A cancelled timer that comes due leaves the count; handles outliving
+// their loop can still be cancelled (ASan checks the count is not touched).
+TEST(EventLoopTest, CancelledCountFollowsTimersAndLoopLifetime) {
+  auto loop = MakeLoop();
+  Handle due = loop->CallLater(absl::ZeroDuration(), [] {});
+  due.Cancel();
+  EXPECT_EQ(loop->num_cancelled_timers(), 1u);
+  loop->Stop();
+  ASSERT_OK(loop->RunForever());
+  EXPECT_EQ(loop->num_timers(), 0u);
+  EXPECT_EQ(loop->num_cancelled_timers(), 0u);
+  Handle pending = loop->CallLater(absl::Hours(1), [] {});
+  Handle closed_over = loop->CallLater(absl::Hours(1), [] {});
+  ASSERT_OK(loop->Close());
+  pending.Cancel();
+  loop.reset();
+  closed_over.Cancel();
+  EXPECT_TRUE(pending.cancelled());
+  EXPECT_TRUE(closed_over.cancelled());
 }
 
 TEST(EventLoopTest, TimerCancelsItselfWhileRunning) {

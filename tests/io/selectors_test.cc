@@ -755,6 +755,53 @@ TYPED_TEST(SelectorTest, SignalHandlerCanWakeSelect) {
   EXPECT_LT(waited, kBound / 2);
 }
 
+std::atomic<Selector<std::any>*> g_closing_target{nullptr};
+std::atomic<int> g_wakeups_open{0};
+std::atomic<int> g_wakeups_closed{0};
+void WakeClosingSelector(int) {
+  if (Selector<std::any>* sel = g_closing_target.load()) {
+    const absl::Status s = sel->Wakeup();
+    (s.ok() ? g_wakeups_open : g_wakeups_closed).fetch_add(1);
+  }
+}
+
+// Wakeup() stays async-signal-safe after Close() and while Close() runs on
+// the thread it interrupts: a no-op that reports kFailedPrecondition without
+// allocating (every call returns the same shared status; under TSan, an
+// allocation in the handler is reported as a signal-unsafe call).
+TYPED_TEST(SelectorTest, WakeupDuringAndAfterCloseIsSignalSafe) {
+  struct sigaction sa = {};
+  sa.sa_handler = &WakeClosingSelector;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, nullptr), 0);  // kept installed: see above
+  auto [rd, wr] = Pair();
+  ASSERT_TRUE(this->sel_->Register(rd, kEventRead).ok());
+  g_wakeups_open = 0;
+  g_wakeups_closed = 0;
+  g_closing_target.store(this->sel_.get());
+  const pthread_t self = pthread_self();
+  absl::Notification stop;
+  // Signals this thread until told to stop, before, during and after Close.
+  std::thread sender([self, &stop] {
+    while (!stop.HasBeenNotified()) {
+      pthread_kill(self, SIGUSR2);
+      std::this_thread::yield();
+    }
+  });
+  EXPECT_TRUE(test_util::Eventually([] { return g_wakeups_open >= 10; }));
+  this->sel_->Close();
+  EXPECT_TRUE(test_util::Eventually([] { return g_wakeups_closed >= 10; }));
+  stop.Notify();
+  sender.join();
+  g_closing_target.store(nullptr);
+  const absl::Status a = this->sel_->Wakeup();
+  const absl::Status b = this->sel_->Wakeup();
+  EXPECT_TRUE(IsShutDown(a)) << a;
+  EXPECT_TRUE(IsShutDown(b)) << b;
+  // Both alive at once, yet one message buffer: nothing was allocated.
+  EXPECT_EQ(a.message().data(), b.message().data());
+}
+
 // --- data, keys and handlers
 // ---------------------------------------------------
 
