@@ -7,13 +7,15 @@
 // `spindle::Barrier` is Python's `threading.Barrier`: a cyclic barrier for a
 // fixed number of threads, with an optional action and default timeout.
 //
+// clang-format off
 //   Python                              spindle
 //   ----------------------------------  --------------------------------------
 //   Barrier(parties, action, timeout)   Barrier(parties, action, timeout)
-//   b.wait() / b.wait(timeout)          b.Wait() / b.WaitFor(d)  ->
-//   StatusOr<int> b.abort() / b.reset()               b.Abort() / b.Reset()
+//   b.wait() / b.wait(timeout)          b.Wait() / b.WaitFor(d) -> StatusOr<int>
+//   b.abort() / b.reset()               b.Abort() / b.Reset()
 //   b.broken, b.parties, b.n_waiting    b.broken(), b.parties(), b.n_waiting()
 //   BrokenBarrierError                  kAborted status, IsBroken(status)
+// clang-format on
 //
 // Errors. `Wait` returns `BrokenError` (kAborted, `IsBroken()`) when the
 // barrier is or becomes broken while the caller waits: `Abort()`, `Reset()`

@@ -52,6 +52,14 @@
 // (`Result`, `Exception`, `done()` returning true, `Wait`, `AsCompleted`, and
 // done callbacks, which run after completion).
 //
+// Timeouts and the system clock: `ResultFor`, `ExceptionFor`, `Wait(fs, d)`
+// and `AsCompleted(fs, d)` turn `d` into the wall-clock deadline
+// `absl::Now() + d` when called, and Abseil 20220623's `Mutex` waits sleep
+// until that absolute CLOCK_REALTIME time (a futex wait with
+// FUTEX_CLOCK_REALTIME): if the system clock is stepped during the wait, it
+// ends that much early (clock set forward) or lasts that much longer (set
+// back). The `...Until(absl::Time)` forms take a wall-clock deadline.
+//
 // Cancellation: a future can be cancelled only while pending (not yet
 // running). A cancelled future is done; `Wait` and `AsCompleted` treat it as
 // done at once. (CPython keeps a cancelled future "not done" for `wait()`

@@ -7,13 +7,16 @@
 // `spindle::RLock` is Python's `threading.RLock`: a reentrant lock owned by
 // the thread that acquired it.
 //
+// clang-format off
 //   Python                              spindle
 //   ----------------------------------  --------------------------------------
-//   rlock.acquire() / (False) / (t)     Acquire() / TryAcquire() /
-//   AcquireFor(d) rlock.release()                     Release() rlock.locked()
-//   (3.14)              locked() rlock._is_owned()                   IsOwned()
+//   rlock.acquire() / (False) / (t)     Acquire() / TryAcquire() / AcquireFor(d)
+//   rlock.release()                     Release()
+//   rlock.locked() (3.14)               locked()
+//   rlock._is_owned()                   IsOwned()
 //   rlock._recursion_count()            recursion_count()
 //   with rlock: ...                     std::scoped_lock l(rlock);
+// clang-format on
 //
 // Errors. `Release()` by a thread that does not own the lock (including when
 // nobody does) is a programming error that Python reports with RuntimeError;

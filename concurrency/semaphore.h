@@ -8,13 +8,15 @@
 // `threading.Semaphore` and `threading.BoundedSemaphore`: counters of
 // permits with no owner.
 //
+// clang-format off
 //   Python                              spindle
 //   ----------------------------------  --------------------------------------
 //   Semaphore(value=1)                  Semaphore(value = 1)
-//   sem.acquire() / (False) / (t)       Acquire() / TryAcquire() /
-//   AcquireFor(d) sem.release(n=1)                    Release(n = 1) with sem:
-//   ...                       std::scoped_lock l(sem);
+//   sem.acquire() / (False) / (t)       Acquire() / TryAcquire() / AcquireFor(d)
+//   sem.release(n=1)                    Release(n = 1)
+//   with sem: ...                       std::scoped_lock l(sem);
 //   BoundedSemaphore(value=1)           BoundedSemaphore(value = 1)
+// clang-format on
 //
 // Errors. These are programming errors that Python reports with ValueError;
 // spindle reports them with a checked crash (a FATAL message):

@@ -37,7 +37,11 @@
 //     is destroyed (like `std::jthread`, without a stop token), and the
 //     process waits for every still-running non-daemon spindle thread at
 //     `exit()` (an `atexit` handler; only matters for `Thread` objects that
-//     are never destroyed, e.g. leaked or static ones).
+//     are never destroyed, e.g. leaked or static ones). As Python's
+//     `threading._shutdown`, it first lets live ThreadPoolExecutors finish
+//     their queued tasks (thread_pool.h), then joins the threads, and
+//     repeats until neither is left, so threads started while exit() is
+//     already waiting (by a leaked thread or a pool task) are waited for too.
 //   * A daemon `Thread` is detached when the `Thread` object is destroyed;
 //     the thread keeps running and the process may exit while it runs.
 //     spindle's own state that such a thread may touch (its record, the
@@ -45,6 +49,21 @@
 //     thread still running while the process exits does not crash it; the
 //     thread's function must itself not use objects that static
 //     destruction destroys.
+//
+// After fork(). The child has one thread, the one that forked, and spindle
+// describes that (Python's `threading._after_fork`): `Enumerate()` lists
+// only it, `ActiveCount()` is 1, and it is the child's `MainThread()` (with
+// its old name). A `Thread` started before the fork is, in the child, a
+// thread that has ended: `IsAlive()` is false, `Join()` returns at once and
+// its destructor does nothing; so `exit()` in the child does not wait for
+// the parent's threads. None of the parent's locks are touched in the child.
+//
+// Timeouts and the system clock. `JoinFor(d)` waits with Abseil's
+// `Mutex::AwaitWithTimeout` (Abseil 20220623), which turns `d` into the
+// wall-clock deadline `gettimeofday() + d` and sleeps until that absolute
+// CLOCK_REALTIME time: if the system clock is stepped during the wait, the
+// wait ends that much early (clock set forward) or lasts that much longer
+// (set back). spindle's io/ event loop and selectors run on CLOCK_MONOTONIC.
 
 #ifndef SPINDLE_CONCURRENCY_THREAD_H_
 #define SPINDLE_CONCURRENCY_THREAD_H_

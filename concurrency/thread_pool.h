@@ -66,6 +66,10 @@
 // destructor must not run concurrently with other calls, and must not run on
 // one of the pool's own workers.
 //
+// Timeouts and the system clock: `Map(fn, inputs, d)` measures its deadline
+// on the wall clock (`absl::Now() + d`, waited for by the futures, see
+// future.h), so a step of the system clock moves it.
+//
 // Happens-before: everything before a Submit/Execute call happens-before the
 // task starts; a task's completion happens-before the calls that observe its
 // future done return (future.h). Shutdown(wait = true) returning
