@@ -347,17 +347,46 @@ class ProcessPoolExecutor {
   };
   struct Worker;
   class ForkServer;
+  // Everything that changes after construction. On the heap, so that a
+  // forked child's copy of a pool (whose threads, fork server and workers
+  // are its parent's) can be left alone instead of destroyed.
+  struct Core {
+    std::unique_ptr<ForkServer> fork_server;  // Set by Start(), then fixed.
+
+    absl::Mutex mu;
+    std::deque<Task> queue ABSL_GUARDED_BY(mu);
+    // Managers waiting for a task (counted once the callbacks of their
+    // previous task have run), and those of them with a live worker.
+    int idle ABSL_GUARDED_BY(mu) = 0;
+    int idle_warm ABSL_GUARDED_BY(mu) = 0;
+    // Managers with a live worker running the callbacks of a task they
+    // just completed: about to be idle, unless a callback blocks.
+    int completing ABSL_GUARDED_BY(mu) = 0;
+    bool shutdown ABSL_GUARDED_BY(mu) = false;
+    absl::Status broken ABSL_GUARDED_BY(mu);
+    std::vector<std::thread> threads ABSL_GUARDED_BY(mu);
+    std::vector<pid_t> pids ABSL_GUARDED_BY(mu);
+
+    absl::Mutex join_mu ABSL_ACQUIRED_BEFORE(mu);  // Serialises joining.
+  };
 
   struct CreateTag {};
   ProcessPoolExecutor(Options options, CreateTag);
   absl::Status Start();
+  // False in a forked child's copy of the pool (see "Fork" above).
+  bool InOwner() const;
 
   Future<std::string> SubmitInternal(internal::ProcessInvoker invoker,
                                      const void* fn, std::string arg);
-  void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_->mu);
   void ManagerMain();
-  // Counts w's manager as idle (before it completes a task's future).
-  void MarkIdle(Worker& w);
+  // Waits for a task for `w`'s manager (counting it idle meanwhile); false
+  // when the manager should exit.
+  bool NextTask(Worker& w, std::optional<Task>* task);
+  // Bracket the completion of a task's future (its callbacks run between
+  // them, on this thread).
+  void BeginCompleting(Worker& w);
+  void EndCompleting();
   // Runs `task` on `w` (starting or replacing the worker as needed).
   // Returns false if the pool is now broken.
   bool RunTask(Worker& w, Task& task);
@@ -367,24 +396,13 @@ class ProcessPoolExecutor {
   std::string StopWorker(Worker& w, bool kill);
   void Break(const absl::Status& why);
   void SignalWorkers(int sig);
-  void StopForkServer();
 
   const int max_workers_;
   const int max_tasks_per_child_;  // 0: unlimited.
   const size_t max_message_;
   absl::Status (*const initializer_)();
-
-  std::unique_ptr<ForkServer> fork_server_;
-
-  mutable absl::Mutex mu_;
-  std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
-  int idle_ ABSL_GUARDED_BY(mu_) = 0;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status broken_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  std::vector<pid_t> pids_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
+  const pid_t owner_pid_;  // The process that constructed the pool.
+  Core* const core_;       // Owned; deleted only in the owner process.
 };
 
 }  // namespace spindle
