@@ -59,13 +59,46 @@
 //     state).
 //   * File descriptors open at construction are inherited (like Python's
 //     "fork" start method), except the pool's own sockets (of this and any
-//     other ProcessPoolExecutor), which the fork server closes. Signal
-//     handlers are reset to the default and no signal is blocked in the
-//     fork server and workers. The fork server ignores SIGINT: a Ctrl-C sent
-//     to the whole process group ends the workers (their tasks fail as
-//     crashed) but not the fork server, so the pool can start new ones.
+//     other ProcessPoolExecutor), which the fork server closes.
 //   * A worker ends with _exit() after flushing stdio: no atexit handlers,
 //     no static destructors.
+//   * spindle holds no lock of its own across the fork of the fork server
+//     (nor across any other fork), so a task may use spindle freely,
+//     including a ProcessPoolExecutor of its own: a pool inside a worker
+//     works like any other (its fork server is forked from the worker and
+//     closes the worker's socket to the caller, so a crash of the worker is
+//     still seen). Python refuses this ("daemonic processes are not allowed
+//     to have children"); spindle allows it.
+//   * A pool object belongs to the process that constructed it. A forked
+//     copy of it (in a worker, which is a snapshot taken while the pool was
+//     being constructed, in a spindle::Process child, or after fork()) is
+//     inert: Submit() returns a future already failed with
+//     kFailedPrecondition ("... belongs to process <pid> ..."), Shutdown(),
+//     TerminateWorkers() and KillWorkers() do nothing, worker_pids() is
+//     empty, and its destructor (a child that calls exit() with a static
+//     pool) leaves the parent's threads, processes and futures alone.
+//
+// Signals. A terminal's Ctrl-C sends SIGINT to its whole foreground process
+// group, and a service manager's stop (systemd's KillMode=control-group)
+// sends SIGTERM to every process of the service. The pool's processes are
+// not the ones to act on those: the program decides how to stop, and the
+// pool stops its processes itself (Shutdown, the destructor). So:
+//   * the fork server ignores SIGINT and SIGTERM;
+//   * a worker ignores SIGINT, and SIGTERM from anyone but its fork server
+//     (which sends it for TerminateWorkers()). A task may install handlers
+//     of its own. Everything else is at its default disposition (so SIGKILL,
+//     SIGQUIT or SIGHUP still end a worker, as a crash) and no signal is
+//     blocked. Processes a task starts inherit these dispositions (an exec
+//     keeps SIGINT ignored and resets SIGTERM to the default).
+// A program that stops gracefully on SIGINT/SIGTERM (finishing or
+// cancelling its tasks, then Shutdown) therefore gets every task's real
+// result even when the signal went to the whole group. The processes still
+// never outlive their owner: when it exits or dies, the fork server sees
+// EOF on its control socket, SIGKILLs any worker left and exits; an idle
+// worker sees EOF on its socket and exits. To kill one worker by hand, use
+// SIGKILL (its task fails as crashed). Unlike a process group of its own
+// (setpgid), this also holds for a signal sent to a whole cgroup, and the
+// workers stay in the terminal's foreground group (no SIGTTIN on reads).
 //
 // Errors (see status.h; futures follow future.h's error model):
 //   * A task that throws: its future holds a `RemoteTaskError` whose what()
@@ -82,6 +115,8 @@
 //     future fails with kInvalidArgument; the worker lives on.
 //   * Submitting after Shutdown(): a future already done with IsShutDown
 //     ("cannot schedule new futures after shutdown"), as ThreadPoolExecutor.
+//     Submitting to a forked copy of the pool (see above) fails the same way
+//     (kFailedPrecondition), with a message naming the owner process.
 //   * The pool breaks (every pending future and later Submit get IsBroken,
 //     as Python's BrokenProcessPool) only when it cannot start workers: the
 //     initializer failed (threw or returned non-OK) in a worker, fork
@@ -90,11 +125,18 @@
 //     crash in the constructor; use Create() to get the status instead.
 //
 // Workers start lazily, up to max_workers, and an idle worker is reused
-// before a new one starts (a manager counts itself idle before it completes
-// a future). One caller-side thread per worker sends it one task at a time
-// and waits for the answer, so a task is "running" from when it is handed
-// to a worker until its result is back; done callbacks and Then
-// continuations run on that thread.
+// before a new one starts. One caller-side thread (a "manager") per worker
+// sends it one task at a time and waits for the answer, so a task is
+// "running" from when it is handed to a worker until its result is back;
+// done callbacks and Then continuations run on that thread. As in CPython,
+// a worker counts as idle again only once its task's callbacks have run:
+// a callback that submits to this pool (and even waits for the result) gets
+// another worker, started if fewer than max_workers exist (with a single
+// worker such a wait can never end, as in Python). So that a caller who
+// submits the moment it sees a result still reuses the worker that produced
+// it, a new worker process is started for a queued task only when no
+// worker is idle and none is finishing callbacks, or after such a worker
+// has kept the task waiting for 100 ms (a callback that blocks).
 //
 // Thread safety: all member functions are thread-safe, except that the
 // destructor must not run concurrently with other calls, and must not run on
