@@ -69,16 +69,18 @@ namespace {
 //     allocated on first use and never freed.
 //   * Every change of the descriptor table that involves a pool descriptor
 //     (creating or receiving one, then marking it; unmarking one, then
-//     closing it) happens inside a "window", counted in g_windows together
-//     with the pid of the process that counts (a forked child's copy of the
-//     count is its parent's, and counts threads that do not exist there).
-//   * A fork server whose copy of the memory shows a window of its parent's
-//     open at the fork exits at once, and is forked again (FdWindow,
-//     ForkServer::Start).
+//     closing it) happens inside a "window". g_windows counts the windows
+//     open and those ever entered (a generation), tagged with the pid of the
+//     process that counts (a forked child's copy is its parent's, and counts
+//     threads that do not exist there).
+//   * fork() copies the descriptor table first and the memory page by page
+//     afterwards, so a child's copy of the set is exact only if no window
+//     was open at any moment of the fork. ForkServer::Start checks this in
+//     the parent: no window open just before fork(), and the generation
+//     unchanged when it returns. Otherwise the new fork server is told to
+//     exit at once, and another is forked.
 // Unmarking comes before closing, so the set never names a descriptor that
-// is not a pool's; at worst (the kernel copies the descriptor table a moment
-// before the memory) a child holds one pool descriptor that was being
-// created or closed at that very moment, unmarked.
+// is not a pool's.
 //
 // A child forked by other means (spindle::Process, fork()) inherits the set
 // with the descriptors: they are still pool descriptors (its parent's), so a
@@ -91,7 +93,11 @@ constexpr int kChunks = 1 << 15;  // Descriptors below 2^31.
 
 ABSL_CONST_INIT std::atomic<std::atomic<uint64_t>*> g_fd_chunks[kChunks] = {};
 
-// (pid << 32) | windows open in that process.
+// g_windows: pid (bits 63-32), generation (31-12), windows open (11-0).
+constexpr uint64_t kPidMask = ~uint64_t{0xffffffff};
+constexpr int kGenShift = 12;
+constexpr uint64_t kGenMask = 0xfffff;
+constexpr uint64_t kOpenMask = 0xfff;
 ABSL_CONST_INIT std::atomic<uint64_t> g_windows{0};
 
 // One change of the descriptor table involving pool descriptors.
@@ -100,32 +106,50 @@ class FdWindow {
   FdWindow() {
     const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
     uint64_t v = g_windows.load(std::memory_order_relaxed);
-    while (!g_windows.compare_exchange_weak(
-        v, (v & ~uint64_t{0xffffffff}) == me ? v + 1 : (me | 1),
-        std::memory_order_seq_cst, std::memory_order_relaxed)) {
-    }
+    uint64_t next;
+    do {
+      const bool mine = (v & kPidMask) == me;
+      const uint64_t gen = mine ? (v >> kGenShift) & kGenMask : 0;
+      const uint64_t open = mine ? v & kOpenMask : 0;
+      ABSL_RAW_CHECK(open < kOpenMask, "too many pool descriptor windows");
+      next = me | (((gen + 1) & kGenMask) << kGenShift) | (open + 1);
+    } while (!g_windows.compare_exchange_weak(
+        v, next, std::memory_order_seq_cst, std::memory_order_relaxed));
   }
   ~FdWindow() { g_windows.fetch_sub(1, std::memory_order_seq_cst); }
   FdWindow(const FdWindow&) = delete;
   FdWindow& operator=(const FdWindow&) = delete;
 };
 
-// Windows that process `pid` has open (in this process's copy of the count).
-uint32_t OpenWindows(pid_t pid) {
-  const uint64_t v = g_windows.load(std::memory_order_seq_cst);
-  return (v >> 32) == static_cast<uint64_t>(pid) ? static_cast<uint32_t>(v) : 0;
+// This process's window word, once none of its windows is open (waiting
+// briefly: windows are a system call or two long), or as it is after
+// 100 ms.
+uint64_t AwaitNoWindows() {
+  const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
+  auto none_open = [me](uint64_t v) {
+    return (v & kPidMask) != me || (v & kOpenMask) == 0;
+  };
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(100);
+  uint64_t v = g_windows.load(std::memory_order_seq_cst);
+  while (!none_open(v) && absl::Now() < deadline) {
+    internal::SpinUntil(
+        [&] {
+          v = g_windows.load(std::memory_order_seq_cst);
+          return none_open(v);
+        },
+        internal::SpinBudget(1000));
+    if (!none_open(v)) sched_yield();
+    v = g_windows.load(std::memory_order_seq_cst);
+  }
+  return v;
 }
 
-// Waits (briefly: windows are a system call or two long) until this process
-// has no window open, so that a fork is unlikely to need a second try.
-void AwaitNoWindows() {
-  const pid_t self = getpid();
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(100);
-  while (OpenWindows(self) != 0 && absl::Now() < deadline) {
-    internal::SpinUntil([self] { return OpenWindows(self) == 0; },
-                        internal::SpinBudget(1000));
-    if (OpenWindows(self) != 0) sched_yield();
-  }
+// Whether a fork that happened between reading `before` (from
+// AwaitNoWindows) and `after` raced with no window (see above).
+bool ForkWasClean(uint64_t before, uint64_t after) {
+  const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
+  if ((before & kPidMask) != me) return (after & kPidMask) != me;
+  return (before & kOpenMask) == 0 && after == before;
 }
 
 std::atomic<uint64_t>* Chunk(int fd, bool create) {
@@ -400,8 +424,9 @@ void ConfigureWorkerSignals() {
 }
 
 // ForkServer::Start: a fork server forked while a window was open exits at
-// once with this status and is forked again, at most this many times in
-// all (then it keeps what it inherited, see the pool descriptors above).
+// once with this status and another is forked, at most this many times in
+// all (then the last one keeps what it inherited; see the pool descriptors
+// above).
 constexpr int kForkRetryExit = 117;
 constexpr int kForkAttempts = 50;
 
@@ -558,9 +583,7 @@ class ProcessPoolExecutor::ForkServer {
  public:
   static absl::StatusOr<std::unique_ptr<ForkServer>> Start(
       const WorkerConfig& config) {
-    const pid_t parent = getpid();
     for (int attempt = 1;; ++attempt) {
-      AwaitNoWindows();
       int sv[2];
       {
         FdWindow window;
@@ -576,36 +599,50 @@ class ProcessPoolExecutor::ForkServer {
       sigset_t all, old;
       sigfillset(&all);
       pthread_sigmask(SIG_SETMASK, &all, &old);
+      const uint64_t before = AwaitNoWindows();
       const pid_t pid = fork();
       if (pid == 0) {
-        // The pool descriptors are exact only if no window was open.
-        if (OpenWindows(parent) != 0 && attempt < kForkAttempts) {
-          _exit(kForkRetryExit);
+        // Go ahead only once the parent has seen that the copy of the pool
+        // descriptors is exact (see above).
+        char verdict = 0;
+        while (recv(sv[1], &verdict, 1, 0) < 0 && errno == EINTR) {
         }
+        if (verdict != 'G') _exit(kForkRetryExit);
         CloseMarkedInChild(/*keep=*/sv[1]);
         ForkServerMain(sv[1], config);
       }
       const int saved = errno;
+      const bool clean = ForkWasClean(before, g_windows.load());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
       UnregisterAndClose(sv[1]);
       if (pid < 0) {
         UnregisterAndClose(sv[0]);
         return ErrnoError(saved, "fork");
       }
-      // The fork server's first message says it started (or EOF: it exited).
-      Reply hello;
-      ssize_t n;
-      while ((n = recv(sv[0], &hello, sizeof(hello), 0)) < 0 &&
-             errno == EINTR) {
+      // After many tries, keep what we have: at worst the fork server holds
+      // a descriptor of another pool that was being created or closed.
+      const char verdict = clean || attempt >= kForkAttempts ? 'G' : 'R';
+      bool started = false;
+      if (send(sv[0], &verdict, 1, MSG_NOSIGNAL) == 1 && verdict == 'G') {
+        // Its first message says it started (EOF: it exited).
+        Reply hello;
+        ssize_t n;
+        while ((n = recv(sv[0], &hello, sizeof(hello), 0)) < 0 &&
+               errno == EINTR) {
+        }
+        started = n == static_cast<ssize_t>(sizeof(hello));
       }
-      if (n == static_cast<ssize_t>(sizeof(hello))) {
+      if (started) {
         return std::unique_ptr<ForkServer>(new ForkServer(pid, sv[0]));
       }
       UnregisterAndClose(sv[0]);
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
-      if (WIFEXITED(status) && WEXITSTATUS(status) == kForkRetryExit) continue;
+      if (verdict == 'R' && WIFEXITED(status) &&
+          WEXITSTATUS(status) == kForkRetryExit) {
+        continue;
+      }
       return BrokenError(absl::StrCat(
           "the fork server ", DescribeWaitStatus(status), " while starting"));
     }

@@ -972,6 +972,62 @@ TEST(ProcessPoolExecutorTest, WorkersDoNotInheritAnotherPoolsSockets) {
   EXPECT_EQ(sockets, 1) << "only its own socket to the caller";
 }
 
+// Sockets of process `pid` (from /proc; -1 if it cannot be read).
+int SocketsOf(pid_t pid) {
+  DIR* d = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (d == nullptr) return -1;
+  int sockets = 0;
+  while (struct dirent* e = readdir(d)) {
+    char target[256];
+    std::string path = absl::StrCat("/proc/", pid, "/fd/", e->d_name);
+    ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && absl::StartsWith(absl::string_view(target, n), "socket:")) {
+      ++sockets;
+    }
+  }
+  closedir(d);
+  return sockets;
+}
+
+TEST(ProcessPoolExecutorTest, PoolsStartedConcurrentlyKeepToTheirOwnSockets) {
+  // Fork servers forked while other threads create, receive and close other
+  // pools' sockets: each fork server and worker holds its own socket only
+  // (no lock orders these; see "pool descriptors" in process_pool.cc).
+  constexpr int kThreads = 3, kRounds = 4;
+  std::vector<std::string> problems(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &problems] {
+      for (int round = 0; round < kRounds; ++round) {
+        ProcessPoolExecutor pool(Workers(2));
+        std::vector<Future<std::string>> fs;
+        for (int i = 0; i < 4; ++i) fs.push_back(pool.Submit(&Pid, ""));
+        for (auto& f : fs) {
+          auto r = f.ResultFor(kBound);
+          if (!r.ok()) {
+            problems[t] += r.status().ToString() + "; ";
+            continue;
+          }
+          const int n = SocketsOf(ToPid(*r));
+          if (n != 1)
+            absl::StrAppend(&problems[t], "worker ", *r, ": ", n, "; ");
+        }
+        // The fork server closes its copy of a worker's socket just after
+        // handing it over: wait for that.
+        const pid_t server = pool.fork_server_pid();
+        int n = 0;
+        if (!test_util::Eventually(
+                [&] { return (n = SocketsOf(server)) == 1; })) {
+          absl::StrAppend(&problems[t], "fork server: ", n, "; ");
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(problems[t], "") << "thread " << t;
+}
+
 TEST(ProcessPoolExecutorTest, ConstructedWhileOtherThreadsAllocate) {
   // The fork server is forked while other threads are busy in malloc (glibc
   // keeps malloc usable in the child): workers allocate freely.
