@@ -121,10 +121,9 @@ class FdWindow {
   FdWindow& operator=(const FdWindow&) = delete;
 };
 
-// This process's window word, once none of its windows is open (waiting
-// briefly: windows are a system call or two long), or as it is after
-// 100 ms.
-uint64_t AwaitNoWindows() {
+// Waits until none of this process's windows is open (briefly: windows are
+// a system call or two long; at most 100 ms).
+void AwaitNoWindows() {
   const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
   auto none_open = [me](uint64_t v) {
     return (v & kPidMask) != me || (v & kOpenMask) == 0;
@@ -141,11 +140,10 @@ uint64_t AwaitNoWindows() {
     if (!none_open(v)) sched_yield();
     v = g_windows.load(std::memory_order_seq_cst);
   }
-  return v;
 }
 
-// Whether a fork that happened between reading `before` (from
-// AwaitNoWindows) and `after` raced with no window (see above).
+// Whether a fork made between reading g_windows as `before` and as `after`
+// raced with no window (see above).
 bool ForkWasClean(uint64_t before, uint64_t after) {
   const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
   if ((before & kPidMask) != me) return (after & kPidMask) != me;
@@ -594,12 +592,13 @@ class ProcessPoolExecutor::ForkServer {
         Mark(sv[1]);
       }
       fflush(nullptr);  // Do not let children inherit unwritten stdio buffers.
+      AwaitNoWindows();
       // Every signal blocked across the fork: the child must not run this
       // process's handlers before it has reset them.
       sigset_t all, old;
       sigfillset(&all);
       pthread_sigmask(SIG_SETMASK, &all, &old);
-      const uint64_t before = AwaitNoWindows();
+      const uint64_t before = g_windows.load(std::memory_order_seq_cst);
       const pid_t pid = fork();
       if (pid == 0) {
         // Go ahead only once the parent has seen that the copy of the pool
@@ -612,7 +611,8 @@ class ProcessPoolExecutor::ForkServer {
         ForkServerMain(sv[1], config);
       }
       const int saved = errno;
-      const bool clean = ForkWasClean(before, g_windows.load());
+      const bool clean =
+          ForkWasClean(before, g_windows.load(std::memory_order_seq_cst));
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
       UnregisterAndClose(sv[1]);
       if (pid < 0) {
