@@ -893,11 +893,10 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
         absl::StrCat("argument of ", arg.size(), " bytes exceeds max_message (",
                      max_message_, ")"));
   } else {
-    Core& c = *core_;
-    absl::MutexLock lock(&c.mu);
-    if (!c.broken.ok()) {
-      rejected = c.broken;
-    } else if (c.shutdown) {
+    absl::MutexLock lock(&core_->mu);
+    if (!core_->broken.ok()) {
+      rejected = core_->broken;
+    } else if (core_->shutdown) {
       rejected = ShutDownError("cannot schedule new futures after shutdown");
     } else {
       // Submitted from a callback of a task this very manager completed:
@@ -907,14 +906,15 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
         Worker* w = static_cast<Worker*>(t_completing_worker);
         if (w->completing) {
           w->completing = false;
-          --c.completing;
+          --core_->completing;
         }
       }
-      c.queue.push_back(Task{invoker, fn, std::move(arg), std::move(promise)});
+      core_->queue.push_back(
+          Task{invoker, fn, std::move(arg), std::move(promise)});
       // As CPython: a new worker if there are more tasks than idle ones
       // (a worker running callbacks is not idle).
-      if (c.queue.size() > static_cast<size_t>(c.idle) &&
-          c.threads.size() < static_cast<size_t>(max_workers_)) {
+      if (core_->queue.size() > static_cast<size_t>(core_->idle) &&
+          core_->threads.size() < static_cast<size_t>(max_workers_)) {
         StartManagerLocked();
       }
       return future;
