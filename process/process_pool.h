@@ -63,12 +63,15 @@
 //   * A worker ends with _exit() after flushing stdio: no atexit handlers,
 //     no static destructors.
 //   * spindle holds no lock of its own across the fork of the fork server
-//     (nor across any other fork), so a task may use spindle freely,
-//     including a ProcessPoolExecutor of its own: a pool inside a worker
-//     works like any other (its fork server is forked from the worker and
-//     closes the worker's socket to the caller, so a crash of the worker is
-//     still seen). Python refuses this ("daemonic processes are not allowed
-//     to have children"); spindle allows it.
+//     (nor across any other fork), and its process-wide tables start afresh
+//     in a child, so a task may create spindle objects of its own: threads,
+//     processes, even a ProcessPoolExecutor. A pool inside a worker works
+//     like any other (its fork server is forked from the worker and closes
+//     the worker's socket to the caller, so a crash of the worker is still
+//     seen). Python refuses this ("daemonic processes are not allowed to
+//     have children"); spindle allows it. (ThreadSanitizer refuses to start
+//     threads in a process forked from a multithreaded one, so under TSan
+//     this needs a pool constructed while the caller had one thread.)
 //   * A pool object belongs to the process that constructed it. A forked
 //     copy of it (in a worker, which is a snapshot taken while the pool was
 //     being constructed, in a spindle::Process child, or after fork()) is
@@ -415,7 +418,7 @@ class ProcessPoolExecutor {
   struct CreateTag {};
   ProcessPoolExecutor(Options options, CreateTag);
   absl::Status Start();
-  // False in a forked child's copy of the pool (see "Fork" above).
+  // False in a forked child's copy of the pool (see the file comment).
   bool InOwner() const;
 
   Future<std::string> SubmitInternal(internal::ProcessInvoker invoker,
