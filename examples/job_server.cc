@@ -64,7 +64,9 @@
 //        processes for PRIMES; 0 = off, PRIMES runs on the thread pool).
 // Ctrl-C (SIGINT) or SIGTERM: graceful shutdown - stop accepting, finish
 // the jobs already accepted, flush their replies, close, print a summary. A
-// second signal exits at once.
+// second signal exits at once. A terminal's Ctrl-C (or a service manager's
+// stop) signals the worker processes too; they leave stopping to the pool
+// (process_pool.h, "Signals"), so PRIMES in flight still get their results.
 
 #include <pthread.h>
 #include <signal.h>

@@ -16,7 +16,9 @@
 //    reported) while it stays in the map until unregistered. An interest that
 //    outlives its fd number (the file was still open through a dup) is
 //    detected when it fires and purged, so it is never reported for a later
-//    registration that reuses the number.
+//    registration that reuses the number. The purge builds a fresh epoll
+//    instance (fileno() changes); one-shot registrations that were disarmed
+//    stay disarmed through it.
 //  * Beyond Python, a registration may be edge-triggered and/or one-shot
 //    (`EpollOptions`):
 //      - edge-triggered (EPOLLET): Select() reports an fd only when its state

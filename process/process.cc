@@ -69,6 +69,19 @@ constexpr absl::Duration kDaemonGrace = absl::Seconds(2);
 std::atomic<int> g_process_counter{0};
 std::atomic<bool> g_daemon_handlers{false};
 
+// SPINDLE_PROCESS_NO_PIDFD is set. (An atomic rather than a function-local
+// static: a forked child must not find a static's initialisation guard taken
+// by a thread that does not exist there.)
+bool NoPidfd() {
+  static std::atomic<int> cached{-1};  // Constant-initialised: no guard.
+  int v = cached.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = std::getenv("SPINDLE_PROCESS_NO_PIDFD") != nullptr ? 1 : 0;
+    cached.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
 int PidfdOpen(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
@@ -107,29 +120,44 @@ int DecodeStatus(int status) {
 
 // ---- The daemon registry: unreaped daemon children of this process. -------
 //
-// Guarded by a plain pthread mutex (not absl::Mutex) so that fork handlers
-// can take it and reset it. Entries are removed under the lock when a child
-// is reaped, so the exit handler never signals a recycled pid.
+// Entries are removed under the lock when a child is reaped, so the exit
+// handler never signals a recycled pid. One registry per process: a forked
+// child never touches its parent's (another thread may have held its lock
+// at the fork, and its entries are the parent's children) but starts a fresh
+// one, which keeps the parent's reachable. No lock is held across fork().
 struct DaemonEntry {
   pid_t pid;
   int pidfd;  // Borrowed from the ProcessState; -1 if none.
 };
 
 struct DaemonRegistry {
+  DaemonRegistry(pid_t o, DaemonRegistry* p) : owner(o), parent(p) {}
+  const pid_t owner;             // The process whose children these are.
+  DaemonRegistry* const parent;  // Its parent's registry (never used).
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   std::vector<DaemonEntry> entries;
-  pid_t owner = 0;  // The process whose children `entries` are.
 };
 
+std::atomic<DaemonRegistry*> g_registry{nullptr};  // Never destroyed.
+
 DaemonRegistry& Registry() {
-  static DaemonRegistry* const r = new DaemonRegistry;  // never destroyed
+  const pid_t self = getpid();
+  DaemonRegistry* r = g_registry.load(std::memory_order_acquire);
+  while (r == nullptr || r->owner != self) {
+    auto* fresh = new DaemonRegistry(self, r);
+    if (g_registry.compare_exchange_strong(r, fresh, std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+      return *fresh;
+    }
+    delete fresh;  // Another thread installed one: `r` now holds it.
+  }
   return *r;
 }
 
 void TerminateDaemonChildren() {
   DaemonRegistry& reg = Registry();
   pthread_mutex_lock(&reg.mu);
-  if (reg.owner == getpid() && !reg.entries.empty()) {
+  if (!reg.entries.empty()) {
     for (const DaemonEntry& e : reg.entries) {
       if (e.pidfd >= 0) {
         PidfdSendSignal(e.pidfd, SIGTERM);
@@ -170,20 +198,9 @@ void TerminateDaemonChildren() {
   pthread_mutex_unlock(&reg.mu);
 }
 
-void AtForkPrepare() { pthread_mutex_lock(&Registry().mu); }
-void AtForkParent() { pthread_mutex_unlock(&Registry().mu); }
-void AtForkChild() {
-  DaemonRegistry& reg = Registry();
-  reg.entries.clear();  // The parent's children are not ours.
-  reg.owner = getpid();
-  pthread_mutex_unlock(&reg.mu);
-}
-
 void InstallDaemonHandlers() {
-  static std::once_flag once;
+  static std::once_flag once;  // pthread_once: restarts in a forked child.
   std::call_once(once, [] {
-    Registry().owner = getpid();
-    pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
     std::atexit(TerminateDaemonChildren);
     std::at_quick_exit(TerminateDaemonChildren);
     g_daemon_handlers.store(true);
@@ -278,6 +295,15 @@ bool TryReapLocked(ProcessState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
 
 }  // namespace
 
+namespace process_internal {
+void TestHooks::WithDaemonRegistryLocked(absl::FunctionRef<void()> fn) {
+  DaemonRegistry& reg = Registry();
+  pthread_mutex_lock(&reg.mu);
+  fn();
+  pthread_mutex_unlock(&reg.mu);
+}
+}  // namespace process_internal
+
 Process::Process(Options options, absl::AnyInvocable<int()> fn) {
   const int n = g_process_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   if (options.name.empty()) options.name = absl::StrCat("Process-", n);
@@ -341,9 +367,7 @@ absl::Status Process::Start() {
   s.pid.store(pid, std::memory_order_relaxed);
   // -1 (ENOSYS, EPERM...): the fallback. SPINDLE_PROCESS_NO_PIDFD in the
   // environment forces the fallback (for spindle's own tests).
-  static const bool no_pidfd =
-      std::getenv("SPINDLE_PROCESS_NO_PIDFD") != nullptr;
-  s.pidfd = no_pidfd ? -1 : PidfdOpen(pid);
+  s.pidfd = NoPidfd() ? -1 : PidfdOpen(pid);
   if (s.daemon) RegisterDaemon(pid, s.pidfd);
   return absl::OkStatus();
 }

@@ -119,7 +119,11 @@
 // copy of it (and of its siblings' `Process` objects) must not be used. Its
 // destructor does nothing in the child, so a child that calls `exit()`
 // (running static destructors) does not wait for or signal its siblings.
-// `Start()` does not hold the object's lock across `fork()`.
+// `Start()` does not hold the object's lock across `fork()`, and spindle
+// installs no `pthread_atfork` handler that takes a lock: a `fork()` never
+// waits for spindle, and the process-wide daemon registry is replaced by a
+// fresh one in the child (its entries are the parent's children) instead of
+// being reused.
 //
 // Thread safety: all member functions may be called concurrently from any
 // thread of the process that created the object, except construction,
@@ -145,6 +149,7 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
@@ -262,6 +267,14 @@ class Process {
  private:
   std::unique_ptr<internal::ProcessState> state_;
 };
+
+namespace process_internal {
+// For spindle's own tests only.
+struct TestHooks {
+  // Runs `fn` while holding the lock of this process's daemon registry.
+  static void WithDaemonRegistryLocked(absl::FunctionRef<void()> fn);
+};
+}  // namespace process_internal
 
 }  // namespace spindle
 

@@ -27,6 +27,7 @@
 
 #include <cxxabi.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -48,41 +50,160 @@
 #include "absl/base/const_init.h"
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
+#include "spindle/concurrency/internal/spin.h"
 #include "spindle/process/connection.h"
 
 namespace spindle {
 namespace {
 
 // ---------------------------------------------------------------------------
-// The pool's own descriptors, of every pool in this process. A fork server
-// closes all of them right after it is forked, so that it (and its workers)
-// never hold another pool's sockets: EOF on a socket then really means the
-// other side is gone. Descriptors are added and removed (and closed) under
-// the lock, and the fork that starts a fork server happens under it too, so
-// the child's copy of the list is exact.
+// The pool descriptors of this process (of every pool in it).
+//
+// A fork server closes all of them right after it is forked, so that it (and
+// its workers) never hold another pool's sockets: EOF on a socket then really
+// means that the other side is gone. The set takes no lock, so that no lock
+// of spindle's is ever held across a fork - neither ours nor one another
+// thread makes (a lock held across the fork of a fork server stays locked in
+// every worker, and a task that starts a pool of its own would hang on it):
+//   * The set is a bitmap of atomic words indexed by descriptor, in chunks
+//     allocated on first use and never freed.
+//   * Every change of the descriptor table that involves a pool descriptor
+//     (creating or receiving one, then marking it; unmarking one, then
+//     closing it) happens inside a "window". g_windows counts the windows
+//     open and those ever entered (a generation), tagged with the pid of the
+//     process that counts (a forked child's copy is its parent's, and counts
+//     threads that do not exist there).
+//   * fork() copies the descriptor table first and the memory page by page
+//     afterwards, so a child's copy of the set is exact only if no window
+//     was open at any moment of the fork. ForkServer::Start checks this in
+//     the parent: no window open just before fork(), and the generation
+//     unchanged when it returns. Otherwise the new fork server is told to
+//     exit at once, and another is forked.
+// Unmarking comes before closing, so the set never names a descriptor that
+// is not a pool's.
+//
+// A child forked by other means (spindle::Process, fork()) inherits the set
+// with the descriptors: they are still pool descriptors (its parent's), so a
+// pool the child starts closes them in its own fork server.
 
-ABSL_CONST_INIT absl::Mutex registry_mu(absl::kConstInit);
-std::vector<int>* registry ABSL_GUARDED_BY(registry_mu) = nullptr;
+constexpr int kFdsPerChunkLog2 = 16;
+constexpr int kFdsPerChunk = 1 << kFdsPerChunkLog2;
+constexpr int kWordsPerChunk = kFdsPerChunk / 64;
+constexpr int kChunks = 1 << 15;  // Descriptors below 2^31.
 
-void RegisterLocked(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
-  if (registry == nullptr) registry = new std::vector<int>();
-  registry->push_back(fd);
+ABSL_CONST_INIT std::atomic<std::atomic<uint64_t>*> g_fd_chunks[kChunks] = {};
+
+// g_windows: pid (bits 63-32), generation (31-12), windows open (11-0).
+constexpr uint64_t kPidMask = ~uint64_t{0xffffffff};
+constexpr int kGenShift = 12;
+constexpr uint64_t kGenMask = 0xfffff;
+constexpr uint64_t kOpenMask = 0xfff;
+ABSL_CONST_INIT std::atomic<uint64_t> g_windows{0};
+
+// One change of the descriptor table involving pool descriptors.
+class FdWindow {
+ public:
+  FdWindow() {
+    const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
+    uint64_t v = g_windows.load(std::memory_order_relaxed);
+    uint64_t next;
+    do {
+      const bool mine = (v & kPidMask) == me;
+      const uint64_t gen = mine ? (v >> kGenShift) & kGenMask : 0;
+      const uint64_t open = mine ? v & kOpenMask : 0;
+      ABSL_RAW_CHECK(open < kOpenMask, "too many pool descriptor windows");
+      next = me | (((gen + 1) & kGenMask) << kGenShift) | (open + 1);
+    } while (!g_windows.compare_exchange_weak(
+        v, next, std::memory_order_seq_cst, std::memory_order_relaxed));
+  }
+  ~FdWindow() { g_windows.fetch_sub(1, std::memory_order_seq_cst); }
+  FdWindow(const FdWindow&) = delete;
+  FdWindow& operator=(const FdWindow&) = delete;
+};
+
+// Waits until none of this process's windows is open (briefly: windows are
+// a system call or two long; at most 100 ms).
+void AwaitNoWindows() {
+  const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
+  auto none_open = [me](uint64_t v) {
+    return (v & kPidMask) != me || (v & kOpenMask) == 0;
+  };
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(100);
+  uint64_t v = g_windows.load(std::memory_order_seq_cst);
+  while (!none_open(v) && absl::Now() < deadline) {
+    internal::SpinUntil(
+        [&] {
+          v = g_windows.load(std::memory_order_seq_cst);
+          return none_open(v);
+        },
+        internal::SpinBudget(1000));
+    if (!none_open(v)) sched_yield();
+    v = g_windows.load(std::memory_order_seq_cst);
+  }
+}
+
+// Whether a fork made between reading g_windows as `before` and as `after`
+// raced with no window (see above).
+bool ForkWasClean(uint64_t before, uint64_t after) {
+  const uint64_t me = static_cast<uint64_t>(getpid()) << 32;
+  if ((before & kPidMask) != me) return (after & kPidMask) != me;
+  return (before & kOpenMask) == 0 && after == before;
+}
+
+std::atomic<uint64_t>* Chunk(int fd, bool create) {
+  std::atomic<std::atomic<uint64_t>*>& slot =
+      g_fd_chunks[fd >> kFdsPerChunkLog2];
+  std::atomic<uint64_t>* chunk = slot.load(std::memory_order_acquire);
+  if (chunk != nullptr || !create) return chunk;
+  auto* fresh = new std::atomic<uint64_t>[kWordsPerChunk]();
+  if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+    return fresh;
+  }
+  delete[] fresh;
+  return chunk;  // Installed by another thread meanwhile.
+}
+
+bool InRange(int fd) { return fd >= 0 && (fd >> kFdsPerChunkLog2) < kChunks; }
+
+// Call inside an FdWindow (or in a single-threaded process).
+void Mark(int fd) {
+  if (!InRange(fd)) return;
+  Chunk(fd, /*create=*/true)[(fd & (kFdsPerChunk - 1)) >> 6].fetch_or(
+      uint64_t{1} << (fd & 63), std::memory_order_relaxed);
+}
+
+void Unmark(int fd) {
+  if (!InRange(fd)) return;
+  std::atomic<uint64_t>* chunk = Chunk(fd, /*create=*/false);
+  if (chunk == nullptr) return;
+  chunk[(fd & (kFdsPerChunk - 1)) >> 6].fetch_and(~(uint64_t{1} << (fd & 63)),
+                                                  std::memory_order_relaxed);
 }
 
 void UnregisterAndClose(int fd) {
-  absl::MutexLock lock(&registry_mu);
-  if (registry != nullptr) {
-    registry->erase(std::remove(registry->begin(), registry->end(), fd),
-                    registry->end());
-  }
+  FdWindow window;
+  Unmark(fd);
   close(fd);
 }
 
-// In a just-forked child: the parent held registry_mu across the fork, so
-// the list is consistent; the child is single-threaded and only reads it.
-void CloseRegisteredInChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (registry == nullptr) return;
-  for (int fd : *registry) close(fd);
+// In a just-forked fork server (single-threaded): closes every pool
+// descriptor but `keep` and empties the set - this process has no pool.
+void CloseMarkedInChild(int keep) {
+  for (int i = 0; i < kChunks; ++i) {
+    std::atomic<uint64_t>* chunk =
+        g_fd_chunks[i].load(std::memory_order_relaxed);
+    if (chunk == nullptr) continue;
+    for (int w = 0; w < kWordsPerChunk; ++w) {
+      uint64_t bits = chunk[w].exchange(0, std::memory_order_relaxed);
+      while (bits != 0) {
+        const int fd =
+            (i << kFdsPerChunkLog2) | (w << 6) | __builtin_ctzll(bits);
+        bits &= bits - 1;
+        if (fd != keep) close(fd);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -107,15 +228,12 @@ absl::Status SendMessage(Connection& conn, absl::string_view head,
   return conn.SendBytes(message);
 }
 
-// Closes `conn` and forgets its descriptor (see the registry above).
+// Forgets `conn`'s descriptor (see the pool descriptors above) and closes
+// it.
 void UnregisterAndClose(Connection& conn) {
   if (conn.closed()) return;
-  absl::MutexLock lock(&registry_mu);
-  if (registry != nullptr) {
-    registry->erase(
-        std::remove(registry->begin(), registry->end(), conn.fileno()),
-        registry->end());
-  }
+  FdWindow window;
+  Unmark(conn.fileno());
   conn.Close();
 }
 
@@ -201,21 +319,50 @@ struct WorkerConfig {
   absl::Status (*initializer)();
 };
 
-// Default dispositions for every catchable signal, nothing blocked.
-void ResetSignals() {
+// The pool's processes and the signals a whole process group or service
+// gets (see "Signals" in process_pool.h): the fork server ignores SIGINT and
+// SIGTERM; a worker ignores SIGINT, and SIGTERM from anyone but its parent
+// (the fork server, which sends it for TerminateWorkers()). Everything else
+// is at its default and nothing is blocked.
+void ConfigureForkServerSignals() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < 32; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sa.sa_handler = (sig == SIGINT || sig == SIGTERM) ? SIG_IGN : SIG_DFL;
+    sigaction(sig, &sa, nullptr);
+  }
+  sa.sa_handler = SIG_DFL;
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) sigaction(sig, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// A worker's SIGTERM handler: dies of the signal if the fork server sent it,
+// ignores it otherwise (async-signal-safe).
+void OnWorkerSigterm(int sig, siginfo_t* info, void*) {
+  const bool from_user = info->si_code == SI_USER ||
+                         info->si_code == SI_QUEUE || info->si_code == SI_TKILL;
+  if (!from_user || info->si_pid != getppid()) return;
   struct sigaction dfl;
   memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
-  for (int sig = 1; sig < 32; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &dfl, nullptr);
-  }
-  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig)
-    sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  sigaction(sig, &dfl, nullptr);
+  raise(sig);  // Delivered, and fatal, once this handler returns.
+}
+
+// In a just-forked worker (SIGINT and SIGTERM are ignored, inherited from
+// the fork server, so there is no moment at which a stray SIGTERM kills it).
+void ConfigureWorkerSignals() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = &OnWorkerSigterm;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
 }
 
 [[noreturn]] void ExitChild(int code) {
@@ -224,8 +371,11 @@ void ResetSignals() {
 }
 
 [[noreturn]] void WorkerMain(int fd, const WorkerConfig& config) {
+  ConfigureWorkerSignals();
+  // Single-threaded: no window needed. A pool the task starts closes this
+  // socket in its fork server, so the caller sees EOF when this worker dies.
+  Mark(fd);
   Connection conn = WorkerConnection(fd, config.max_message);
-  signal(SIGINT, SIG_DFL);  // The fork server ignores it; tasks should not.
   if (config.initializer != nullptr) {
     std::string failure;
     try {
@@ -270,6 +420,13 @@ void ResetSignals() {
   }
   ExitChild(0);
 }
+
+// ForkServer::Start: a fork server forked while a window was open exits at
+// once with this status and another is forked, at most this many times in
+// all (then the last one keeps what it inherited; see the pool descriptors
+// above).
+constexpr int kForkRetryExit = 117;
+constexpr int kForkAttempts = 50;
 
 // Fork server control messages (SOCK_SEQPACKET: one record each).
 enum Op : int32_t {
@@ -349,8 +506,9 @@ absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
 // The fork server: single-threaded; serves requests until kExit or EOF,
 // then kills and reaps whatever workers are left, and exits.
 [[noreturn]] void ForkServerMain(int ctl, const WorkerConfig& config) {
-  ResetSignals();
-  signal(SIGINT, SIG_IGN);
+  ConfigureForkServerSignals();
+  // Tell the caller that the start-up is over (see ForkServer::Start).
+  if (!SendReply(ctl, Reply{getpid(), 0, 0}, -1).ok()) ExitChild(0);
   std::vector<pid_t> children;
   for (;;) {
     Request req;
@@ -423,26 +581,71 @@ class ProcessPoolExecutor::ForkServer {
  public:
   static absl::StatusOr<std::unique_ptr<ForkServer>> Start(
       const WorkerConfig& config) {
-    absl::MutexLock lock(&registry_mu);
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-      return ErrnoError(errno, "socketpair");
+    for (int attempt = 1;; ++attempt) {
+      int sv[2];
+      {
+        FdWindow window;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+          return ErrnoError(errno, "socketpair");
+        }
+        Mark(sv[0]);
+        Mark(sv[1]);
+      }
+      fflush(nullptr);  // Do not let children inherit unwritten stdio buffers.
+      AwaitNoWindows();
+      // Every signal blocked across the fork: the child must not run this
+      // process's handlers before it has reset them.
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
+      const uint64_t before = g_windows.load(std::memory_order_seq_cst);
+      const pid_t pid = fork();
+      if (pid == 0) {
+        // Go ahead only once the parent has seen that the copy of the pool
+        // descriptors is exact (see above).
+        char verdict = 0;
+        while (recv(sv[1], &verdict, 1, 0) < 0 && errno == EINTR) {
+        }
+        if (verdict != 'G') _exit(kForkRetryExit);
+        CloseMarkedInChild(/*keep=*/sv[1]);
+        ForkServerMain(sv[1], config);
+      }
+      const int saved = errno;
+      const bool clean =
+          ForkWasClean(before, g_windows.load(std::memory_order_seq_cst));
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      UnregisterAndClose(sv[1]);
+      if (pid < 0) {
+        UnregisterAndClose(sv[0]);
+        return ErrnoError(saved, "fork");
+      }
+      // After many tries, keep what we have: at worst the fork server holds
+      // a descriptor of another pool that was being created or closed.
+      const char verdict = clean || attempt >= kForkAttempts ? 'G' : 'R';
+      bool started = false;
+      if (send(sv[0], &verdict, 1, MSG_NOSIGNAL) == 1 && verdict == 'G') {
+        // Its first message says it started (EOF: it exited).
+        Reply hello;
+        ssize_t n;
+        while ((n = recv(sv[0], &hello, sizeof(hello), 0)) < 0 &&
+               errno == EINTR) {
+        }
+        started = n == static_cast<ssize_t>(sizeof(hello));
+      }
+      if (started) {
+        return std::unique_ptr<ForkServer>(new ForkServer(pid, sv[0]));
+      }
+      UnregisterAndClose(sv[0]);
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (verdict == 'R' && WIFEXITED(status) &&
+          WEXITSTATUS(status) == kForkRetryExit) {
+        continue;
+      }
+      return BrokenError(absl::StrCat(
+          "the fork server ", DescribeWaitStatus(status), " while starting"));
     }
-    fflush(nullptr);  // Do not let children inherit unwritten stdio buffers.
-    pid_t pid = fork();
-    if (pid == 0) {
-      CloseRegisteredInChild();
-      close(sv[0]);
-      ForkServerMain(sv[1], config);
-    }
-    int saved = errno;
-    close(sv[1]);
-    if (pid < 0) {
-      close(sv[0]);
-      return ErrnoError(saved, "fork");
-    }
-    RegisterLocked(sv[0]);
-    return std::unique_ptr<ForkServer>(new ForkServer(pid, sv[0]));
   }
 
   ~ForkServer() { Stop(); }
@@ -454,14 +657,17 @@ class ProcessPoolExecutor::ForkServer {
     if (fd_ < 0) return BrokenError("the fork server has stopped");
     absl::Status s = SendRequest({kSpawn, 0, 0});
     if (!s.ok()) return s;
+    // Wait for the reply outside a window (forking the worker takes a
+    // while), then receive and register the descriptor in one.
+    struct pollfd p = {fd_, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
     Reply reply;
     int fd = -1;
     {
-      // Receive and register at once, so that no fork server started
-      // meanwhile by another pool inherits the descriptor unregistered.
-      absl::MutexLock registry_lock(&registry_mu);
-      s = RecvReply(&reply, &fd);
-      if (s.ok() && fd >= 0) RegisterLocked(fd);
+      FdWindow window;
+      s = RecvReply(&reply, &fd, MSG_DONTWAIT);
+      if (s.ok() && fd >= 0) Mark(fd);
     }
     if (!s.ok()) return s;
     if (reply.error != 0) return ErrnoError(reply.error, "fork (fork server)");
@@ -489,7 +695,7 @@ class ProcessPoolExecutor::ForkServer {
     if (!s.ok()) return s;
     Reply reply;
     int fd = -1;
-    s = RecvReply(&reply, &fd);
+    s = RecvReply(&reply, &fd, 0);
     if (fd >= 0) close(fd);
     if (!s.ok()) return s;
     if (reply.error != 0) return ErrnoError(reply.error, what);
@@ -528,7 +734,7 @@ class ProcessPoolExecutor::ForkServer {
     return absl::OkStatus();
   }
 
-  absl::Status RecvReply(Reply* reply, int* fd)
+  absl::Status RecvReply(Reply* reply, int* fd, int flags)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     struct iovec iov = {reply, sizeof(*reply)};
     struct msghdr msg;
@@ -539,7 +745,8 @@ class ProcessPoolExecutor::ForkServer {
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
     ssize_t n;
-    while ((n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    while ((n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC | flags)) < 0 &&
+           errno == EINTR) {
     }
     *fd = -1;
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
@@ -568,9 +775,23 @@ struct ProcessPoolExecutor::Worker {
   pid_t pid = 0;
   Connection conn;  // Closed when there is no worker.
   int tasks = 0;
-  // The manager counted itself in idle_ before completing its last task.
-  bool counted_idle = false;
+  // Counted in core_->completing (guarded by core_->mu).
+  bool completing = false;
 };
+
+namespace {
+
+// Set on a manager thread while it completes a task's future (the future's
+// callbacks run then): its pool and its Worker.
+thread_local const ProcessPoolExecutor* t_completing_pool = nullptr;
+thread_local void* t_completing_worker = nullptr;
+
+// How long a manager without a worker process leaves a queued task to a
+// manager that has one and is finishing a previous task's callbacks, before
+// it takes the task and starts a new worker process (see NextTask).
+constexpr absl::Duration kColdStartGrace = absl::Milliseconds(100);
+
+}  // namespace
 
 int ProcessPoolExecutor::DefaultMaxWorkers() {
   cpu_set_t set;
@@ -614,7 +835,9 @@ ProcessPoolExecutor::ProcessPoolExecutor(Options options, CreateTag)
     : max_workers_(options.max_workers.value_or(DefaultMaxWorkers())),
       max_tasks_per_child_(options.max_tasks_per_child.value_or(0)),
       max_message_(options.max_message),
-      initializer_(options.initializer) {}
+      initializer_(options.initializer),
+      owner_pid_(getpid()),
+      core_(new Core) {}
 
 ProcessPoolExecutor::ProcessPoolExecutor(Options options)
     : ProcessPoolExecutor(options, CreateTag()) {
@@ -629,13 +852,20 @@ absl::Status ProcessPoolExecutor::Start() {
   absl::StatusOr<std::unique_ptr<ForkServer>> fs =
       ForkServer::Start(WorkerConfig{max_message_, initializer_});
   if (!fs.ok()) return fs.status();
-  fork_server_ = *std::move(fs);
+  core_->fork_server = *std::move(fs);
   return absl::OkStatus();
 }
 
+bool ProcessPoolExecutor::InOwner() const { return getpid() == owner_pid_; }
+
 ProcessPoolExecutor::~ProcessPoolExecutor() {
+  // A forked child's copy (the child called exit() with a static pool, say):
+  // its threads do not exist here, and its fork server, workers and queued
+  // futures are the parent's. Leave them alone; the copy of core_ is leaked.
+  if (!InOwner()) return;
   Shutdown(/*wait=*/true);
-  if (fork_server_ != nullptr) fork_server_->Stop();
+  if (core_->fork_server != nullptr) core_->fork_server->Stop();
+  delete core_;
 }
 
 Future<std::string> ProcessPoolExecutor::Submit(ProcessTask fn,
@@ -652,22 +882,39 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
   Promise<std::string> promise;
   Future<std::string> future = promise.future();
   absl::Status rejected;
-  if (fn == nullptr) {
+  if (!InOwner()) {
+    rejected = absl::FailedPreconditionError(absl::StrCat(
+        "this ProcessPoolExecutor belongs to process ", owner_pid_,
+        "; a forked child of it (such as one of its workers) cannot use it"));
+  } else if (fn == nullptr) {
     rejected = absl::InvalidArgumentError("null task function");
   } else if (arg.size() > max_message_) {
     rejected = absl::InvalidArgumentError(
         absl::StrCat("argument of ", arg.size(), " bytes exceeds max_message (",
                      max_message_, ")"));
   } else {
-    absl::MutexLock lock(&mu_);
-    if (!broken_.ok()) {
-      rejected = broken_;
-    } else if (shutdown_) {
+    absl::MutexLock lock(&core_->mu);
+    if (!core_->broken.ok()) {
+      rejected = core_->broken;
+    } else if (core_->shutdown) {
       rejected = ShutDownError("cannot schedule new futures after shutdown");
     } else {
-      queue_.push_back(Task{invoker, fn, std::move(arg), std::move(promise)});
-      if (queue_.size() > static_cast<size_t>(idle_) &&
-          threads_.size() < static_cast<size_t>(max_workers_)) {
+      // Submitted from a callback of a task this very manager completed:
+      // its worker is not about to be free (the callback may wait for this
+      // task), so it no longer counts as completing.
+      if (t_completing_pool == this) {
+        Worker* w = static_cast<Worker*>(t_completing_worker);
+        if (w->completing) {
+          w->completing = false;
+          --core_->completing;
+        }
+      }
+      core_->queue.push_back(
+          Task{invoker, fn, std::move(arg), std::move(promise)});
+      // As CPython: a new worker if there are more tasks than idle ones
+      // (a worker running callbacks is not idle).
+      if (core_->queue.size() > static_cast<size_t>(core_->idle) &&
+          core_->threads.size() < static_cast<size_t>(max_workers_)) {
         StartManagerLocked();
       }
       return future;
@@ -678,44 +925,98 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
 }
 
 void ProcessPoolExecutor::StartManagerLocked() {
-  threads_.emplace_back([this] { ManagerMain(); });
+  core_->threads.emplace_back([this] { ManagerMain(); });
+}
+
+bool ProcessPoolExecutor::NextTask(Worker& w, std::optional<Task>* task) {
+  Core& c = *core_;
+  absl::MutexLock lock(&c.mu);
+  if (w.completing) {
+    w.completing = false;
+    --c.completing;
+  }
+  // A manager whose worker process is alive ("warm") takes any task. One
+  // without ("cold": not started yet, crashed, rotated) would start a
+  // process for it, so it leaves the task for a while to warm managers that
+  // are idle or finishing callbacks, unless there are more tasks than
+  // those: a caller that submits as soon as it sees a result (before the
+  // manager that produced it is done with the callbacks) reuses that worker,
+  // while a callback that blocks delays the task by kColdStartGrace at most.
+  const bool warm = !w.conn.closed();
+  ++c.idle;
+  if (warm) ++c.idle_warm;
+  absl::Time grace_end = absl::InfiniteFuture();
+  bool take = false;
+  for (;;) {
+    if (!c.broken.ok()) break;
+    if (c.queue.empty()) {
+      if (c.shutdown) break;
+      grace_end = absl::InfiniteFuture();
+    } else if (warm ||
+               c.queue.size() >
+                   static_cast<size_t>(c.idle_warm + c.completing) ||
+               absl::Now() >= grace_end) {
+      take = true;
+      break;
+    } else if (grace_end == absl::InfiniteFuture()) {
+      grace_end = absl::Now() + kColdStartGrace;
+    }
+    const bool waiting_out_grace = grace_end != absl::InfiniteFuture();
+    auto wake = [&c, warm,
+                 waiting_out_grace]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.mu) {
+      if (!c.broken.ok()) return true;
+      if (c.queue.empty()) return c.shutdown;
+      return warm || !waiting_out_grace ||
+             c.queue.size() > static_cast<size_t>(c.idle_warm + c.completing);
+    };
+    c.mu.AwaitWithDeadline(absl::Condition(&wake), grace_end);
+  }
+  --c.idle;
+  if (warm) --c.idle_warm;
+  if (!take) return false;
+  task->emplace(std::move(c.queue.front()));
+  c.queue.pop_front();
+  return true;
 }
 
 void ProcessPoolExecutor::ManagerMain() {
   Worker w;
   for (;;) {
     std::optional<Task> task;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!w.counted_idle) ++idle_;
-      w.counted_idle = false;
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || shutdown_ || !broken_.ok();
-      };
-      mu_.Await(absl::Condition(&ready));
-      --idle_;
-      if (!broken_.ok() || queue_.empty()) break;
-      task.emplace(std::move(queue_.front()));
-      queue_.pop_front();
-    }
+    if (!NextTask(w, &task)) break;
     if (!task->promise.SetRunning().ok()) continue;  // Cancelled.
     if (!RunTask(w, *task)) break;
   }
-  if (w.counted_idle) {
-    absl::MutexLock lock(&mu_);
-    --idle_;
+  {
+    absl::MutexLock lock(&core_->mu);
+    if (w.completing) {
+      w.completing = false;
+      --core_->completing;
+    }
   }
   if (!w.conn.closed()) StopWorker(w, /*kill=*/false);
 }
 
-void ProcessPoolExecutor::MarkIdle(Worker& w) {
-  absl::MutexLock lock(&mu_);
-  ++idle_;
-  w.counted_idle = true;
+void ProcessPoolExecutor::BeginCompleting(Worker& w) {
+  {
+    absl::MutexLock lock(&core_->mu);
+    if (!w.conn.closed()) {
+      w.completing = true;
+      ++core_->completing;
+    }
+  }
+  t_completing_pool = this;
+  t_completing_worker = &w;
+}
+
+void ProcessPoolExecutor::EndCompleting() {
+  // The manager counts itself idle in its next NextTask().
+  t_completing_pool = nullptr;
+  t_completing_worker = nullptr;
 }
 
 absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
-  absl::StatusOr<std::pair<pid_t, int>> spawned = fork_server_->Spawn();
+  absl::StatusOr<std::pair<pid_t, int>> spawned = core_->fork_server->Spawn();
   if (!spawned.ok()) {
     return BrokenError(absl::StrCat("cannot start a worker process: ",
                                     spawned.status().message()));
@@ -724,8 +1025,8 @@ absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
   w.conn = WorkerConnection(spawned->second, max_message_);
   w.tasks = 0;
   {
-    absl::MutexLock lock(&mu_);
-    pids_.push_back(w.pid);
+    absl::MutexLock lock(&core_->mu);
+    core_->pids.push_back(w.pid);
   }
   // The worker runs the initializer, then says it is ready.
   const pid_t pid = w.pid;
@@ -744,10 +1045,11 @@ absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
 std::string ProcessPoolExecutor::StopWorker(Worker& w, bool kill) {
   if (!kill) (void)w.conn.SendBytes("X");
   UnregisterAndClose(w.conn);
-  absl::StatusOr<int> status = fork_server_->Reap(w.pid, kill);
+  absl::StatusOr<int> status = core_->fork_server->Reap(w.pid, kill);
   {
-    absl::MutexLock lock(&mu_);
-    pids_.erase(std::remove(pids_.begin(), pids_.end(), w.pid), pids_.end());
+    absl::MutexLock lock(&core_->mu);
+    std::vector<pid_t>& pids = core_->pids;
+    pids.erase(std::remove(pids.begin(), pids.end(), w.pid), pids.end());
   }
   w.pid = 0;
   w.tasks = 0;
@@ -780,7 +1082,9 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
     if (w.conn.closed()) {
       absl::Status s = SpawnWorker(w);
       if (!s.ok()) {
+        BeginCompleting(w);
         (void)task.promise.SetError(s);
+        EndCompleting();
         Break(s);
         return false;
       }
@@ -789,10 +1093,11 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
     if (attempt == 1) {
       const pid_t pid = w.pid;
       std::string how = StopWorker(w, /*kill=*/true);
-      MarkIdle(w);
+      BeginCompleting(w);
       (void)task.promise.SetError(
           BrokenError(absl::StrCat("process pool worker crashed: pid ", pid,
                                    " ", how, " before it received the task")));
+      EndCompleting();
       return true;
     }
     StopWorker(w, /*kill=*/true);
@@ -802,35 +1107,40 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
   const pid_t pid = w.pid;
   if (!reply.ok() || reply->empty()) {
     std::string how = StopWorker(w, /*kill=*/true);
-    MarkIdle(w);
     std::string why = reply.ok() || absl::IsOutOfRange(reply.status())
                           ? ""
                           : absl::StrCat(" (", reply.status().message(), ")");
+    BeginCompleting(w);
     (void)task.promise.SetError(
         BrokenError(absl::StrCat("process pool worker crashed: pid ", pid, " ",
                                  how, " while running the task", why)));
+    EndCompleting();
     return true;
   }
   ++w.tasks;
-  // Counted idle before the future completes, so that a Submit made as
-  // soon as the caller sees the result reuses this worker instead of
-  // starting another (CPython's test_idle_process_reuse_*).
-  MarkIdle(w);
   const char kind = (*reply)[0];
+  if (kind != 'V' && kind != 'E' && kind != 'I') {
+    std::string how = StopWorker(w, /*kill=*/true);
+    BeginCompleting(w);
+    (void)task.promise.SetError(BrokenError(absl::StrCat(
+        "process pool worker ", pid, " sent a malformed reply; ", how)));
+    EndCompleting();
+    return true;
+  }
+  // As CPython, the worker counts as idle again only after the future's
+  // callbacks have run (they run here, on this thread): a callback that
+  // submits to this pool and waits gets another worker.
+  BeginCompleting(w);
   if (kind == 'V') {
     reply->erase(0, 1);
     (void)task.promise.SetValue(*std::move(reply));
   } else if (kind == 'E') {
     (void)task.promise.SetException(
         std::make_exception_ptr(RemoteTaskError(reply->substr(1), pid)));
-  } else if (kind == 'I') {
-    (void)task.promise.SetError(absl::InvalidArgumentError(reply->substr(1)));
   } else {
-    std::string how = StopWorker(w, /*kill=*/true);
-    (void)task.promise.SetError(BrokenError(absl::StrCat(
-        "process pool worker ", pid, " sent a malformed reply; ", how)));
-    return true;
+    (void)task.promise.SetError(absl::InvalidArgumentError(reply->substr(1)));
   }
+  EndCompleting();
   if (max_tasks_per_child_ > 0 && w.tasks >= max_tasks_per_child_) {
     StopWorker(w, /*kill=*/false);
   }
@@ -840,28 +1150,30 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
 void ProcessPoolExecutor::Break(const absl::Status& why) {
   std::deque<Task> pending;
   {
-    absl::MutexLock lock(&mu_);
-    if (broken_.ok()) broken_ = why;
-    pending.swap(queue_);
+    absl::MutexLock lock(&core_->mu);
+    if (core_->broken.ok()) core_->broken = why;
+    pending.swap(core_->queue);
   }
   for (Task& t : pending) (void)t.promise.SetError(why);
 }
 
 void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
+  if (!InOwner()) return;  // A forked child's copy: not ours to stop.
+  Core& c = *core_;
   std::deque<Task> cancelled;
   {
-    absl::MutexLock lock(&mu_);
-    shutdown_ = true;
-    if (cancel_futures) cancelled.swap(queue_);
+    absl::MutexLock lock(&c.mu);
+    c.shutdown = true;
+    if (cancel_futures) cancelled.swap(c.queue);
   }
   for (Task& t : cancelled) t.promise.future().Cancel();
   cancelled.clear();
   if (!wait) return;
-  absl::MutexLock join_lock(&join_mu_);
+  absl::MutexLock join_lock(&c.join_mu);
   std::vector<std::thread> threads;
   {
-    absl::MutexLock lock(&mu_);
-    threads.swap(threads_);
+    absl::MutexLock lock(&c.mu);
+    threads.swap(c.threads);
   }
   const std::thread::id self = std::this_thread::get_id();
   std::vector<std::thread> own;
@@ -873,30 +1185,33 @@ void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     }
   }
   if (!own.empty()) {
-    absl::MutexLock lock(&mu_);
-    for (std::thread& t : own) threads_.push_back(std::move(t));
+    absl::MutexLock lock(&c.mu);
+    for (std::thread& t : own) c.threads.push_back(std::move(t));
     return;
   }
   // Every worker has exited and been reaped; the fork server goes too.
-  if (fork_server_ != nullptr) fork_server_->Stop();
+  if (c.fork_server != nullptr) c.fork_server->Stop();
 }
 
 void ProcessPoolExecutor::TerminateWorkers() { SignalWorkers(SIGTERM); }
 void ProcessPoolExecutor::KillWorkers() { SignalWorkers(SIGKILL); }
 
 void ProcessPoolExecutor::SignalWorkers(int sig) {
+  if (!InOwner()) return;
   Shutdown(/*wait=*/false, /*cancel_futures=*/true);
-  if (fork_server_ == nullptr) return;
-  for (pid_t pid : worker_pids()) (void)fork_server_->Signal(pid, sig);
+  if (core_->fork_server == nullptr) return;
+  for (pid_t pid : worker_pids()) (void)core_->fork_server->Signal(pid, sig);
 }
 
 std::vector<pid_t> ProcessPoolExecutor::worker_pids() const {
-  absl::MutexLock lock(&mu_);
-  return pids_;
+  if (!InOwner()) return {};
+  absl::MutexLock lock(&core_->mu);
+  return core_->pids;
 }
 
 pid_t ProcessPoolExecutor::fork_server_pid() const {
-  return fork_server_ == nullptr ? 0 : fork_server_->pid();
+  if (!InOwner() || core_->fork_server == nullptr) return 0;
+  return core_->fork_server->pid();
 }
 
 }  // namespace spindle

@@ -59,13 +59,49 @@
 //     state).
 //   * File descriptors open at construction are inherited (like Python's
 //     "fork" start method), except the pool's own sockets (of this and any
-//     other ProcessPoolExecutor), which the fork server closes. Signal
-//     handlers are reset to the default and no signal is blocked in the
-//     fork server and workers. The fork server ignores SIGINT: a Ctrl-C sent
-//     to the whole process group ends the workers (their tasks fail as
-//     crashed) but not the fork server, so the pool can start new ones.
+//     other ProcessPoolExecutor), which the fork server closes.
 //   * A worker ends with _exit() after flushing stdio: no atexit handlers,
 //     no static destructors.
+//   * spindle holds no lock of its own across the fork of the fork server
+//     (nor across any other fork), and its process-wide tables start afresh
+//     in a child, so a task may create spindle objects of its own: threads,
+//     processes, even a ProcessPoolExecutor. A pool inside a worker works
+//     like any other (its fork server is forked from the worker and closes
+//     the worker's socket to the caller, so a crash of the worker is still
+//     seen). Python refuses this ("daemonic processes are not allowed to
+//     have children"); spindle allows it. (ThreadSanitizer refuses to start
+//     threads in a process forked from a multithreaded one, so under TSan
+//     this needs a pool constructed while the caller had one thread.)
+//   * A pool object belongs to the process that constructed it. A forked
+//     copy of it (in a worker, which is a snapshot taken while the pool was
+//     being constructed, in a spindle::Process child, or after fork()) is
+//     inert: Submit() returns a future already failed with
+//     kFailedPrecondition ("... belongs to process <pid> ..."), Shutdown(),
+//     TerminateWorkers() and KillWorkers() do nothing, worker_pids() is
+//     empty, and its destructor (a child that calls exit() with a static
+//     pool) leaves the parent's threads, processes and futures alone.
+//
+// Signals. A terminal's Ctrl-C sends SIGINT to its whole foreground process
+// group, and a service manager's stop (systemd's KillMode=control-group)
+// sends SIGTERM to every process of the service. The pool's processes are
+// not the ones to act on those: the program decides how to stop, and the
+// pool stops its processes itself (Shutdown, the destructor). So:
+//   * the fork server ignores SIGINT and SIGTERM;
+//   * a worker ignores SIGINT, and SIGTERM from anyone but its fork server
+//     (which sends it for TerminateWorkers()). A task may install handlers
+//     of its own. Everything else is at its default disposition (so SIGKILL,
+//     SIGQUIT or SIGHUP still end a worker, as a crash) and no signal is
+//     blocked. Processes a task starts inherit these dispositions (an exec
+//     keeps SIGINT ignored and resets SIGTERM to the default).
+// A program that stops gracefully on SIGINT/SIGTERM (finishing or
+// cancelling its tasks, then Shutdown) therefore gets every task's real
+// result even when the signal went to the whole group. The processes still
+// never outlive their owner: when it exits or dies, the fork server sees
+// EOF on its control socket, SIGKILLs any worker left and exits; an idle
+// worker sees EOF on its socket and exits. To kill one worker by hand, use
+// SIGKILL (its task fails as crashed). Unlike a process group of its own
+// (setpgid), this also holds for a signal sent to a whole cgroup, and the
+// workers stay in the terminal's foreground group (no SIGTTIN on reads).
 //
 // Errors (see status.h; futures follow future.h's error model):
 //   * A task that throws: its future holds a `RemoteTaskError` whose what()
@@ -82,6 +118,8 @@
 //     future fails with kInvalidArgument; the worker lives on.
 //   * Submitting after Shutdown(): a future already done with IsShutDown
 //     ("cannot schedule new futures after shutdown"), as ThreadPoolExecutor.
+//     Submitting to a forked copy of the pool (see above) fails the same way
+//     (kFailedPrecondition), with a message naming the owner process.
 //   * The pool breaks (every pending future and later Submit get IsBroken,
 //     as Python's BrokenProcessPool) only when it cannot start workers: the
 //     initializer failed (threw or returned non-OK) in a worker, fork
@@ -90,11 +128,18 @@
 //     crash in the constructor; use Create() to get the status instead.
 //
 // Workers start lazily, up to max_workers, and an idle worker is reused
-// before a new one starts (a manager counts itself idle before it completes
-// a future). One caller-side thread per worker sends it one task at a time
-// and waits for the answer, so a task is "running" from when it is handed
-// to a worker until its result is back; done callbacks and Then
-// continuations run on that thread.
+// before a new one starts. One caller-side thread (a "manager") per worker
+// sends it one task at a time and waits for the answer, so a task is
+// "running" from when it is handed to a worker until its result is back;
+// done callbacks and Then continuations run on that thread. As in CPython,
+// a worker counts as idle again only once its task's callbacks have run:
+// a callback that submits to this pool (and even waits for the result) gets
+// another worker, started if fewer than max_workers exist (with a single
+// worker such a wait can never end, as in Python). So that a caller who
+// submits the moment it sees a result still reuses the worker that produced
+// it, a new worker process is started for a queued task only when no
+// worker is idle and none is finishing callbacks, or after such a worker
+// has kept the task waiting for 100 ms (a callback that blocks).
 //
 // Thread safety: all member functions are thread-safe, except that the
 // destructor must not run concurrently with other calls, and must not run on
@@ -347,17 +392,46 @@ class ProcessPoolExecutor {
   };
   struct Worker;
   class ForkServer;
+  // Everything that changes after construction. On the heap, so that a
+  // forked child's copy of a pool (whose threads, fork server and workers
+  // are its parent's) can be left alone instead of destroyed.
+  struct Core {
+    std::unique_ptr<ForkServer> fork_server;  // Set by Start(), then fixed.
+
+    absl::Mutex mu;
+    std::deque<Task> queue ABSL_GUARDED_BY(mu);
+    // Managers waiting for a task (counted once the callbacks of their
+    // previous task have run), and those of them with a live worker.
+    int idle ABSL_GUARDED_BY(mu) = 0;
+    int idle_warm ABSL_GUARDED_BY(mu) = 0;
+    // Managers with a live worker running the callbacks of a task they
+    // just completed: about to be idle, unless a callback blocks.
+    int completing ABSL_GUARDED_BY(mu) = 0;
+    bool shutdown ABSL_GUARDED_BY(mu) = false;
+    absl::Status broken ABSL_GUARDED_BY(mu);
+    std::vector<std::thread> threads ABSL_GUARDED_BY(mu);
+    std::vector<pid_t> pids ABSL_GUARDED_BY(mu);
+
+    absl::Mutex join_mu ABSL_ACQUIRED_BEFORE(mu);  // Serialises joining.
+  };
 
   struct CreateTag {};
   ProcessPoolExecutor(Options options, CreateTag);
   absl::Status Start();
+  // False in a forked child's copy of the pool (see the file comment).
+  bool InOwner() const;
 
   Future<std::string> SubmitInternal(internal::ProcessInvoker invoker,
                                      const void* fn, std::string arg);
-  void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_->mu);
   void ManagerMain();
-  // Counts w's manager as idle (before it completes a task's future).
-  void MarkIdle(Worker& w);
+  // Waits for a task for `w`'s manager (counting it idle meanwhile); false
+  // when the manager should exit.
+  bool NextTask(Worker& w, std::optional<Task>* task);
+  // Bracket the completion of a task's future (its callbacks run between
+  // them, on this thread).
+  void BeginCompleting(Worker& w);
+  void EndCompleting();
   // Runs `task` on `w` (starting or replacing the worker as needed).
   // Returns false if the pool is now broken.
   bool RunTask(Worker& w, Task& task);
@@ -367,24 +441,13 @@ class ProcessPoolExecutor {
   std::string StopWorker(Worker& w, bool kill);
   void Break(const absl::Status& why);
   void SignalWorkers(int sig);
-  void StopForkServer();
 
   const int max_workers_;
   const int max_tasks_per_child_;  // 0: unlimited.
   const size_t max_message_;
   absl::Status (*const initializer_)();
-
-  std::unique_ptr<ForkServer> fork_server_;
-
-  mutable absl::Mutex mu_;
-  std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
-  int idle_ ABSL_GUARDED_BY(mu_) = 0;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status broken_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  std::vector<pid_t> pids_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Serialises joining.
+  const pid_t owner_pid_;  // The process that constructed the pool.
+  Core* const core_;       // Owned; deleted only in the owner process.
 };
 
 }  // namespace spindle

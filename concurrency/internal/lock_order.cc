@@ -2,6 +2,8 @@
 
 #include "spindle/concurrency/internal/lock_order.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -21,16 +23,43 @@ namespace {
 
 std::atomic<bool> g_enabled{false};
 
-// Tokens that were still held by some thread when their lock was destroyed.
-// Kept reachable for the life of the process (see the file comment).
-absl::Mutex g_kept_mu(absl::kConstInit);
-std::vector<absl::Mutex*>* KeptTokens()
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_kept_mu) {
-  static auto* kept = new std::vector<absl::Mutex*>();
-  return kept;
+// Tokens that were still held by some thread when their lock was destroyed,
+// kept reachable for the life of the process (see the file comment). One
+// table per process: a forked child never touches its parent's (another
+// thread may have held its mutex at the fork, and the tokens in it are held
+// by threads that do not exist in the child) but starts a fresh one, which
+// keeps the parent's reachable. No lock of it is held across fork().
+struct KeptTokens {
+  KeptTokens(pid_t o, KeptTokens* p) : owner(o), parent(p) {}
+  const pid_t owner;
+  KeptTokens* const parent;  // Never used; only kept reachable.
+  absl::Mutex mu;
+  std::vector<absl::Mutex*> tokens ABSL_GUARDED_BY(mu);
+};
+
+std::atomic<KeptTokens*> g_kept{nullptr};  // Never destroyed.
+
+KeptTokens& Kept() {
+  const pid_t self = getpid();
+  KeptTokens* k = g_kept.load(std::memory_order_acquire);
+  while (k == nullptr || k->owner != self) {
+    auto* fresh = new KeptTokens(self, k);
+    if (g_kept.compare_exchange_strong(k, fresh, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      return *fresh;
+    }
+    delete fresh;  // Another thread installed one: `k` now holds it.
+  }
+  return *k;
 }
 
 }  // namespace
+
+void WithKeptTokensLockedForTest(absl::FunctionRef<void()> fn) {
+  KeptTokens& kept = Kept();
+  absl::MutexLock l(&kept.mu);
+  fn();
+}
 
 bool LockOrderDetectionEnabled() {
   return g_enabled.load(std::memory_order_acquire);
@@ -65,8 +94,9 @@ LockOrderToken::~LockOrderToken() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   }
   if (held_by_me) token->ReaderUnlock();
   if (held_by_others) {
-    absl::MutexLock l(&g_kept_mu);
-    KeptTokens()->push_back(token);
+    KeptTokens& kept = Kept();
+    absl::MutexLock l(&kept.mu);
+    kept.tokens.push_back(token);
   } else {
     delete token;
   }

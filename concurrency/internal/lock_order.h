@@ -25,6 +25,12 @@
 // the acquiring thread gives it back the next time it uses the same lock. A
 // token still held by some other thread when the lock is destroyed is kept
 // (reachable, never freed) instead of destroying a held `absl::Mutex`.
+//
+// Fork. The table of kept tokens is per process: a forked child starts a
+// fresh one and never takes the parent's lock (which another thread may have
+// held at the fork). A token's own state is per lock, like the lock itself:
+// a lock that another thread held or was using at the fork is unusable in
+// the child (see process.h, "Fork and threads").
 
 #ifndef SPINDLE_CONCURRENCY_INTERNAL_LOCK_ORDER_H_
 #define SPINDLE_CONCURRENCY_INTERNAL_LOCK_ORDER_H_
@@ -34,10 +40,15 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 
 namespace spindle {
 namespace internal {
+
+// For spindle's own tests: runs `fn` while holding the lock of the table of
+// kept tokens (see the file comment).
+void WithKeptTokensLockedForTest(absl::FunctionRef<void()> fn);
 
 // True while spindle's locks take part in Abseil's lock-order graph.
 bool LockOrderDetectionEnabled();

@@ -39,12 +39,16 @@ def env():
 class Server:
     """A job_server process on a free port."""
 
-    def __init__(self, *flags, ulimit_n=None):
+    def __init__(self, *flags, ulimit_n=None, new_session=False):
+        """new_session: start the server in a session (and process group) of
+        its own, as a shell does with a job, so that the test can signal the
+        whole group."""
         cmd = [SERVER, "--port=0"] + list(flags)
         if ulimit_n is not None:
             cmd = ["sh", "-c", 'ulimit -n %d && exec "$@"' % ulimit_n, "sh"] + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env())
+                                     stderr=subprocess.PIPE, env=env(),
+                                     start_new_session=new_session)
         self.port = None
         self.stdout = ""
         sel = selectors.DefaultSelector()
@@ -629,6 +633,83 @@ def test_process_workers_graceful_shutdown():
         srv.kill()
     for pid in below:
         assert pid_gone(pid), "process %d outlived the server" % pid
+
+
+def group_signal_is_a_graceful_stop(sig):
+    """`sig` sent to the server's whole process group (a terminal's Ctrl-C,
+    a service manager's stop) while PRIMES run in worker processes: the
+    workers and their fork server are not the ones to stop - the server
+    stops them itself once every accepted job is answered with its result."""
+    workers, conns, per_conn = 3, 4, 3
+    srv = Server("--workers=2", "--process_workers=%d" % workers,
+                 "--shutdown_grace=60s", new_session=True)
+    jobs = conns * per_conn  # At most 4 * workers are submitted at once.
+    ns = [600000 + 10000 * i for i in range(jobs)]
+    want = [str(count_primes(n)).encode() for n in ns]
+    below = []
+    try:
+        assert os.getpgid(srv.proc.pid) == srv.proc.pid, "not a group leader"
+        exe = os.readlink("/proc/%d/exe" % srv.proc.pid)
+        socks = [srv.connect() for _ in range(conns)]
+        for c, s in enumerate(socks):
+            s.sendall(b"".join(b"PRIMES %d\n" % ns[c * per_conn + j]
+                               for j in range(per_conn)))
+        # Wait (bounded) until the server has submitted every PRIMES to the
+        # pool and worker processes run them (the fork server and at least
+        # one worker exist), some jobs still unanswered.
+        probe = srv.connect()
+        pr = LineReader(probe)
+        deadline = time.monotonic() + BOUND
+        while True:
+            probe.sendall(b"STATS\n")
+            st = pr.line().decode()
+            vals = dict(kv.split("=", 1) for kv in st.split()[1:]
+                        if "=" in kv and ":" not in kv)
+            below = [p for p in descendants(srv.proc.pid) if same_exe(p, exe)]
+            if (int(vals["in_process"]) + int(vals["done"]) >= jobs and
+                    len(below) >= 2):
+                assert int(vals["in_process"]) > 0, "too late: " + st
+                break
+            assert time.monotonic() < deadline, (st, below)
+        probe.close()
+        # Every one of them is in the group the signal goes to.
+        for p in below:
+            expect_eq(os.getpgid(p), srv.proc.pid, "process group of %d" % p)
+        os.killpg(srv.proc.pid, sig)
+        got = []
+        for c, s in enumerate(socks):
+            r = LineReader(s)
+            for j in range(per_conn):
+                line = r.line()
+                assert line is not None, (
+                    "job %d got no reply (connection %d closed)" %
+                    (c * per_conn + j, c))
+                assert not line.startswith(b"ERR"), line.decode()
+                got.append(line)
+            expect_eq(r.line(), None, "closed after the replies")
+        expect_eq(got, want, "replies")
+        try:
+            out, err = srv.proc.communicate(timeout=BOUND)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("server did not exit after the signal")
+        err = err.decode(errors="replace")
+        expect_eq(srv.proc.returncode, 0, "exit status (stderr: %s)" %
+                  err[-2000:])
+        assert "Sanitizer" not in err, err[-8000:]
+        assert ("process pool: %d worker processes, 0 crashed" % workers
+                in out.decode()), out.decode()
+    finally:
+        srv.kill()
+    for pid in below:
+        assert pid_gone(pid), "process %d outlived the server" % pid
+
+
+def test_process_workers_survive_group_sigint():
+    group_signal_is_a_graceful_stop(signal.SIGINT)
+
+
+def test_process_workers_survive_group_sigterm():
+    group_signal_is_a_graceful_stop(signal.SIGTERM)
 
 
 def test_crash_needs_process_workers():

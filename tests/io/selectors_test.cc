@@ -1057,6 +1057,79 @@ TEST(EpollSelectorTest, StaleInterestIsNeverReportedForReusedNumber) {
   EXPECT_EQ(std::any_cast<std::string>((*ready)[0].key->data), "new");
 }
 
+// Purging a stale interest rebuilds the epoll set; a one-shot registration
+// that was reported (and so disarmed) must stay disarmed through the
+// rebuild, until Rearm() - not be re-armed by it and reported again.
+TEST(EpollSelectorTest, PurgingAStaleInterestKeepsOneShotDisarmed) {
+  auto sel = MakeEpoll();
+  auto [a_rd, a_wr] = Pair();
+  ASSERT_TRUE(sel->Register(a_rd, kEventRead, std::string("a"),
+                            EpollOptions{.one_shot = true})
+                  .ok());
+  ASSERT_OK(a_wr.SendAll("x"));  // A stays readable: never drained.
+  auto ready = sel->Select(kBound);
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  ASSERT_EQ(ready->size(), 1u);
+  EXPECT_EQ(std::any_cast<std::string>((*ready)[0].key->data), "a");
+
+  // A stale interest: B is closed while a dup keeps its file open, then
+  // unregistered (EPOLL_CTL_DEL fails with EBADF and the interest stays).
+  auto [b_rd, b_wr] = Pair();
+  const int b = b_rd.fileno();
+  ASSERT_TRUE(sel->Register(b, kEventRead, std::string("b")).ok());
+  Fd b_dup(dup(b));
+  ASSERT_TRUE(b_dup.valid());
+  ASSERT_OK(b_rd.Close());
+  ASSERT_OK(sel->Unregister(b));
+  const int epfd_before = sel->fileno();
+
+  // The dup fires: the stale report makes the selector rebuild its set.
+  ASSERT_OK(b_wr.SendAll("stale"));
+  ready = sel->Select(absl::ZeroDuration());
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_TRUE(ready->empty());
+  ASSERT_NE(sel->fileno(), epfd_before) << "the stale interest was not purged";
+
+  // A is still readable but disarmed: not reported, not even once.
+  for (int i = 0; i < 3; ++i) {
+    ready = sel->Select(absl::ZeroDuration());
+    ASSERT_TRUE(ready.ok()) << ready.status();
+    EXPECT_TRUE(ready->empty()) << "a disarmed one-shot fd was reported";
+  }
+  // Rearm() makes it report again, exactly once.
+  ASSERT_OK(sel->Rearm(a_rd));
+  ready = sel->Select(kBound);
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  ASSERT_EQ(ready->size(), 1u);
+  EXPECT_EQ(std::any_cast<std::string>((*ready)[0].key->data), "a");
+  ready = sel->Select(absl::ZeroDuration());
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(ready->empty());
+  // Modify re-arms too (a second rebuild first, to cover the path where
+  // the disarmed interest is absent from the kernel set).
+  auto [c_rd, c_wr] = Pair();
+  const int c = c_rd.fileno();
+  ASSERT_TRUE(sel->Register(c, kEventRead, std::string("c")).ok());
+  Fd c_dup(dup(c));
+  ASSERT_OK(c_rd.Close());
+  ASSERT_OK(sel->Unregister(c));
+  ASSERT_OK(c_wr.SendAll("stale"));
+  ready = sel->Select(absl::ZeroDuration());
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(ready->empty());
+  ASSERT_TRUE(sel->Modify(a_rd, kEventRead, std::string("a2")).ok());
+  ready = sel->Select(kBound);
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  ASSERT_EQ(ready->size(), 1u);
+  EXPECT_EQ(std::any_cast<std::string>((*ready)[0].key->data), "a2");
+  // Unregistering a disarmed, absent interest works and leaves nothing.
+  ready = sel->Select(absl::ZeroDuration());
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(ready->empty());
+  ASSERT_OK(sel->Unregister(a_rd));
+  EXPECT_TRUE(absl::IsNotFound(sel->Rearm(a_rd)));
+}
+
 // SelectSelector refuses fds >= FD_SETSIZE instead of corrupting memory.
 TEST(SelectSelectorTest, RefusesFdAboveFdSetSize) {
   ASSERT_GE(RaiseFdLimit(FD_SETSIZE + 64), static_cast<rlim_t>(FD_SETSIZE + 2));

@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -113,6 +114,24 @@ absl::Status SetInitValue() {
 std::string InitValue(absl::string_view) { return absl::StrCat(init_value); }
 absl::Status FailingInit() { return absl::InternalError("init says no"); }
 absl::Status ThrowingInit() { throw std::runtime_error("init threw"); }
+
+// A task that runs a process pool of its own (nested pools): "<inner
+// worker pid> <this worker's pid> <UPPER(arg)>", or "error: ..." .
+std::string NestedPool(absl::string_view arg) {
+  absl::StatusOr<std::unique_ptr<ProcessPoolExecutor>> inner =
+      ProcessPoolExecutor::Create({.max_workers = 1});
+  if (!inner.ok()) return absl::StrCat("error: ", inner.status().ToString());
+  Future<std::string> upper = (*inner)->Submit(&Upper, std::string(arg));
+  Future<std::string> pid = (*inner)->Submit(&Pid, "");
+  absl::StatusOr<std::string> u = upper.ResultFor(kBound);
+  absl::StatusOr<std::string> p = pid.ResultFor(kBound);
+  if (!u.ok() || !p.ok()) {
+    (*inner)->KillWorkers();
+    return absl::StrCat("error: ", u.status().ToString(), " ",
+                        p.status().ToString());
+  }
+  return absl::StrCat(*p, " ", getpid(), " ", *u);
+}
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -355,6 +374,102 @@ TEST(ProcessPoolExecutorTest, ContinuationsRunWhenTheResultArrives) {
   auto r = n.ResultFor(kBound);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, 4u);
+}
+
+// CPython counts a worker idle only once its task's done callbacks have
+// run. A continuation that submits to the same pool and waits for the
+// result must get another worker (one is started: below max_workers).
+TEST(ProcessPoolExecutorTest, ContinuationThatSubmitsAndWaitsGetsAWorker) {
+  ProcessPoolExecutor pool(Workers(2));
+  Future<std::string> chained =
+      pool.Submit(&Echo, "a").Then([&pool](const std::string& a) {
+        auto b = pool.Submit(&Upper, a + "b").ResultFor(kBound);
+        return b.ok() ? *b : absl::StrCat("B failed: ", b.status().ToString());
+      });
+  auto r = chained.ResultFor(2 * kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "AB");
+}
+
+TEST(ProcessPoolExecutorTest, DoneCallbackThatSubmitsAndWaitsGetsAWorker) {
+  ProcessPoolExecutor pool(Workers(2));
+  Promise<std::string> out;
+  Future<std::string> a = pool.Submit(&Echo, "x");
+  a.AddDoneCallback([&pool, &out] {
+    auto b = pool.Submit(&Upper, "y").ResultFor(kBound);
+    (void)(b.ok() ? out.SetValue(*b) : out.SetError(b.status()));
+  });
+  auto r = out.future().ResultFor(2 * kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "Y");
+}
+
+// The worker running a blocked callback is not idle, so a task another
+// thread submits meanwhile gets a worker of its own.
+TEST(ProcessPoolExecutorTest, ContinuationWaitingForAnotherThreadsTaskRuns) {
+  ProcessPoolExecutor pool(Workers(2));
+  absl::Notification in_callback, submitted;
+  std::optional<Future<std::string>> other;  // Written before `submitted`.
+  Future<std::string> chained =
+      pool.Submit(&Echo, "a").Then([&](const std::string&) -> std::string {
+        in_callback.Notify();
+        if (!submitted.WaitForNotificationWithTimeout(kBound)) {
+          return "not submitted";
+        }
+        auto c = other->ResultFor(kBound);
+        return c.ok() ? *c : absl::StrCat("C failed: ", c.status().ToString());
+      });
+  ASSERT_TRUE(in_callback.WaitForNotificationWithTimeout(kBound));
+  other = pool.Submit(&Upper, "c");
+  submitted.Notify();
+  auto r = chained.ResultFor(2 * kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "C");
+  EXPECT_EQ(pool.worker_pids().size(), 2u);
+}
+
+// Sequential tasks with a (quick) continuation still reuse one worker: a
+// worker finishing its callbacks is waited for briefly before another
+// process is started.
+TEST(ProcessPoolExecutorTest, IdleWorkerIsReusedWithContinuations) {
+  ProcessPoolExecutor pool(Workers(4));
+  std::vector<std::string> pids;
+  for (int i = 0; i < 10; ++i) {
+    auto r = pool.Submit(&Pid, "")
+                 .Then([](const std::string& pid) { return pid; })
+                 .ResultFor(kBound);
+    ASSERT_TRUE(r.ok()) << r.status();
+    pids.push_back(*r);
+  }
+  EXPECT_EQ(std::count(pids.begin(), pids.end(), pids[0]), 10);
+  EXPECT_EQ(pool.worker_pids().size(), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// Fork safety.
+
+// A task may run a process pool of its own: no lock of the caller's is left
+// locked in the worker (the fork server used to be forked under one).
+TEST(ProcessPoolExecutorTest, TaskCanRunAProcessPoolOfItsOwn) {
+  ProcessPoolExecutor pool(Workers(1));
+  Future<std::string> f = pool.Submit(&NestedPool, "nested");
+  auto r = f.ResultFor(kBound);
+  if (!r.ok()) pool.KillWorkers();  // Do not hang in the destructor.
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> fields = absl::StrSplit(*r, ' ');
+  ASSERT_EQ(fields.size(), 3u) << *r;
+  const pid_t inner = ToPid(fields[0]), outer = ToPid(fields[1]);
+  EXPECT_NE(inner, outer);
+  EXPECT_NE(inner, getpid());
+  EXPECT_EQ(fields[2], "NESTED");
+  // The inner pool was shut down (and its processes reaped) before the task
+  // returned.
+  EXPECT_TRUE(Gone(inner));
+  // Again on the same worker: the nested pool left the worker clean.
+  auto again = pool.Submit(&NestedPool, "twice").ResultFor(kBound);
+  if (!again.ok()) pool.KillWorkers();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(absl::EndsWith(*again, " TWICE")) << *again;
 }
 
 // ---------------------------------------------------------------------------
@@ -855,6 +970,62 @@ TEST(ProcessPoolExecutorTest, WorkersDoNotInheritAnotherPoolsSockets) {
   }
   closedir(d);
   EXPECT_EQ(sockets, 1) << "only its own socket to the caller";
+}
+
+// Sockets of process `pid` (from /proc; -1 if it cannot be read).
+int SocketsOf(pid_t pid) {
+  DIR* d = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (d == nullptr) return -1;
+  int sockets = 0;
+  while (struct dirent* e = readdir(d)) {
+    char target[256];
+    std::string path = absl::StrCat("/proc/", pid, "/fd/", e->d_name);
+    ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && absl::StartsWith(absl::string_view(target, n), "socket:")) {
+      ++sockets;
+    }
+  }
+  closedir(d);
+  return sockets;
+}
+
+TEST(ProcessPoolExecutorTest, PoolsStartedConcurrentlyKeepToTheirOwnSockets) {
+  // Fork servers forked while other threads create, receive and close other
+  // pools' sockets: each fork server and worker holds its own socket only
+  // (no lock orders these; see "pool descriptors" in process_pool.cc).
+  constexpr int kThreads = 3, kRounds = 4;
+  std::vector<std::string> problems(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &problems] {
+      for (int round = 0; round < kRounds; ++round) {
+        ProcessPoolExecutor pool(Workers(2));
+        std::vector<Future<std::string>> fs;
+        for (int i = 0; i < 4; ++i) fs.push_back(pool.Submit(&Pid, ""));
+        for (auto& f : fs) {
+          auto r = f.ResultFor(kBound);
+          if (!r.ok()) {
+            problems[t] += r.status().ToString() + "; ";
+            continue;
+          }
+          const int n = SocketsOf(ToPid(*r));
+          if (n != 1)
+            absl::StrAppend(&problems[t], "worker ", *r, ": ", n, "; ");
+        }
+        // The fork server closes its copy of a worker's socket just after
+        // handing it over: wait for that.
+        const pid_t server = pool.fork_server_pid();
+        int n = 0;
+        if (!test_util::Eventually(
+                [&] { return (n = SocketsOf(server)) == 1; })) {
+          absl::StrAppend(&problems[t], "fork server: ", n, "; ");
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(problems[t], "") << "thread " << t;
 }
 
 TEST(ProcessPoolExecutorTest, ConstructedWhileOtherThreadsAllocate) {

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -609,6 +611,56 @@ TEST(ProcessTest, DaemonGrandchildIsKilledWhenItsParentDiesAbruptly) {
   const int status = GrandchildFate(HelperEnd::kUnderscoreExit);
   ASSERT_TRUE(WIFSIGNALED(status)) << status;
   EXPECT_EQ(WTERMSIG(status), SIGKILL);  // PR_SET_PDEATHSIG
+}
+
+// ---- fork() while another thread holds a lock of spindle's
+// -------------------
+
+// No lock of spindle's is held across fork(): a fork made while another
+// thread holds the daemon registry's lock neither waits for that thread nor
+// leaves the lock locked in the child, which keeps a registry of its own
+// (the parent's daemons are not its children).
+TEST(ProcessTest, ForkWhileAnotherThreadHoldsTheDaemonRegistryLock) {
+  Channel never = MakeChannel();
+  Process daemon(Process::Options{.name = "parents-daemon", .daemon = true},
+                 [&never] { WaitForGo(never.r); });
+  ASSERT_TRUE(daemon.Start().ok());
+  absl::Notification held, release;
+  std::atomic<bool> holder_gave_up{false};
+  std::thread holder([&] {
+    process_internal::TestHooks::WithDaemonRegistryLocked([&] {
+      held.Notify();
+      if (!release.WaitForNotificationWithTimeout(kBound)) {
+        holder_gave_up = true;
+      }
+    });
+  });
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(kBound));
+  Channel out = MakeChannel();
+  Process child([&out] {
+    // Registers a daemon of its own, reaps it, and exits (the exit path
+    // terminates the child's daemons: none left, and not the parent's).
+    Channel never2 = MakeChannel();
+    Process grandchild(Process::Options{.daemon = true},
+                       [&never2] { WaitForGo(never2.r); });
+    if (!grandchild.Start().ok()) return 2;
+    if (!grandchild.Terminate().ok()) return 3;
+    if (!grandchild.JoinFor(kBound)) return 4;
+    (void)out.w.SendBytes("done");
+    return 0;
+  });
+  ASSERT_TRUE(child.Start().ok());
+  EXPECT_FALSE(holder_gave_up.load()) << "fork() waited for the lock";
+  EXPECT_EQ(RecvBounded(out.r), "done");
+  const bool exited = child.JoinFor(kBound);
+  if (!exited) (void)child.Kill();
+  EXPECT_TRUE(exited) << "the child hung";
+  release.Notify();
+  holder.join();
+  if (exited) {
+    EXPECT_EQ(child.exitcode(), 0);
+  }
+  EXPECT_TRUE(daemon.IsAlive()) << "the child's exit terminated our daemon";
 }
 
 }  // namespace
