@@ -237,7 +237,7 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
                                          bool refill_blocks) {
   if (InheritedByFork()) {
     // Checked before taking mu_, which a parent's thread may have held.
-    return BrokenError(
+    return ShutDownError(
         "this thread pool was created before fork(); its workers do not "
         "exist in the child process");
   }

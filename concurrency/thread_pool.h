@@ -53,7 +53,8 @@
 //
 // After fork(): a pool made before the fork is a lifeless copy in the child
 // (its threads were not copied). There, Submit/Execute reject tasks with
-// IsBroken, Shutdown returns at once and the destructor frees nothing; the
+// IsShutDown (kFailedPrecondition, as a forked copy of a
+// ProcessPoolExecutor does), Shutdown returns at once and the destructor frees nothing; the
 // child should make its own pools. (CPython may start fresh threads for
 // an inherited pool in the child; spindle refuses instead of half-working,
 // since the parent's workers may have held the pool's lock at the fork.) Each
