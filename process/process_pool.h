@@ -272,6 +272,10 @@ std::string InvokeTyped(const void* fn, absl::string_view arg) {
 
 }  // namespace internal
 
+namespace process_internal {
+class ForkServer;  // internal/fork_server.h
+}  // namespace process_internal
+
 // ProcessPoolExecutor
 //
 // A pool of up to `max_workers` worker processes running ProcessTasks, with
@@ -391,12 +395,12 @@ class ProcessPoolExecutor {
     Promise<std::string> promise;
   };
   struct Worker;
-  class ForkServer;
   // Everything that changes after construction. On the heap, so that a
   // forked child's copy of a pool (whose threads, fork server and workers
   // are its parent's) can be left alone instead of destroyed.
   struct Core {
-    std::unique_ptr<ForkServer> fork_server;  // Set by Start(), then fixed.
+    // Set by Start(), then fixed.
+    std::unique_ptr<process_internal::ForkServer> fork_server;
 
     absl::Mutex mu;
     std::deque<Task> queue ABSL_GUARDED_BY(mu);

@@ -992,7 +992,7 @@ int SocketsOf(pid_t pid) {
 TEST(ProcessPoolExecutorTest, PoolsStartedConcurrentlyKeepToTheirOwnSockets) {
   // Fork servers forked while other threads create, receive and close other
   // pools' sockets: each fork server and worker holds its own socket only
-  // (no lock orders these; see "pool descriptors" in process_pool.cc).
+  // (no lock orders these; see process/internal/pool_fds.h).
   constexpr int kThreads = 3, kRounds = 4;
   std::vector<std::string> problems(kThreads);
   std::vector<std::thread> threads;
