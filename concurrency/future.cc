@@ -128,25 +128,6 @@ void RunUserCallbacks(FutureStateBase* state, CallbackNode* list) {
 
 }  // namespace
 
-void FutureStateBase::PublishFromWorker(uint32_t from, TaskNode::Hook hook,
-                                        void* arg) {
-  if (hook == nullptr) {
-    Publish(from);
-    return;
-  }
-  // Only the completer changes the state from here on; the bit may still be
-  // set concurrently (NotifyListeners handles that late registration).
-  const bool callbacks =
-      (word_.load(std::memory_order_acquire) & kUserCallbacks) != 0;
-  if (!callbacks) hook(arg, true);
-  uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
-  if (old & kListeners) {
-    NotifyListeners(hook, arg, !callbacks);
-  } else if (callbacks) {
-    hook(arg, true);  // Unreachable in practice: the bit comes with kListeners.
-  }
-}
-
 void FutureStateBase::NotifyListeners(TaskNode::Hook hook, void* arg,
                                       bool idle_said) {
   CallbackNode* user = nullptr;  // Reversed: newest first.

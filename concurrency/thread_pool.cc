@@ -208,10 +208,6 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
   free_block_count_ = 0;
 }
 
-bool ThreadPoolExecutor::InheritedByFork() const {
-  return fork_generation_ != internal::ForkGeneration();
-}
-
 void* ThreadPoolExecutor::AllocateExecuteBlock() {
   BlockCache& cache = block_cache;
   if (cache.pool_id == id_ && cache.head != nullptr) {

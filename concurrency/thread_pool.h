@@ -106,6 +106,7 @@
 #include "absl/time/time.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/internal/future_state.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -314,7 +315,9 @@ class ThreadPoolExecutor {
   // pool; true if there was one.
   static bool ShutdownAllAtExit();
   // True in a forked child for a pool made before the fork.
-  bool InheritedByFork() const;
+  bool InheritedByFork() const {
+    return fork_generation_ != internal::ForkGeneration();
+  }
   std::vector<std::thread>& threads_unsafe() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return threads_;
   }

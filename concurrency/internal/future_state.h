@@ -189,7 +189,20 @@ class FutureStateBase {
   // `hook` when it is idle (see TaskNode::Hook). Without user callbacks the
   // worker is declared idle before the publication (cheap path); with them,
   // only after they (and whatever they queued on this thread) have run.
-  void PublishFromWorker(uint32_t from, TaskNode::Hook hook, void* arg);
+  void PublishFromWorker(uint32_t from, TaskNode::Hook hook, void* arg) {
+    if (hook == nullptr) {
+      Publish(from);
+      return;
+    }
+    // Only the completer changes the state from here on; the bit may still
+    // be set concurrently (NotifyListeners handles that late registration:
+    // the bit comes with kListeners).
+    const bool callbacks =
+        (word_.load(std::memory_order_acquire) & kUserCallbacks) != 0;
+    if (!callbacks) hook(arg, true);
+    uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
+    if (old & kListeners) NotifyListeners(hook, arg, !callbacks);
+  }
 
   // Finishes a pending or running future with `status` (not OK). False if it
   // was already done.
