@@ -247,30 +247,28 @@ void AfterForkInChild() {
     rec->ident = SelfIdent();
     rec->native_id = GetTid();
   }
-  auto* registry = new Registry();
+  Registry& registry = g_registry.Renew();
   {
-    absl::MutexLock l(&registry->mu);
-    registry->main = rec;
-    registry->live.push_back(rec);
+    absl::MutexLock l(&registry.mu);
+    registry.main = rec;
+    registry.live.push_back(rec);
   }
-  g_registry.Renew(registry);
-  // The parent's record is leaked, not released: its lock may be held.
-  if (old != nullptr) new std::shared_ptr<ThreadRecord>(std::move(old));
+  // The parent's record is still referred to by the parent's registry, so
+  // this only drops a reference (its lock may be held; it is not destroyed).
   tls_current.rec = std::move(rec);
 
-  HookState* parent_hook = g_hook_state.Peek();
-  auto* hook = new HookState();
-  if (parent_hook != nullptr) {
-    // Copied without the parent's lock: this is the only thread now.
-    ExceptHook* h = [parent_hook]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return parent_hook->hook;
-    }();
-    if (h != nullptr) {
-      absl::MutexLock l(&hook->mu);
-      hook->hook = new ExceptHook(*h);
-    }
+  // The hook is copied without the parent's lock: this is the only thread
+  // now.
+  ExceptHook* parent_hook = nullptr;
+  if (HookState* parent = g_hook_state.Peek(); parent != nullptr) {
+    parent_hook = [parent]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return parent->hook; }();
   }
-  g_hook_state.Renew(hook);
+  HookState& hook = g_hook_state.Renew();
+  if (parent_hook != nullptr) {
+    absl::MutexLock l(&hook.mu);
+    hook.hook = new ExceptHook(*parent_hook);
+  }
 }
 
 [[maybe_unused]] const bool kAfterForkInstalled = [] {

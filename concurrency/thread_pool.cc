@@ -100,8 +100,7 @@ void EraseOne(std::vector<T*>& v, const T* x) {
 [[maybe_unused]] const bool kPoolsForgetAfterFork = [] {
   // The parent's pools have no workers in the child: forget them (leaked,
   // never locked again), so that exit() in the child does not wait for them.
-  pthread_atfork(nullptr, nullptr,
-                 [] { pool_registry.Renew(new PoolRegistry()); });
+  pthread_atfork(nullptr, nullptr, [] { pool_registry.Renew(); });
   return true;
 }();
 

@@ -54,12 +54,12 @@
 // After fork(): a pool made before the fork is a lifeless copy in the child
 // (its threads were not copied). There, Submit/Execute reject tasks with
 // IsShutDown (kFailedPrecondition, as a forked copy of a
-// ProcessPoolExecutor does), Shutdown returns at once and the destructor frees nothing; the
-// child should make its own pools. (CPython may start fresh threads for
-// an inherited pool in the child; spindle refuses instead of half-working,
-// since the parent's workers may have held the pool's lock at the fork.) Each
-// worker runs `initializer` once before its first task. Worker threads are
-// named `<prefix>_<i>` (Python's naming; the default prefix is
+// ProcessPoolExecutor does), Shutdown returns at once and the destructor frees
+// nothing; the child should make its own pools. (CPython may start fresh
+// threads for an inherited pool in the child; spindle refuses instead of
+// half-working, since the parent's workers may have held the pool's lock at the
+// fork.) Each worker runs `initializer` once before its first task. Worker
+// threads are named `<prefix>_<i>` (Python's naming; the default prefix is
 // "ThreadPoolExecutor-<n>"); Linux keeps 15 bytes of a thread name, so the
 // prefix is cut to keep the `_<i>` suffix.
 //

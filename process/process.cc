@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/status.h"
 
 #ifndef SYS_pidfd_open
@@ -124,35 +125,26 @@ int DecodeStatus(int status) {
 // handler never signals a recycled pid. One registry per process: a forked
 // child never touches its parent's (another thread may have held its lock
 // at the fork, and its entries are the parent's children) but starts a fresh
-// one, which keeps the parent's reachable. No lock is held across fork().
+// one (a pthread_atfork child handler renews it; the parent's stays
+// reachable). No lock is held across fork().
 struct DaemonEntry {
   pid_t pid;
   int pidfd;  // Borrowed from the ProcessState; -1 if none.
 };
 
 struct DaemonRegistry {
-  DaemonRegistry(pid_t o, DaemonRegistry* p) : owner(o), parent(p) {}
-  const pid_t owner;             // The process whose children these are.
-  DaemonRegistry* const parent;  // Its parent's registry (never used).
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   std::vector<DaemonEntry> entries;
 };
 
-std::atomic<DaemonRegistry*> g_registry{nullptr};  // Never destroyed.
+internal::LeakedGlobal<DaemonRegistry> g_registry;
 
-DaemonRegistry& Registry() {
-  const pid_t self = getpid();
-  DaemonRegistry* r = g_registry.load(std::memory_order_acquire);
-  while (r == nullptr || r->owner != self) {
-    auto* fresh = new DaemonRegistry(self, r);
-    if (g_registry.compare_exchange_strong(r, fresh, std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-      return *fresh;
-    }
-    delete fresh;  // Another thread installed one: `r` now holds it.
-  }
-  return *r;
-}
+DaemonRegistry& Registry() { return g_registry.Get(); }
+
+[[maybe_unused]] const bool kRegistryRenewedInChild = [] {
+  pthread_atfork(nullptr, nullptr, [] { g_registry.Renew(); });
+  return true;
+}();
 
 void TerminateDaemonChildren() {
   DaemonRegistry& reg = Registry();

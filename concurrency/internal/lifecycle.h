@@ -47,10 +47,12 @@ inline constexpr int kExitSteps = 2;
 
 // A process-global `T`, made on first use and never destroyed (daemon
 // threads may still use it while the process exits). `Renew()` replaces it
-// with a new one and leaks the old: for a pthread_atfork child handler, as
-// the parent's object may be mid-update, or locked by a thread that does
-// not exist in the child. Constant-initialised, so usable from static
-// initialisers. Thread-safe.
+// with a new one, for a pthread_atfork child handler: the parent's object
+// may be mid-update, or locked by a thread that does not exist in the
+// child, so the child never touches it again (it stays reachable, so
+// LeakSanitizer does not call it a leak). Constant-initialised, so usable
+// from static initialisers. Get/Peek are thread-safe; Renew is for the
+// single thread of a just-forked child.
 template <typename T>
 class LeakedGlobal {
  public:
@@ -59,25 +61,37 @@ class LeakedGlobal {
   LeakedGlobal& operator=(const LeakedGlobal&) = delete;
 
   T& Get() {
-    T* current = ptr_.load(std::memory_order_acquire);
-    if (current != nullptr) return *current;
-    T* fresh = new T();
-    if (ptr_.compare_exchange_strong(current, fresh,
-                                     std::memory_order_acq_rel)) {
-      return *fresh;
+    Node* current = node_.load(std::memory_order_acquire);
+    if (current != nullptr) return current->value;
+    auto* fresh = new Node();
+    if (node_.compare_exchange_strong(current, fresh,
+                                      std::memory_order_acq_rel)) {
+      return fresh->value;
     }
     delete fresh;  // Another thread made it first.
-    return *current;
+    return current->value;
   }
 
   // The current object, or null if none was made yet.
-  T* Peek() const { return ptr_.load(std::memory_order_acquire); }
+  T* Peek() const {
+    Node* current = node_.load(std::memory_order_acquire);
+    return current != nullptr ? &current->value : nullptr;
+  }
 
-  // Installs `fresh` (owned from now on) as the object.
-  void Renew(T* fresh) { ptr_.store(fresh, std::memory_order_release); }
+  // Makes a new, default-constructed object the current one and returns it.
+  T& Renew() {
+    auto* fresh = new Node();
+    fresh->previous = node_.load(std::memory_order_acquire);
+    node_.store(fresh, std::memory_order_release);
+    return fresh->value;
+  }
 
  private:
-  std::atomic<T*> ptr_{nullptr};
+  struct Node {
+    T value;
+    Node* previous = nullptr;  // Never used again; only kept reachable.
+  };
+  std::atomic<Node*> node_{nullptr};
 };
 
 // Sets the function run for `step` at exit (later calls replace it) and

@@ -2,7 +2,7 @@
 
 #include "spindle/concurrency/internal/lock_order.h"
 
-#include <unistd.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 
 namespace spindle {
 namespace internal {
@@ -27,31 +28,22 @@ std::atomic<bool> g_enabled{false};
 // kept reachable for the life of the process (see the file comment). One
 // table per process: a forked child never touches its parent's (another
 // thread may have held its mutex at the fork, and the tokens in it are held
-// by threads that do not exist in the child) but starts a fresh one, which
-// keeps the parent's reachable. No lock of it is held across fork().
+// by threads that do not exist in the child) but starts a fresh one (a
+// pthread_atfork child handler renews it; the parent's stays reachable). No
+// lock of it is held across fork().
 struct KeptTokens {
-  KeptTokens(pid_t o, KeptTokens* p) : owner(o), parent(p) {}
-  const pid_t owner;
-  KeptTokens* const parent;  // Never used; only kept reachable.
   absl::Mutex mu;
   std::vector<absl::Mutex*> tokens ABSL_GUARDED_BY(mu);
 };
 
-std::atomic<KeptTokens*> g_kept{nullptr};  // Never destroyed.
+LeakedGlobal<KeptTokens> g_kept;
 
-KeptTokens& Kept() {
-  const pid_t self = getpid();
-  KeptTokens* k = g_kept.load(std::memory_order_acquire);
-  while (k == nullptr || k->owner != self) {
-    auto* fresh = new KeptTokens(self, k);
-    if (g_kept.compare_exchange_strong(k, fresh, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-      return *fresh;
-    }
-    delete fresh;  // Another thread installed one: `k` now holds it.
-  }
-  return *k;
-}
+KeptTokens& Kept() { return g_kept.Get(); }
+
+[[maybe_unused]] const bool kKeptRenewedInChild = [] {
+  pthread_atfork(nullptr, nullptr, [] { g_kept.Renew(); });
+  return true;
+}();
 
 }  // namespace
 

@@ -538,6 +538,15 @@ def pid_gone(pid):
     return False
 
 
+def stats_of(sock, reader):
+    """Sends STATS on `sock`; returns the line and its plain key=value
+    counters (not the `key=a:b` ones)."""
+    sock.sendall(b"STATS\n")
+    st = reader.line().decode()
+    return st, dict(kv.split("=", 1) for kv in st.split()[1:]
+                    if "=" in kv and ":" not in kv)
+
+
 def test_process_workers_primes_and_crash():
     """--process_workers=2: PRIMES runs in worker processes; CRASH kills one
     worker and answers ERR, while that connection and others keep working."""
@@ -621,10 +630,7 @@ def test_process_workers_graceful_shutdown():
         pr = LineReader(probe)
         deadline = time.monotonic() + BOUND
         while True:
-            probe.sendall(b"STATS\n")
-            st = pr.line().decode()
-            vals = dict(kv.split("=", 1) for kv in st.split()[1:]
-                        if "=" in kv and ":" not in kv)
+            st, vals = stats_of(probe, pr)
             in_flight = (int(vals["queue"]) + int(vals["busy_workers"]) +
                          int(vals["in_process"]))
             if int(vals["in_process"]) + int(vals["done"]) >= jobs:
@@ -675,10 +681,7 @@ def group_signal_is_a_graceful_stop(sig):
         pr = LineReader(probe)
         deadline = time.monotonic() + BOUND
         while True:
-            probe.sendall(b"STATS\n")
-            st = pr.line().decode()
-            vals = dict(kv.split("=", 1) for kv in st.split()[1:]
-                        if "=" in kv and ":" not in kv)
+            st, vals = stats_of(probe, pr)
             below = [p for p in descendants(srv.proc.pid) if same_exe(p, exe)]
             if (int(vals["in_process"]) + int(vals["done"]) >= jobs and
                     len(below) >= 2):
