@@ -152,7 +152,6 @@ int main(int argc, char** argv) {
   EchoServer server;
   return spindle::examples::Serve(
       server, host, absl::GetFlag(FLAGS_port), [&host](int port) {
-        std::printf("echo server listening on %s:%d (try: nc %s %d)\n",
-                    host.c_str(), port, host.c_str(), port);
+        std::printf("echo server ready (try: nc %s %d)\n", host.c_str(), port);
       });
 }

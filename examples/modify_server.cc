@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   ModifyServer server;
   return spindle::examples::Serve(
       server, host, absl::GetFlag(FLAGS_port), [&host](int port) {
-        std::printf("modify server listening on %s:%d (try: nc %s %d)\n",
-                    host.c_str(), port, host.c_str(), port);
+        std::printf("modify server ready (try: nc %s %d)\n", host.c_str(),
+                    port);
       });
 }

@@ -2,6 +2,10 @@
 
 #include "spindle/examples/server_harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -9,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "spindle/io/socket.h"
 
 namespace spindle::examples {
@@ -44,6 +49,18 @@ absl::StatusOr<std::string> RecvLine(io::Socket& s) {
     if (ch == '\n') return line;
     line += ch;
   }
+}
+
+std::string PeerAddress(const io::Socket& s) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  char host[INET_ADDRSTRLEN];
+  if (getpeername(s.fileno(), reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      addr.sin_family != AF_INET ||
+      inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host)) == nullptr) {
+    return "?";
+  }
+  return absl::StrCat(host, ":", ntohs(addr.sin_port));
 }
 
 int EchoRoundTrips(
