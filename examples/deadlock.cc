@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/mutex.h"  // absl::OnDeadlockCycle
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spindle/concurrency/lock.h"
@@ -47,9 +47,9 @@ constexpr absl::Duration kPause = absl::Milliseconds(50);
 // How long a thread waits for its second lock before declaring a deadlock.
 constexpr absl::Duration kGiveUp = absl::Milliseconds(300);
 
-absl::Mutex print_mu(absl::kConstInit);
+spindle::Lock print_lock;  // one line at a time on stdout
 void Say(const std::string& line) {
-  absl::MutexLock l(&print_mu);
+  spindle::LockGuard l(&print_lock);
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
@@ -61,7 +61,7 @@ template <typename L>
 struct Worker {
   L& lock_a;
   L& lock_b;
-  int* deadlocks;  // Guarded by print_mu.
+  int* deadlocks;  // Guarded by print_lock.
 
   void Run() {
     Func1();
@@ -70,7 +70,7 @@ struct Worker {
 
   // The second acquisition gave up: in the seed this is where it hangs.
   void GaveUp(const char* name) {
-    absl::MutexLock l(&print_mu);
+    spindle::LockGuard l(&print_lock);
     ++*deadlocks;
     std::printf("%s could not get %s in %s: deadlock (backing off)\n",
                 Me().c_str(), name, absl::FormatDuration(kGiveUp).c_str());
@@ -120,7 +120,7 @@ int RunThreads(L& lock_a, L& lock_b, const char* prefix) {
     if (!t.Start().ok()) return -1;
   }
   for (auto& t : threads) t.Join();
-  absl::MutexLock l(&print_mu);
+  spindle::LockGuard l(&print_lock);
   return deadlocks;
 }
 

@@ -31,10 +31,10 @@
 #include "absl/flags/parse.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spindle/concurrency/future.h"
+#include "spindle/concurrency/lock.h"
 #include "spindle/concurrency/thread_pool.h"
 
 ABSL_FLAG(int, page_ms, 100, "fake crawl time per page number, milliseconds");
@@ -42,9 +42,9 @@ ABSL_FLAG(int, page_ms, 100, "fake crawl time per page number, milliseconds");
 namespace {
 
 // stdout is shared by the workers; one line at a time.
-absl::Mutex print_mu;
+spindle::Lock print_lock;
 void Say(const std::string& line) {
-  absl::MutexLock lock(&print_mu);
+  spindle::LockGuard lock(&print_lock);
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }

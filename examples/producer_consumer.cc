@@ -23,12 +23,15 @@
 //
 // Times are scaled down (flags) so that the whole program runs in about a
 // second; --work_ms and --make_ms restore the original pace (1000 / 1000).
+//
+// The tutorial's threading.Thread subclasses become spindle::Thread objects
+// running plain functions (with the thread's name, as Python's
+// Thread(name=...)), and its threading.Lock a spindle::Lock.
 
 #include <cstdio>
-#include <mutex>
+#include <functional>
 #include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -37,8 +40,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "spindle/concurrency/lock.h"
 #include "spindle/concurrency/queue.h"
 #include "spindle/concurrency/status.h"
+#include "spindle/concurrency/thread.h"
 
 ABSL_FLAG(int, items, 20, "items each producer makes");
 ABSL_FLAG(int, work_ms, 20,
@@ -59,8 +64,9 @@ absl::Duration RandomMs(double lo, double hi) {
 // class Consumer(threading.Thread): takes items until the queue is shut
 // down. `print_lock` plays the tutorial's threading.Lock: it serialises the
 // "processing" (and so the output), exactly as `with self.lock:` does there.
-void Consumer(spindle::Queue<std::string>& q, std::mutex& print_lock,
-              const std::string& name, int work_ms) {
+void Consumer(spindle::Queue<std::string>& q, spindle::Lock& print_lock,
+              int work_ms) {
+  const std::string name = spindle::CurrentThread().name();  // self.name
   for (;;) {
     // item = self.q.get()  -- blocks while the queue is empty.
     absl::StatusOr<std::string> item = q.Get();
@@ -73,7 +79,7 @@ void Consumer(spindle::Queue<std::string>& q, std::mutex& print_lock,
       break;
     }
     {
-      std::lock_guard<std::mutex> lock(print_lock);  // with self.lock:
+      spindle::LockGuard lock(&print_lock);  // with self.lock:
       std::printf("%s: 处理 (processing) %s....\n", name.c_str(),
                   item->c_str());
       std::fflush(stdout);
@@ -90,8 +96,8 @@ void Consumer(spindle::Queue<std::string>& q, std::mutex& print_lock,
 
 // class Producer(threading.Thread): makes `count` items, then waits until
 // every item put so far has been processed.
-void Producer(spindle::Queue<std::string>& q, const std::string& name,
-              int count, int make_ms) {
+void Producer(spindle::Queue<std::string>& q, int count, int make_ms) {
+  const std::string name = spindle::CurrentThread().name();  // self.name
   for (int num = 0; num < count; ++num) {
     std::string data = absl::StrCat("data-", num);
     std::printf("%s: 生成数据 (made) %s\n", name.c_str(), data.c_str());
@@ -113,7 +119,7 @@ void Producer(spindle::Queue<std::string>& q, const std::string& name,
 void BoundedDemo(int work_ms) {
   std::printf("\n--- Queue(5) with one worker ---\n");
   spindle::Queue<int> q(5);
-  std::thread worker([&q, work_ms] {
+  spindle::Thread worker([&q, work_ms] {
     for (;;) {
       std::printf("qsize: %zu\n", q.qsize());
       absl::StatusOr<int> item = q.Get();  // Blocks while empty.
@@ -124,6 +130,7 @@ void BoundedDemo(int work_ms) {
       (void)q.TaskDone();
     }
   });
+  if (!worker.Start().ok()) return;  // worker.start()
   std::printf("队列是否为空 (queue empty?): %s\n",
               q.empty() ? "True" : "False");
   for (int item = 0; item < 10; ++item) {
@@ -134,7 +141,7 @@ void BoundedDemo(int work_ms) {
   q.Join();  // Until unfinished_tasks() is 0.
   std::printf("全部任务已完成 (all tasks done)\n");
   q.Shutdown();  // Instead of a daemon thread: tell the worker to leave.
-  worker.join();
+  worker.Join();
 }
 
 // The tutorial's PriorityQueue demo: the smallest item comes out first.
@@ -160,26 +167,41 @@ int main(int argc, char** argv) {
 
   std::printf("--- producers and consumers ---\n");
   spindle::Queue<std::string> q;  // queue.Queue(): unbounded.
-  std::mutex print_lock;          // threading.Lock()
+  spindle::Lock print_lock;       // threading.Lock()
 
+  // Every thread is made, then started: Thread(...) and .start() in Python.
+  // spindle::Thread runs `fn(args...)`; std::ref passes the queue and the
+  // lock by reference, as Python passes objects.
   // list(map(lambda name: Consumer(q, lock, name).start(), ["甲","乙","丙"]))
-  std::vector<std::thread> consumers;
+  std::vector<spindle::Thread> consumers;
   for (const char* name : {"甲", "乙", "丙"}) {
-    consumers.emplace_back(Consumer, std::ref(q), std::ref(print_lock),
-                           absl::StrCat("消费者-", name), work_ms);
+    consumers.emplace_back(
+        spindle::Thread::Options{.name = absl::StrCat("消费者-", name)},
+        Consumer, std::ref(q), std::ref(print_lock), work_ms);
   }
   // Producers 大厨 and 小厨, each making `items` items.
-  std::vector<std::thread> producers;
+  std::vector<spindle::Thread> producers;
   for (const char* name : {"大厨", "小厨"}) {
-    producers.emplace_back(Producer, std::ref(q), absl::StrCat("生产者-", name),
-                           items, make_ms);
+    producers.emplace_back(
+        spindle::Thread::Options{.name = absl::StrCat("生产者-", name)},
+        Producer, std::ref(q), items, make_ms);
   }
-  for (std::thread& p : producers) p.join();  // "等结束" (wait for the end)
+  for (auto* group : {&consumers, &producers}) {
+    for (spindle::Thread& t : *group) {
+      if (absl::Status s = t.Start(); !s.ok()) {
+        std::fprintf(stderr, "%s: %s\n", t.name().c_str(),
+                     s.ToString().c_str());
+        q.Shutdown();  // lets the threads already started finish
+        return 1;      // (the Thread destructors join them)
+      }
+    }
+  }
+  for (spindle::Thread& p : producers) p.Join();  // "等结束" (wait for the end)
 
   // Every producer returned from Join(), so every item was processed. The
   // consumers are idle in Get(): shut the queue down to release them.
   q.Shutdown();
-  for (std::thread& c : consumers) c.join();
+  for (spindle::Thread& c : consumers) c.Join();
   std::printf("全部任务已完成 (all %d items processed; unfinished: %lld)\n",
               2 * items, static_cast<long long>(q.unfinished_tasks()));
 

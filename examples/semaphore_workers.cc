@@ -14,9 +14,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "spindle/concurrency/lock.h"
 #include "spindle/concurrency/semaphore.h"
 #include "spindle/concurrency/thread.h"
 
@@ -27,7 +27,7 @@ int main() {
   constexpr absl::Duration kWork = absl::Milliseconds(300);
 
   spindle::Semaphore sm(kPermits);
-  absl::Mutex mu;
+  spindle::Lock lock;  // guards the two counters
   int inside = 0;
   int most_inside = 0;
   const absl::Time start = absl::Now();
@@ -35,7 +35,7 @@ int main() {
   auto foo = [&] {
     sm.Acquire();
     {
-      absl::MutexLock l(&mu);
+      spindle::LockGuard l(&lock);
       ++inside;
       most_inside = std::max(most_inside, inside);
       std::printf("[%.1f s] %s ... (%d inside)\n",
@@ -44,7 +44,7 @@ int main() {
     }
     absl::SleepFor(kWork);
     {
-      absl::MutexLock l(&mu);
+      spindle::LockGuard l(&lock);
       --inside;
     }
     sm.Release();
