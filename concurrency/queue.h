@@ -100,11 +100,14 @@
 //
 // Where things are. The four public classes are at the end of this file;
 // their member functions (shared by all four) are documented once on
-// `queue_internal::QueueApi`. Two engines implement them: `FifoQueue`
-// (Queue, SimpleQueue) keeps putters and getters on separate locks and cache
-// lines, so one producer and one consumer hardly touch each other's memory;
-// `BasicQueue` (LifoQueue, PriorityQueue) is one mutex around a stack or a
-// heap, whose order needs the whole container under one lock.
+// `queue_internal::QueueApi`. Two engines implement them, each in its own
+// private header: `FifoQueue` (Queue, SimpleQueue; internal/queue_fifo.h)
+// keeps putters and getters on separate locks and cache lines, so one producer
+// and one consumer hardly touch each other's memory; `BasicQueue` (LifoQueue,
+// PriorityQueue; internal/queue_basic.h) is one mutex around a stack or a heap
+// (internal/queue_containers.h), whose order needs the whole container under
+// one lock. The blocked-thread lists both engines use are in
+// internal/queue_waiters.h.
 //
 // Thread safety. All member functions of these classes may be called
 // concurrently from any thread on the same queue. A successful put of an item
@@ -125,228 +128,38 @@
 #ifndef SPINDLE_CONCURRENCY_QUEUE_H_
 #define SPINDLE_CONCURRENCY_QUEUE_H_
 
-#include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
-#include <memory>
-#include <new>
-#include <optional>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "spindle/concurrency/internal/spin.h"
+#include "spindle/concurrency/internal/queue_basic.h"
+#include "spindle/concurrency/internal/queue_containers.h"
+#include "spindle/concurrency/internal/queue_fifo.h"
+#include "spindle/concurrency/internal/queue_waiters.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
 namespace queue_internal {
 
 // ---------------------------------------------------------------------------
-// Containers for BasicQueue (LifoQueue, PriorityQueue). Each offers
-// Push(T&&), Pop() -> T, size(), empty(), Clear(), Swap(). None is
-// thread-safe; BasicQueue guards them with its mutex. (Queue and SimpleQueue
-// use FifoQueue's own ring, below.)
-// ---------------------------------------------------------------------------
-
-// A LIFO stack.
-template <typename T>
-class Stack {
- public:
-  explicit Stack(size_t initial_capacity) {
-    items_.reserve(std::min<size_t>(initial_capacity, 1024));
-  }
-  size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
-  void Push(T&& item) { items_.push_back(std::move(item)); }
-  T Pop() {
-    T item(std::move(items_.back()));
-    items_.pop_back();
-    return item;
-  }
-  size_t Clear() {
-    const size_t n = items_.size();
-    items_.clear();
-    return n;
-  }
-  void Swap(Stack& other) noexcept { items_.swap(other.items_); }
-
- private:
-  std::vector<T> items_;
-};
-
-// A stable binary min-heap: the smallest item per `Compare` comes out first;
-// ties come out in insertion order (each entry carries a sequence number).
-template <typename T, typename Compare>
-class StableHeap {
- public:
-  explicit StableHeap(size_t initial_capacity) {
-    entries_.reserve(std::min<size_t>(initial_capacity, 1024));
-  }
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  void Push(T&& item) {
-    entries_.push_back(Entry{std::move(item), next_seq_++});
-    std::push_heap(entries_.begin(), entries_.end(), ComesLater{&compare_});
-  }
-  T Pop() {
-    std::pop_heap(entries_.begin(), entries_.end(), ComesLater{&compare_});
-    T item(std::move(entries_.back().value));
-    entries_.pop_back();
-    return item;
-  }
-  size_t Clear() {
-    const size_t n = entries_.size();
-    entries_.clear();
-    return n;
-  }
-  // Swaps the items only (each heap keeps its own sequence counter, which
-  // only has to grow while the heap is in use).
-  void Swap(StableHeap& other) noexcept { entries_.swap(other.entries_); }
-
- private:
-  struct Entry {
-    T value;
-    uint64_t seq;
-  };
-  // std heap algorithms keep the "largest" element at the front, so
-  // "larger" here means "comes out earlier".
-  struct ComesLater {
-    const Compare* compare;
-    bool operator()(const Entry& a, const Entry& b) const {
-      if ((*compare)(b.value, a.value)) return true;
-      if ((*compare)(a.value, b.value)) return false;
-      return b.seq < a.seq;
-    }
-  };
-
-  std::vector<Entry> entries_;
-  uint64_t next_seq_ = 0;
-  Compare compare_;
-};
-
-// ---------------------------------------------------------------------------
-// Waiters: one node per blocked thread, on that thread's stack, linked into a
-// FIFO list guarded by the queue's mutex. Each node has its own CondVar, so
-// serving a node wakes exactly that thread.
-// ---------------------------------------------------------------------------
-
-template <typename Node>
-class WaiterList {
- public:
-  bool empty() const { return head_ == nullptr; }
-  size_t size() const { return size_; }
-  void PushBack(Node* n) {
-    ++size_;
-    n->next = nullptr;
-    n->prev = tail_;
-    if (tail_ != nullptr) {
-      tail_->next = n;
-    } else {
-      head_ = n;
-    }
-    tail_ = n;
-  }
-  void Remove(Node* n) {
-    --size_;
-    if (n->prev != nullptr) {
-      n->prev->next = n->next;
-    } else {
-      head_ = n->next;
-    }
-    if (n->next != nullptr) {
-      n->next->prev = n->prev;
-    } else {
-      tail_ = n->prev;
-    }
-    n->prev = n->next = nullptr;
-  }
-  Node* PopFront() {
-    Node* n = head_;
-    Remove(n);
-    return n;
-  }
-
- private:
-  Node* head_ = nullptr;
-  Node* tail_ = nullptr;
-  size_t size_ = 0;
-};
-
-template <typename T>
-struct GetWaiter {
-  GetWaiter* prev = nullptr;
-  GetWaiter* next = nullptr;
-  absl::CondVar cv;
-  std::vector<T>* batch = nullptr;  // GetMany: append here, up to max_items.
-  size_t max_items = 1;
-  size_t received = 0;
-  std::optional<T> item;  // Get: the item handed over.
-  bool done = false;      // Served (received > 0) or failed (status).
-  absl::Status status;
-};
-
-template <typename T>
-struct PutWaiter {
-  PutWaiter* prev = nullptr;
-  PutWaiter* next = nullptr;
-  absl::CondVar cv;
-  T* item = nullptr;  // The caller's item; moved from only when admitted.
-  bool done = false;  // Admitted (status ok) or failed (status).
-  absl::Status status;
-};
-
-// True when `deadline` has passed (InfinitePast: always; InfiniteFuture:
-// never, without reading the clock).
-inline bool Expired(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return false;
-  return deadline == absl::InfinitePast() || deadline <= absl::Now();
-}
-
-// The deadline for a `…For(timeout)` call; InfinitePast means "do not block".
-inline absl::Time DeadlineAfter(absl::Duration timeout) {
-  if (timeout == absl::InfiniteDuration()) return absl::InfiniteFuture();
-  if (timeout <= absl::ZeroDuration()) return absl::InfinitePast();
-  return absl::Now() + timeout;
-}
-
-// Waits on `w->cv` (with `mu` held) until `w->done` or the deadline; returns
-// false on timeout, with `w` removed from `list`.
-template <typename Node>
-bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
-                 absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-  while (!w->done) {
-    if (deadline == absl::InfiniteFuture()) {
-      w->cv.Wait(mu);
-    } else if (w->cv.WaitWithDeadline(mu, deadline) && !w->done) {
-      list->Remove(w);
-      return false;
-    }
-  }
-  return true;
-}
-
-// Polls `ready` (unlocked) briefly before a thread blocks; see spin.h.
-template <typename Ready>
-void Spin(Ready ready) {
-  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(200));
-}
-
-// ---------------------------------------------------------------------------
 // QueueApi: the public interface shared by all four queue kinds, documented
-// here once. `Impl` (BasicQueue or FifoQueue) supplies the *Impl functions.
+// here once. It owns an `Engine` (FifoQueue, internal/queue_fifo.h, or
+// BasicQueue, internal/queue_basic.h) and forwards every call to the engine's
+// operations: PutImpl(T&, deadline) (moves from the item only on success),
+// PutManyImpl(span, deadline, num_put), TakeImpl(GetWaiter<T>*, deadline),
+// TaskDoneImpl(n), JoinImpl(deadline), UnfinishedImpl(), ShutdownImpl(
+// immediate), IsShutdownImpl(), QsizeImpl(), FullImpl(), GettersWaitingImpl(),
+// PuttersWaitingImpl(), MaxsizeImpl() and SetMaxsizeImpl(n). A deadline of
+// absl::InfinitePast() means "do not block", absl::InfiniteFuture() "block".
 // ---------------------------------------------------------------------------
-template <typename Impl, typename T>
+template <typename Engine, typename T>
 class QueueApi {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "spindle queues need T's move constructor to be noexcept");
@@ -361,28 +174,28 @@ class QueueApi {
   // FullError. TryPut never blocks: FullError when there is no room now.
   // ShutDownError wins over FullError. On any error `item` is untouched.
   absl::Status Put(T&& item) {
-    return impl().PutImpl(item, absl::InfiniteFuture());
+    return engine_.PutImpl(item, absl::InfiniteFuture());
   }
   absl::Status Put(const T& item) {
     T copy(item);
     return Put(std::move(copy));
   }
   absl::Status PutFor(T&& item, absl::Duration timeout) {
-    return impl().PutImpl(item, DeadlineAfter(timeout));
+    return engine_.PutImpl(item, DeadlineAfter(timeout));
   }
   absl::Status PutFor(const T& item, absl::Duration timeout) {
     T copy(item);
     return PutFor(std::move(copy), timeout);
   }
   absl::Status PutUntil(T&& item, absl::Time deadline) {
-    return impl().PutImpl(item, deadline);
+    return engine_.PutImpl(item, deadline);
   }
   absl::Status PutUntil(const T& item, absl::Time deadline) {
     T copy(item);
     return PutUntil(std::move(copy), deadline);
   }
   absl::Status TryPut(T&& item) {
-    return impl().PutImpl(item, absl::InfinitePast());
+    return engine_.PutImpl(item, absl::InfinitePast());
   }
   absl::Status TryPut(const T& item) {
     T copy(item);
@@ -396,18 +209,18 @@ class QueueApi {
   // forms once the deadline passes) the items from `*num_put` on are left
   // untouched. On an unbounded queue PutMany takes the lock exactly once.
   absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
-    return impl().PutManyImpl(items, absl::InfiniteFuture(), num_put);
+    return engine_.PutManyImpl(items, absl::InfiniteFuture(), num_put);
   }
   absl::Status PutManyFor(absl::Span<T> items, absl::Duration timeout,
                           size_t* num_put = nullptr) {
-    return impl().PutManyImpl(items, DeadlineAfter(timeout), num_put);
+    return engine_.PutManyImpl(items, DeadlineAfter(timeout), num_put);
   }
   absl::Status PutManyUntil(absl::Span<T> items, absl::Time deadline,
                             size_t* num_put = nullptr) {
-    return impl().PutManyImpl(items, deadline, num_put);
+    return engine_.PutManyImpl(items, deadline, num_put);
   }
   absl::Status TryPutMany(absl::Span<T> items, size_t* num_put = nullptr) {
-    return impl().PutManyImpl(items, absl::InfinitePast(), num_put);
+    return engine_.PutManyImpl(items, absl::InfinitePast(), num_put);
   }
 
   // --- Get ----------------------------------------------------------------
@@ -456,7 +269,7 @@ class QueueApi {
   // (Python's ValueError) and changes nothing. When the count reaches zero
   // every Join returns.
   absl::Status TaskDone(int64_t count = 1) {
-    return impl().TaskDoneImpl(count);
+    return engine_.TaskDoneImpl(count);
   }
 
   // Join(): blocks until every item ever put has been marked done
@@ -466,12 +279,12 @@ class QueueApi {
   // count, so Join keeps waiting for them). Never fails; a non-immediate
   // Shutdown does not release it. JoinFor/JoinUntil also wake at the
   // deadline and return false; they return true when all tasks are done.
-  void Join() { impl().JoinImpl(absl::InfiniteFuture()); }
+  void Join() { engine_.JoinImpl(absl::InfiniteFuture()); }
   bool JoinFor(absl::Duration timeout) {
-    return impl().JoinImpl(DeadlineAfter(timeout));
+    return engine_.JoinImpl(DeadlineAfter(timeout));
   }
-  bool JoinUntil(absl::Time deadline) { return impl().JoinImpl(deadline); }
-  int64_t unfinished_tasks() const { return impl().UnfinishedImpl(); }
+  bool JoinUntil(absl::Time deadline) { return engine_.JoinImpl(deadline); }
+  int64_t unfinished_tasks() const { return engine_.UnfinishedImpl(); }
 
   // --- Shutdown -----------------------------------------------------------
   //
@@ -485,41 +298,38 @@ class QueueApi {
   // at once and Join waiters are released unless tasks already taken are
   // still unfinished. May be called any number of times, in either mode;
   // there is no way back.
-  void Shutdown(bool immediate = false) { impl().ShutdownImpl(immediate); }
-  bool is_shutdown() const { return impl().IsShutdownImpl(); }
+  void Shutdown(bool immediate = false) { engine_.ShutdownImpl(immediate); }
+  bool is_shutdown() const { return engine_.IsShutdownImpl(); }
 
   // --- Snapshots ----------------------------------------------------------
   //
   // Racy snapshots (see the file comment). qsize() and empty() do not lock.
-  size_t qsize() const { return impl().QsizeImpl(); }
+  size_t qsize() const { return engine_.QsizeImpl(); }
   bool empty() const { return qsize() == 0; }
-  bool full() const { return impl().FullImpl(); }
+  bool full() const { return engine_.FullImpl(); }
 
   // How many threads are blocked in a get / put right now (threads still
   // spinning before they block are not counted). Racy snapshots, for
   // monitoring and tests.
-  size_t getters_waiting() const { return impl().GettersWaitingImpl(); }
-  size_t putters_waiting() const { return impl().PuttersWaitingImpl(); }
+  size_t getters_waiting() const { return engine_.GettersWaitingImpl(); }
+  size_t putters_waiting() const { return engine_.PuttersWaitingImpl(); }
 
   // maxsize() <= 0 means unbounded (Python's convention; negative values are
   // accepted and mean the same). set_maxsize changes the bound at run time:
   // growing it admits blocked putters at once; shrinking it never drops
   // items, puts just fail/block until the queue shrinks below the new bound.
-  int64_t maxsize() const { return impl().MaxsizeImpl(); }
-  void set_maxsize(int64_t maxsize) { impl().SetMaxsizeImpl(maxsize); }
+  int64_t maxsize() const { return engine_.MaxsizeImpl(); }
+  void set_maxsize(int64_t maxsize) { engine_.SetMaxsizeImpl(maxsize); }
 
  protected:
-  QueueApi() = default;
+  explicit QueueApi(int64_t maxsize) : engine_(maxsize) {}
   QueueApi(const QueueApi&) = delete;
   QueueApi& operator=(const QueueApi&) = delete;
 
  private:
-  Impl& impl() { return static_cast<Impl&>(*this); }
-  const Impl& impl() const { return static_cast<const Impl&>(*this); }
-
   absl::StatusOr<T> GetOne(absl::Time deadline) {
     GetWaiter<T> w;
-    if (absl::Status s = impl().TakeImpl(&w, deadline); !s.ok()) return s;
+    if (absl::Status s = engine_.TakeImpl(&w, deadline); !s.ok()) return s;
     return std::move(*w.item);
   }
   absl::StatusOr<size_t> GetBatch(size_t max_items, std::vector<T>* out,
@@ -530,764 +340,11 @@ class QueueApi {
     GetWaiter<T> w;
     w.batch = out;
     w.max_items = max_items;
-    if (absl::Status s = impl().TakeImpl(&w, deadline); !s.ok()) return s;
+    if (absl::Status s = engine_.TakeImpl(&w, deadline); !s.ok()) return s;
     return w.received;
   }
-};
 
-// ---------------------------------------------------------------------------
-// BasicQueue: one mutex around a container. The engine of LifoQueue and
-// PriorityQueue, whose order needs the whole container under one lock.
-// ---------------------------------------------------------------------------
-template <typename T, typename Container>
-class BasicQueue : public QueueApi<BasicQueue<T, Container>, T> {
- public:
-  explicit BasicQueue(int64_t maxsize = 0)
-      : maxsize_(maxsize),
-        items_(maxsize > 0
-                   ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
-                   : 16) {}
-
- private:
-  friend class QueueApi<BasicQueue<T, Container>, T>;
-
-  absl::Status TaskDoneImpl(int64_t count) {
-    absl::MutexLock lock(&mu_);
-    if (count < 0 || count > unfinished_) {
-      return absl::InvalidArgumentError(
-          "TaskDone() called more times than there were items");
-    }
-    unfinished_ -= count;
-    if (unfinished_ == 0) all_done_.SignalAll();
-    return absl::OkStatus();
-  }
-
-  bool JoinImpl(absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    while (unfinished_ > 0) {
-      if (deadline == absl::InfiniteFuture()) {
-        all_done_.Wait(&mu_);
-      } else if (all_done_.WaitWithDeadline(&mu_, deadline)) {
-        return unfinished_ == 0;
-      }
-    }
-    return true;
-  }
-  int64_t UnfinishedImpl() const {
-    absl::MutexLock lock(&mu_);
-    return unfinished_;
-  }
-
-  void ShutdownImpl(bool immediate) {
-    // With `immediate`, the dropped items are moved here and destroyed after
-    // the lock is released, so an item's destructor may use the queue.
-    Container dropped(0);
-    absl::MutexLock lock(&mu_);
-    shutdown_ = true;
-    while (!putters_.empty()) {
-      PutWaiter<T>* w = putters_.PopFront();
-      w->status = ShutDownError("queue is shut down");
-      w->done = true;
-      w->cv.Signal();
-    }
-    while (!getters_.empty()) {
-      GetWaiter<T>* w = getters_.PopFront();
-      w->status = ShutDownError("queue is shut down");
-      w->done = true;
-      w->cv.Signal();
-    }
-    if (immediate) {
-      items_.Swap(dropped);
-      const int64_t n = static_cast<int64_t>(dropped.size());
-      unfinished_ = std::max<int64_t>(0, unfinished_ - n);
-      PublishSize();
-      all_done_.SignalAll();
-    }
-  }
-  bool IsShutdownImpl() const {
-    absl::MutexLock lock(&mu_);
-    return shutdown_;
-  }
-
-  size_t QsizeImpl() const { return size_.load(std::memory_order_relaxed); }
-  bool FullImpl() const {
-    absl::MutexLock lock(&mu_);
-    return IsFull();
-  }
-  size_t GettersWaitingImpl() const {
-    absl::MutexLock lock(&mu_);
-    return getters_.size();
-  }
-  size_t PuttersWaitingImpl() const {
-    absl::MutexLock lock(&mu_);
-    return putters_.size();
-  }
-  int64_t MaxsizeImpl() const {
-    absl::MutexLock lock(&mu_);
-    return maxsize_;
-  }
-  void SetMaxsizeImpl(int64_t maxsize) {
-    absl::MutexLock lock(&mu_);
-    maxsize_ = maxsize;
-    Rebalance();
-  }
-
-  bool IsFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return maxsize_ > 0 && items_.size() >= static_cast<size_t>(maxsize_);
-  }
-
-  void PublishSize() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    size_.store(items_.size(), std::memory_order_relaxed);
-  }
-
-  void Admit(T&& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    items_.Push(std::move(item));
-    ++unfinished_;
-  }
-
-  // Fills `w` from the container.
-  void FillLocked(GetWaiter<T>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (w->batch == nullptr) {
-      w->item.emplace(items_.Pop());
-      w->received = 1;
-      return;
-    }
-    size_t n = 0;
-    for (; n < w->max_items && !items_.empty(); ++n) {
-      w->batch->push_back(items_.Pop());
-    }
-    w->received = n;
-  }
-
-  // Restores the invariants "getters blocked => queue empty" and "putters
-  // blocked => queue full" by serving waiters, oldest first.
-  void Rebalance() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (;;) {
-      bool progress = false;
-      while (!putters_.empty() && !IsFull()) {
-        PutWaiter<T>* w = putters_.PopFront();
-        Admit(std::move(*w->item));
-        w->done = true;
-        w->cv.Signal();
-        progress = true;
-      }
-      while (!getters_.empty() && !items_.empty()) {
-        GetWaiter<T>* w = getters_.PopFront();
-        FillLocked(w);
-        w->done = true;
-        w->cv.Signal();
-        progress = true;
-      }
-      if (!progress || (putters_.empty() || IsFull())) break;
-    }
-    PublishSize();
-  }
-
-  absl::Status PutImpl(T& item, absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    if (shutdown_) return ShutDownError("put on a shut down queue");
-    if (!IsFull()) {
-      Admit(std::move(item));
-      Rebalance();
-      return absl::OkStatus();
-    }
-    if (Expired(deadline)) return FullError("queue is full");
-    if (putters_.empty()) {
-      const int64_t max = maxsize_;
-      mu_.Unlock();
-      Spin([this, max] {
-        return size_.load(std::memory_order_relaxed) < static_cast<size_t>(max);
-      });
-      mu_.Lock();
-      if (shutdown_) return ShutDownError("put on a shut down queue");
-      if (!IsFull() && putters_.empty()) {
-        Admit(std::move(item));
-        Rebalance();
-        return absl::OkStatus();
-      }
-    }
-    PutWaiter<T> w;
-    w.item = &item;
-    putters_.PushBack(&w);
-    if (!AwaitServed(&w, &putters_, &mu_, deadline)) {
-      return FullError("timed out waiting for room in the queue");
-    }
-    return w.status;
-  }
-
-  absl::Status PutManyImpl(absl::Span<T> items, absl::Time deadline,
-                           size_t* num_put) {
-    size_t put = 0;
-    absl::Status status;
-    mu_.Lock();
-    while (put < items.size()) {
-      if (shutdown_) {
-        status = ShutDownError("put on a shut down queue");
-        break;
-      }
-      const size_t before = put;
-      while (put < items.size() && !IsFull()) Admit(std::move(items[put++]));
-      if (put != before) Rebalance();
-      if (put == items.size()) break;
-      if (Expired(deadline)) {
-        status = FullError(put == before ? "queue is full"
-                                         : "timed out waiting for room");
-        break;
-      }
-      // Wait like a single Put for the next item, then continue.
-      PutWaiter<T> w;
-      w.item = &items[put];
-      putters_.PushBack(&w);
-      if (!AwaitServed(&w, &putters_, &mu_, deadline)) {
-        status = FullError("timed out waiting for room in the queue");
-        break;
-      }
-      if (!w.status.ok()) {
-        status = w.status;
-        break;
-      }
-      ++put;
-    }
-    mu_.Unlock();
-    if (num_put != nullptr) *num_put = put;
-    return status;
-  }
-
-  // Fills `w` (see QueueApi::GetOne / GetBatch) or fails.
-  absl::Status TakeImpl(GetWaiter<T>* w, absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    if (!items_.empty()) {
-      FillLocked(w);
-      Rebalance();
-      return absl::OkStatus();
-    }
-    if (shutdown_) return ShutDownError("get on a shut down, empty queue");
-    if (Expired(deadline)) return EmptyError("queue is empty");
-    if (getters_.empty()) {
-      mu_.Unlock();
-      Spin([this] { return size_.load(std::memory_order_relaxed) > 0; });
-      mu_.Lock();
-      if (!items_.empty()) {
-        FillLocked(w);
-        Rebalance();
-        return absl::OkStatus();
-      }
-      if (shutdown_) return ShutDownError("get on a shut down, empty queue");
-    }
-    getters_.PushBack(w);
-    if (!AwaitServed(w, &getters_, &mu_, deadline)) {
-      return EmptyError("timed out waiting for an item");
-    }
-    return w->status;
-  }
-
-  mutable absl::Mutex mu_;
-  // items_.size(), published under mu_ for lock-free snapshots and for
-  // spinning waiters.
-  std::atomic<size_t> size_{0};
-  int64_t maxsize_ ABSL_GUARDED_BY(mu_);
-  Container items_ ABSL_GUARDED_BY(mu_);
-  int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  WaiterList<GetWaiter<T>> getters_ ABSL_GUARDED_BY(mu_);
-  WaiterList<PutWaiter<T>> putters_ ABSL_GUARDED_BY(mu_);
-  absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
-};
-
-// ---------------------------------------------------------------------------
-// FifoQueue: the engine of Queue and SimpleQueue. A ring buffer with two
-// locks, one for the putting side and one for the getting side, so that
-// producers and consumers do not contend with each other:
-//
-//   * `tail_` (next slot to fill) is written only under `put_mu_`, `head_`
-//     (next slot to empty) only under `get_mu_`; both are ever-increasing
-//     counters, each on its own cache line. A putter publishes an item with
-//     a release store of `tail_`, a getter frees a slot with a release store
-//     of `head_`. Each side keeps a cached copy of the other side's counter
-//     and re-reads the real one only when the copy says "full" / "empty",
-//     so in steady state a put and a get touch no common cache line except
-//     the item's slot.
-//   * The ring grows (doubling) when a put needs room beyond its capacity;
-//     growing takes both locks (always `put_mu_` first).
-//   * Blocked getters wait in a FIFO list under `get_mu_`, blocked putters
-//     in one under `put_mu_`; `getters_flag_` / `putters_flag_` say whether a
-//     list is non-empty. A put checks `getters_flag_` after publishing (and
-//     a getter re-checks `tail_` after raising the flag), with a sequentially
-//     consistent fence on both sides, so one of the two always sees the
-//     other: no lost wake-up. Whoever holds a side's lock serves that side's
-//     waiters, oldest first, before serving itself, so no newcomer barges
-//     ahead of a blocked thread.
-//   * `shutdown_` and the ring's storage change only with both locks held,
-//     so reading them under either lock is safe.
-// ---------------------------------------------------------------------------
-template <typename T>
-class FifoQueue : public QueueApi<FifoQueue<T>, T> {
- public:
-  explicit FifoQueue(int64_t maxsize = 0) : maxsize_(maxsize) {
-    const size_t want =
-        maxsize > 0 ? static_cast<size_t>(std::min<int64_t>(maxsize, 4096))
-                    : 16;
-    size_t cap = 16;
-    while (cap < want) cap <<= 1;
-    slots_ = std::allocator<T>().allocate(cap);
-    mask_ = cap - 1;
-  }
-  ~FifoQueue() {
-    const size_t tail = tail_.load(std::memory_order_relaxed);
-    for (size_t i = head_.load(std::memory_order_relaxed); i != tail; ++i) {
-      slots_[i & mask_].~T();
-    }
-    std::allocator<T>().deallocate(slots_, mask_ + 1);
-  }
-
- private:
-  friend class QueueApi<FifoQueue<T>, T>;
-
-  // --- The putting side (put_mu_) -----------------------------------------
-
-  // True if one more item fits under maxsize (refreshes the cached head).
-  bool HasRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
-    if (maxsize_ <= 0) return true;
-    const size_t tail = tail_.load(std::memory_order_relaxed);
-    const size_t max = static_cast<size_t>(maxsize_);
-    if (tail - head_cache_ < max) return true;
-    head_cache_ = head_.load(std::memory_order_acquire);
-    return tail - head_cache_ < max;
-  }
-
-  // Appends `item` (the caller checked HasRoom) and counts a task.
-  void PushLocked(T&& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
-    const size_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail - head_cache_ > mask_) {
-      head_cache_ = head_.load(std::memory_order_acquire);
-      if (tail - head_cache_ > mask_) Grow();
-    }
-    ::new (static_cast<void*>(slots_ + (tail & mask_))) T(std::move(item));
-    // Counted before it is published, so a TaskDone for it never underflows.
-    unfinished_.fetch_add(1, std::memory_order_relaxed);
-    tail_.store(tail + 1, std::memory_order_release);
-  }
-
-  // Doubles the ring. Takes get_mu_ (lock order: put_mu_, then get_mu_).
-  void Grow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
-    absl::MutexLock lock(&get_mu_);
-    const size_t head = head_.load(std::memory_order_relaxed);
-    const size_t tail = tail_.load(std::memory_order_relaxed);
-    const size_t old_cap = mask_ + 1;
-    const size_t new_mask = old_cap * 2 - 1;
-    T* fresh = std::allocator<T>().allocate(old_cap * 2);
-    for (size_t i = head; i != tail; ++i) {
-      T* from = slots_ + (i & mask_);
-      ::new (static_cast<void*>(fresh + (i & new_mask))) T(std::move(*from));
-      from->~T();
-    }
-    std::allocator<T>().deallocate(slots_, old_cap);
-    slots_ = fresh;
-    mask_ = new_mask;
-    head_cache_ = head;
-  }
-
-  // Admits blocked putters, oldest first, while there is room; returns how
-  // many.
-  size_t AdmitPutters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
-    size_t n = 0;
-    while (!putters_.empty() && HasRoom()) {
-      PutWaiter<T>* w = putters_.PopFront();
-      PushLocked(std::move(*w->item));
-      w->done = true;
-      w->cv.Signal();
-      ++n;
-    }
-    if (putters_.empty()) putters_flag_.store(false, std::memory_order_relaxed);
-    return n;
-  }
-
-  // --- The getting side (get_mu_) -----------------------------------------
-
-  // True if an item is available (refreshes the cached tail).
-  bool HasItem() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
-    const size_t head = head_.load(std::memory_order_relaxed);
-    if (head != tail_cache_) return true;
-    tail_cache_ = tail_.load(std::memory_order_acquire);
-    return head != tail_cache_;
-  }
-
-  // Removes the oldest item (the caller checked HasItem).
-  T PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
-    const size_t head = head_.load(std::memory_order_relaxed);
-    T* slot = slots_ + (head & mask_);
-    T item(std::move(*slot));
-    slot->~T();
-    head_.store(head + 1, std::memory_order_release);
-    return item;
-  }
-
-  // Fills `w` (the caller checked HasItem); returns how many items.
-  size_t FillLocked(GetWaiter<T>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
-    if (w->batch == nullptr) {
-      w->item.emplace(PopLocked());
-      w->received = 1;
-      return 1;
-    }
-    size_t n = 0;
-    for (; n < w->max_items && HasItem(); ++n) {
-      w->batch->push_back(PopLocked());
-    }
-    w->received = n;
-    return n;
-  }
-
-  // Hands available items to blocked getters, oldest first; returns how
-  // many items.
-  size_t ServeGetters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
-    size_t n = 0;
-    while (!getters_.empty() && HasItem()) {
-      GetWaiter<T>* w = getters_.PopFront();
-      n += FillLocked(w);
-      w->done = true;
-      w->cv.Signal();
-    }
-    if (getters_.empty()) getters_flag_.store(false, std::memory_order_relaxed);
-    return n;
-  }
-
-  // --- Hand-offs between the two sides (no lock held) ----------------------
-
-  // After items were put: serve blocked getters, and then whatever that
-  // makes possible on the other side, until neither side can progress.
-  void AfterPut() { Settle(/*put=*/true); }
-  // After items were taken: admit blocked putters, and so on.
-  void AfterGet() { Settle(/*put=*/false); }
-  void Settle(bool put) {
-    for (;;) {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (put) {
-        if (!getters_flag_.load(std::memory_order_relaxed)) return;
-        absl::MutexLock lock(&get_mu_);
-        if (ServeGetters() == 0) return;
-      } else {
-        if (!putters_flag_.load(std::memory_order_relaxed)) return;
-        absl::MutexLock lock(&put_mu_);
-        if (AdmitPutters() == 0) return;
-      }
-      put = !put;
-    }
-  }
-
-  // --- Operations ----------------------------------------------------------
-
-  absl::Status PutImpl(T& item, absl::Time deadline) {
-    absl::Status status;
-    bool put = false;  // This call put items (its own or admitted ones).
-    bool spun = false;
-    put_mu_.Lock();
-    for (;;) {
-      if (shutdown_) {
-        status = ShutDownError("put on a shut down queue");
-        break;
-      }
-      if (!putters_.empty() && AdmitPutters() > 0) put = true;
-      if (putters_.empty() && HasRoom()) {
-        PushLocked(std::move(item));
-        put = true;
-        break;
-      }
-      if (Expired(deadline)) {
-        status = FullError("queue is full");
-        break;
-      }
-      if (put) {  // Let getters take what was admitted before waiting.
-        put_mu_.Unlock();
-        AfterPut();
-        put = false;
-        put_mu_.Lock();
-        continue;
-      }
-      if (!spun && putters_.empty()) {
-        spun = true;
-        const size_t max = static_cast<size_t>(maxsize_);
-        put_mu_.Unlock();
-        Spin([this, max] {
-          return tail_.load(std::memory_order_relaxed) -
-                     head_.load(std::memory_order_relaxed) <
-                 max;
-        });
-        put_mu_.Lock();
-        continue;
-      }
-      status = AwaitRoom(&item, deadline);
-      break;
-    }
-    put_mu_.Unlock();
-    if (put) AfterPut();
-    return status;
-  }
-
-  // Blocks in the putters' FIFO until `*item` is admitted (OkStatus), the
-  // deadline passes (FullError, item untouched) or the queue is shut down.
-  absl::Status AwaitRoom(T* item, absl::Time deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
-    PutWaiter<T> w;
-    w.item = item;
-    putters_.PushBack(&w);
-    putters_flag_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    // A get may have freed a slot before it could see the flag.
-    if (AdmitPutters() > 0) {
-      put_mu_.Unlock();
-      AfterPut();
-      put_mu_.Lock();
-    }
-    if (!AwaitServed(&w, &putters_, &put_mu_, deadline)) {
-      if (putters_.empty()) {
-        putters_flag_.store(false, std::memory_order_relaxed);
-      }
-      return FullError("timed out waiting for room in the queue");
-    }
-    return w.status;
-  }
-
-  absl::Status PutManyImpl(absl::Span<T> items, absl::Time deadline,
-                           size_t* num_put) {
-    size_t done = 0;
-    absl::Status status;
-    bool put = false;
-    put_mu_.Lock();
-    while (done < items.size()) {
-      if (shutdown_) {
-        status = ShutDownError("put on a shut down queue");
-        break;
-      }
-      if (!putters_.empty() && AdmitPutters() > 0) put = true;
-      const size_t before = done;
-      while (done < items.size() && putters_.empty() && HasRoom()) {
-        PushLocked(std::move(items[done++]));
-      }
-      if (done != before) put = true;
-      if (done == items.size()) break;
-      if (Expired(deadline)) {
-        status = FullError(done == 0 ? "queue is full"
-                                     : "timed out waiting for room");
-        break;
-      }
-      if (put) {  // Let getters take what is there before waiting.
-        put_mu_.Unlock();
-        AfterPut();
-        put = false;
-        put_mu_.Lock();
-        continue;
-      }
-      // Wait like a single Put for the next item, then continue.
-      status = AwaitRoom(&items[done], deadline);
-      if (!status.ok()) break;
-      ++done;
-    }
-    put_mu_.Unlock();
-    if (put) AfterPut();
-    if (num_put != nullptr) *num_put = done;
-    return status;
-  }
-
-  // Fills `w` (see QueueApi::GetOne / GetBatch) or fails.
-  absl::Status TakeImpl(GetWaiter<T>* w, absl::Time deadline) {
-    absl::Status status;
-    bool got = false;  // This call took items (its own or for others).
-    bool spun = false;
-    get_mu_.Lock();
-    for (;;) {
-      if (!getters_.empty() && ServeGetters() > 0) got = true;
-      if (getters_.empty() && HasItem()) {
-        FillLocked(w);
-        got = true;
-        break;
-      }
-      if (shutdown_) {
-        status = ShutDownError("get on a shut down, empty queue");
-        break;
-      }
-      if (Expired(deadline)) {
-        status = EmptyError("queue is empty");
-        break;
-      }
-      if (got) {  // Let putters into the freed slots before waiting.
-        get_mu_.Unlock();
-        AfterGet();
-        got = false;
-        get_mu_.Lock();
-        continue;
-      }
-      if (!spun && getters_.empty()) {
-        spun = true;
-        get_mu_.Unlock();
-        Spin([this] {
-          return tail_.load(std::memory_order_relaxed) !=
-                 head_.load(std::memory_order_relaxed);
-        });
-        get_mu_.Lock();
-        continue;
-      }
-      status = AwaitItem(w, deadline);
-      break;
-    }
-    get_mu_.Unlock();
-    if (got) AfterGet();
-    return status;
-  }
-
-  // Blocks in the getters' FIFO until `w` is served (OkStatus), the
-  // deadline passes (EmptyError) or the queue is shut down.
-  absl::Status AwaitItem(GetWaiter<T>* w, absl::Time deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
-    getters_.PushBack(w);
-    getters_flag_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    // A put may have published an item before it could see the flag.
-    if (ServeGetters() > 0) {
-      get_mu_.Unlock();
-      AfterGet();
-      get_mu_.Lock();
-    }
-    if (!AwaitServed(w, &getters_, &get_mu_, deadline)) {
-      if (getters_.empty()) {
-        getters_flag_.store(false, std::memory_order_relaxed);
-      }
-      return EmptyError("timed out waiting for an item");
-    }
-    return w->status;
-  }
-
-  absl::Status TaskDoneImpl(int64_t count) {
-    int64_t now = unfinished_.load(std::memory_order_relaxed);
-    do {
-      if (count < 0 || count > now) {
-        return absl::InvalidArgumentError(
-            "TaskDone() called more times than there were items");
-      }
-    } while (!unfinished_.compare_exchange_weak(now, now - count,
-                                                std::memory_order_acq_rel,
-                                                std::memory_order_relaxed));
-    if (now == count) WakeJoiners();
-    return absl::OkStatus();
-  }
-
-  void WakeJoiners() {
-    absl::MutexLock lock(&task_mu_);
-    all_done_.SignalAll();
-  }
-
-  bool JoinImpl(absl::Time deadline) {
-    absl::MutexLock lock(&task_mu_);
-    while (unfinished_.load(std::memory_order_acquire) > 0) {
-      if (deadline == absl::InfiniteFuture()) {
-        all_done_.Wait(&task_mu_);
-      } else if (all_done_.WaitWithDeadline(&task_mu_, deadline)) {
-        return unfinished_.load(std::memory_order_acquire) == 0;
-      }
-    }
-    return true;
-  }
-  int64_t UnfinishedImpl() const {
-    return unfinished_.load(std::memory_order_acquire);
-  }
-
-  void ShutdownImpl(bool immediate) {
-    // Dropped items are destroyed after the locks are released, so an
-    // item's destructor may use the queue.
-    std::vector<T> dropped;
-    {
-      absl::MutexLock put_lock(&put_mu_);
-      absl::MutexLock get_lock(&get_mu_);
-      shutdown_ = true;
-      ServeGetters();  // Items already published go to waiting getters.
-      while (!putters_.empty()) {
-        PutWaiter<T>* w = putters_.PopFront();
-        w->status = ShutDownError("queue is shut down");
-        w->done = true;
-        w->cv.Signal();
-      }
-      putters_flag_.store(false, std::memory_order_relaxed);
-      while (!getters_.empty()) {
-        GetWaiter<T>* w = getters_.PopFront();
-        w->status = ShutDownError("queue is shut down");
-        w->done = true;
-        w->cv.Signal();
-      }
-      getters_flag_.store(false, std::memory_order_relaxed);
-      if (immediate) {
-        while (HasItem()) dropped.push_back(PopLocked());
-        const int64_t n = static_cast<int64_t>(dropped.size());
-        int64_t now = unfinished_.load(std::memory_order_relaxed);
-        while (!unfinished_.compare_exchange_weak(
-            now, std::max<int64_t>(0, now - n), std::memory_order_acq_rel,
-            std::memory_order_relaxed)) {
-        }
-      }
-    }
-    if (immediate) WakeJoiners();
-  }
-  bool IsShutdownImpl() const {
-    absl::MutexLock lock(&get_mu_);
-    return shutdown_;
-  }
-
-  size_t QsizeImpl() const {
-    // head first: head <= tail at every instant, so this never underflows.
-    const size_t head = head_.load(std::memory_order_acquire);
-    return tail_.load(std::memory_order_acquire) - head;
-  }
-  bool FullImpl() const {
-    absl::MutexLock lock(&put_mu_);
-    return maxsize_ > 0 && QsizeImpl() >= static_cast<size_t>(maxsize_);
-  }
-  size_t GettersWaitingImpl() const {
-    absl::MutexLock lock(&get_mu_);
-    return getters_.size();
-  }
-  size_t PuttersWaitingImpl() const {
-    absl::MutexLock lock(&put_mu_);
-    return putters_.size();
-  }
-  int64_t MaxsizeImpl() const {
-    absl::MutexLock lock(&put_mu_);
-    return maxsize_;
-  }
-  void SetMaxsizeImpl(int64_t maxsize) {
-    bool put;
-    {
-      absl::MutexLock lock(&put_mu_);
-      maxsize_ = maxsize;
-      head_cache_ = head_.load(std::memory_order_acquire);
-      put = AdmitPutters() > 0;
-    }
-    if (put) AfterPut();
-  }
-
-  // The putting side's line(s).
-  alignas(64) mutable absl::Mutex put_mu_;
-  size_t head_cache_ ABSL_GUARDED_BY(put_mu_) = 0;  // <= head_
-  int64_t maxsize_ ABSL_GUARDED_BY(put_mu_);
-  WaiterList<PutWaiter<T>> putters_ ABSL_GUARDED_BY(put_mu_);
-  // Unfinished tasks: raised by puts, lowered by TaskDone and immediate
-  // Shutdown.
-  std::atomic<int64_t> unfinished_{0};
-  alignas(64) std::atomic<size_t> tail_{0};  // Written under put_mu_.
-
-  // The getting side's line(s).
-  alignas(64) mutable absl::Mutex get_mu_;
-  size_t tail_cache_ ABSL_GUARDED_BY(get_mu_) = 0;  // <= tail_
-  WaiterList<GetWaiter<T>> getters_ ABSL_GUARDED_BY(get_mu_);
-  alignas(64) std::atomic<size_t> head_{0};  // Written under get_mu_.
-
-  // Read by both sides, rarely written.
-  alignas(64) std::atomic<bool> getters_flag_{false};  // !getters_.empty()
-  std::atomic<bool> putters_flag_{false};              // !putters_.empty()
-  bool shutdown_ = false;  // Written with both locks held.
-  T* slots_;               // Changed (Grow) with both locks held.
-  size_t mask_;            // Capacity - 1 (a power of two minus one).
-
-  // Join.
-  alignas(64) absl::Mutex task_mu_;
-  absl::CondVar all_done_;  // Signalled when unfinished_ reaches 0.
+  Engine engine_;
 };
 
 }  // namespace queue_internal
@@ -1308,9 +365,10 @@ class FifoQueue : public QueueApi<FifoQueue<T>, T> {
 // returns it; a TaskDone happens-before the return of a Join it releases;
 // Shutdown happens-before every call that fails with its error.
 template <typename T>
-class Queue : public queue_internal::FifoQueue<T> {
+class Queue : public queue_internal::QueueApi<queue_internal::FifoQueue<T>, T> {
  public:
-  explicit Queue(int64_t maxsize = 0) : queue_internal::FifoQueue<T>(maxsize) {}
+  explicit Queue(int64_t maxsize = 0)
+      : queue_internal::QueueApi<queue_internal::FifoQueue<T>, T>(maxsize) {}
 };
 
 // LifoQueue<T>: like Queue, but Get returns the most recently put item
@@ -1325,13 +383,16 @@ class Queue : public queue_internal::FifoQueue<T> {
 // Shutdown happens-before every call that fails with its error.
 template <typename T>
 class LifoQueue
-    : public queue_internal::BasicQueue<T, queue_internal::Stack<T>> {
+    : public queue_internal::QueueApi<
+          queue_internal::BasicQueue<T, queue_internal::Stack<T>>, T> {
   static_assert(std::is_nothrow_move_assignable_v<T>,
                 "LifoQueue needs T's move assignment to be noexcept");
 
  public:
   explicit LifoQueue(int64_t maxsize = 0)
-      : queue_internal::BasicQueue<T, queue_internal::Stack<T>>(maxsize) {}
+      : queue_internal::QueueApi<
+            queue_internal::BasicQueue<T, queue_internal::Stack<T>>, T>(
+            maxsize) {}
 };
 
 // PriorityQueue<T, Compare>: like Queue, but Get returns the smallest item
@@ -1348,15 +409,18 @@ class LifoQueue
 // returns it; a TaskDone happens-before the return of a Join it releases;
 // Shutdown happens-before every call that fails with its error.
 template <typename T, typename Compare = std::less<T>>
-class PriorityQueue : public queue_internal::BasicQueue<
-                          T, queue_internal::StableHeap<T, Compare>> {
+class PriorityQueue
+    : public queue_internal::QueueApi<
+          queue_internal::BasicQueue<T, queue_internal::StableHeap<T, Compare>>,
+          T> {
   static_assert(std::is_nothrow_move_assignable_v<T>,
                 "PriorityQueue needs T's move assignment to be noexcept");
 
  public:
   explicit PriorityQueue(int64_t maxsize = 0)
-      : queue_internal::BasicQueue<T, queue_internal::StableHeap<T, Compare>>(
-            maxsize) {}
+      : queue_internal::QueueApi<queue_internal::BasicQueue<
+                                     T, queue_internal::StableHeap<T, Compare>>,
+                                 T>(maxsize) {}
 };
 
 // SimpleQueue<T>: an unbounded FIFO queue without task tracking or
@@ -1410,7 +474,7 @@ class SimpleQueue {
   size_t getters_waiting() const { return impl_.getters_waiting(); }
 
  private:
-  queue_internal::FifoQueue<T> impl_;
+  Queue<T> impl_;  // Unbounded.
 };
 
 }  // namespace spindle

@@ -89,6 +89,9 @@ struct ProcessPoolExecutor::Worker {
 
 namespace {
 
+// Set on a manager thread for its whole life: its pool.
+thread_local const ProcessPoolExecutor* t_manager_pool = nullptr;
+
 // Set on a manager thread while it completes a task's future (the future's
 // callbacks run then): its pool and its Worker.
 thread_local const ProcessPoolExecutor* t_completing_pool = nullptr;
@@ -233,6 +236,7 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
 }
 
 void ProcessPoolExecutor::StartManagerLocked() {
+  ++core_->live_managers;
   core_->threads.emplace_back([this] { ManagerMain(); });
 }
 
@@ -288,6 +292,7 @@ bool ProcessPoolExecutor::NextTask(Worker& w, std::optional<Task>* task) {
 }
 
 void ProcessPoolExecutor::ManagerMain() {
+  t_manager_pool = this;
   Worker w;
   for (;;) {
     std::optional<Task> task;
@@ -303,6 +308,18 @@ void ProcessPoolExecutor::ManagerMain() {
     }
   }
   if (!w.conn.closed()) StopWorker(w, /*kill=*/false);
+  bool last_out;
+  {
+    absl::MutexLock lock(&core_->mu);
+    --core_->live_managers;  // Shutdown(wait) callers wake on this.
+    last_out = core_->live_managers == 0 && core_->manager_waited;
+  }
+  // After a Shutdown(wait) from a manager, the last manager out stops the
+  // fork server (see Shutdown). This thread is joined (by an outside
+  // Shutdown(wait) or the destructor) before the pool goes, so core_ is
+  // still there.
+  if (last_out && core_->fork_server != nullptr) core_->fork_server->Stop();
+  t_manager_pool = nullptr;
 }
 
 void ProcessPoolExecutor::BeginCompleting(Worker& w) {
@@ -477,25 +494,37 @@ void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
   for (Task& t : cancelled) t.promise.future().Cancel();
   cancelled.clear();
   if (!wait) return;
-  absl::MutexLock join_lock(&c.join_mu);
+  // No lock is held while joining, so any number of callers, managers
+  // among them, can wait at once (as ThreadPoolExecutor::Shutdown). A
+  // caller from outside the pool takes the manager threads it finds and
+  // joins them (a later caller finds none), then waits until every manager
+  // has exited, so every worker has been reaped, and stops the fork server.
+  // A manager (in a done callback) joins nobody: it waits until every
+  // manager that is not itself waiting in Shutdown has exited. Its own
+  // thread is joined later, by an outside caller or the destructor, and the
+  // last manager out stops the fork server (see ManagerMain).
+  const bool own_manager = t_manager_pool == this;
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&c.mu);
-    threads.swap(c.threads);
-  }
-  const std::thread::id self = std::this_thread::get_id();
-  std::vector<std::thread> own;
-  for (std::thread& t : threads) {
-    if (t.get_id() == self) {
-      own.push_back(std::move(t));  // Joined later, by the destructor.
+    if (own_manager) {
+      ++c.managers_in_shutdown;
+      c.manager_waited = true;
     } else {
-      t.join();
+      threads.swap(c.threads);
     }
   }
-  if (!own.empty()) {
+  for (std::thread& t : threads) t.join();
+  {
     absl::MutexLock lock(&c.mu);
-    for (std::thread& t : own) c.threads.push_back(std::move(t));
-    return;
+    auto exited = [&c, own_manager]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.mu) {
+      return c.live_managers == (own_manager ? c.managers_in_shutdown : 0);
+    };
+    c.mu.Await(absl::Condition(&exited));
+    if (own_manager) {
+      --c.managers_in_shutdown;
+      return;
+    }
   }
   // Every worker has exited and been reaped; the fork server goes too.
   if (c.fork_server != nullptr) c.fork_server->Stop();

@@ -364,11 +364,19 @@ class ProcessPoolExecutor {
   // are still queued (running ones finish). With `wait`, blocks until every
   // remaining queued task has finished, every worker has exited and been
   // reaped, and the fork server has exited. May be called any number of
-  // times, from any thread. Wakes on: the last task's result, the processes
-  // exiting. A task that never returns keeps Shutdown(wait) waiting (as in
-  // Python). Without `wait`, the workers still exit once the queue is
-  // drained; the fork server is stopped by a later Shutdown(true) or the
-  // destructor.
+  // times, from any thread, by several threads at once. Wakes on: the last
+  // task's result, the processes exiting. A task that never returns keeps
+  // Shutdown(wait) waiting (as in Python). Without `wait`, the workers still
+  // exit once the queue is drained; the fork server is stopped by a later
+  // Shutdown(true) or the destructor.
+  //
+  // From a done callback or continuation (which runs on one of the pool's
+  // manager threads), Shutdown(wait) cannot wait for its own manager, whose
+  // worker stays up until the callback returns: it waits until every other
+  // manager has exited, except those also waiting in Shutdown(wait) from a
+  // callback (so two such callbacks do not wait for each other). The last
+  // manager to exit then stops the fork server; an outside Shutdown(wait),
+  // or the destructor, still waits for everything.
   void Shutdown(bool wait = true, bool cancel_futures = false);
 
   // Python 3.14's terminate_workers() / kill_workers(): for tasks that will
@@ -413,10 +421,16 @@ class ProcessPoolExecutor {
     int completing ABSL_GUARDED_BY(mu) = 0;
     bool shutdown ABSL_GUARDED_BY(mu) = false;
     absl::Status broken ABSL_GUARDED_BY(mu);
+    // The manager threads not yet taken by a Shutdown(wait) caller to join.
     std::vector<std::thread> threads ABSL_GUARDED_BY(mu);
+    // Managers started and not yet exited (an exited one has reaped its
+    // worker), and those of them waiting in Shutdown(wait) from a callback.
+    int live_managers ABSL_GUARDED_BY(mu) = 0;
+    int managers_in_shutdown ABSL_GUARDED_BY(mu) = 0;
+    // A manager called Shutdown(wait): the last manager out stops the fork
+    // server.
+    bool manager_waited ABSL_GUARDED_BY(mu) = false;
     std::vector<pid_t> pids ABSL_GUARDED_BY(mu);
-
-    absl::Mutex join_mu ABSL_ACQUIRED_BEFORE(mu);  // Serialises joining.
   };
 
   struct CreateTag {};

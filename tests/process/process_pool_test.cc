@@ -814,6 +814,160 @@ TEST(ProcessPoolExecutorTest, ShutdownFromADoneCallbackDoesNotDeadlock) {
   EXPECT_TRUE(IsShutDown(pool.Submit(&Echo, "y").Result().status()));
 }
 
+// Shutdown(wait) from several threads at once, done callbacks (on the pool's
+// manager threads) among them. The race lives on the heap: a test that finds
+// a deadlock (a bounded wait runs out) abandons it, leaking the pool with its
+// threads still blocked in it, and fails instead of hanging.
+struct ShutdownRace {
+  explicit ShutdownRace(int workers) : pool(Workers(workers)) {}
+
+  // Runs Shutdown(wait) on `outside`, a thread that is not the pool's.
+  void StartOutsideShutdown() {
+    outside = std::thread([this] {
+      pool.Shutdown(/*wait=*/true);
+      outside_returned.Notify();
+    });
+  }
+  // A done callback for `f` that calls Shutdown(wait) (`f` must still be
+  // running, so the callback runs on its manager thread).
+  void ShutdownInCallback(Future<std::string>& f, absl::Notification* entered,
+                          absl::Notification* returned) {
+    f.AddDoneCallback([this, entered, returned] {
+      entered->Notify();
+      pool.Shutdown(/*wait=*/true);
+      returned->Notify();
+    });
+  }
+
+  GatePipes gate_a, gate_b;  // Outlive the pool: its tasks use them.
+  ProcessPoolExecutor pool;
+  absl::Notification entered_a, returned_a, entered_b, returned_b;
+  absl::Notification outside_returned;
+  std::thread outside;
+};
+
+// Leaks `race` (see ShutdownRace) after a failed bounded wait.
+void Abandon(std::unique_ptr<ShutdownRace> race) {
+  if (race->outside.joinable()) race->outside.detach();
+  (void)race.release();
+}
+
+TEST(ProcessPoolExecutorTest, ShutdownWaitFromOutsideThenFromADoneCallback) {
+  auto race = std::make_unique<ShutdownRace>(1);
+  ShutdownRace& r = *race;
+  const pid_t server = r.pool.fork_server_pid();
+  Future<std::string> f = r.pool.Submit(&Gate, r.gate_a.arg());
+  r.ShutdownInCallback(f, &r.entered_a, &r.returned_a);
+  if (!r.gate_a.WaitStarted(1)) {
+    Abandon(std::move(race));
+    FAIL() << "the gated task did not start";
+  }
+  r.StartOutsideShutdown();
+  // The outside Shutdown(wait) waits for the gated task; by now it is
+  // joining the manager that runs it (waiting is the point).
+  EXPECT_FALSE(r.outside_returned.WaitForNotificationWithTimeout(kBlockedFor));
+  r.gate_a.Release(1);  // The callback's Shutdown(wait) runs on that manager.
+  if (!r.returned_a.WaitForNotificationWithTimeout(kBound) ||
+      !r.outside_returned.WaitForNotificationWithTimeout(kBound)) {
+    const bool callback_returned = r.returned_a.HasBeenNotified();
+    Abandon(std::move(race));
+    FAIL() << "deadlock: callback returned " << callback_returned;
+  }
+  r.outside.join();
+  ASSERT_TRUE(f.Result().ok()) << f.Result().status();
+  // The outside caller waited for everything.
+  EXPECT_TRUE(r.pool.worker_pids().empty());
+  EXPECT_EQ(r.pool.fork_server_pid(), 0);
+  EXPECT_TRUE(Gone(server));
+}
+
+TEST(ProcessPoolExecutorTest, ShutdownWaitFromADoneCallbackThenFromOutside) {
+  auto race = std::make_unique<ShutdownRace>(2);
+  ShutdownRace& r = *race;
+  const pid_t server = r.pool.fork_server_pid();
+  // Task a keeps one manager busy; task b runs on the other, and its
+  // callback calls Shutdown(wait), which waits for the manager of a.
+  Future<std::string> a = r.pool.Submit(&Gate, r.gate_a.arg());
+  if (!r.gate_a.WaitStarted(1)) {
+    Abandon(std::move(race));
+    FAIL() << "task a did not start";
+  }
+  Future<std::string> b = r.pool.Submit(&Gate, r.gate_b.arg());
+  r.ShutdownInCallback(b, &r.entered_b, &r.returned_b);
+  if (!r.gate_b.WaitStarted(1)) {
+    Abandon(std::move(race));
+    FAIL() << "task b did not start";
+  }
+  r.gate_b.Release(1);
+  if (!r.entered_b.WaitForNotificationWithTimeout(kBound)) {
+    Abandon(std::move(race));
+    FAIL() << "task b's callback did not run";
+  }
+  // It waits for a's manager (waiting is the point), and so will the
+  // outside caller.
+  EXPECT_FALSE(r.returned_b.WaitForNotificationWithTimeout(kBlockedFor));
+  r.StartOutsideShutdown();
+  EXPECT_FALSE(r.outside_returned.WaitForNotificationWithTimeout(kBlockedFor));
+  EXPECT_FALSE(r.returned_b.HasBeenNotified());
+  r.gate_a.Release(1);
+  if (!r.returned_b.WaitForNotificationWithTimeout(kBound) ||
+      !r.outside_returned.WaitForNotificationWithTimeout(kBound)) {
+    const bool callback_returned = r.returned_b.HasBeenNotified();
+    Abandon(std::move(race));
+    FAIL() << "deadlock: callback returned " << callback_returned;
+  }
+  r.outside.join();
+  ASSERT_TRUE(a.Result().ok()) << a.Result().status();
+  ASSERT_TRUE(b.Result().ok()) << b.Result().status();
+  EXPECT_TRUE(r.pool.worker_pids().empty());
+  EXPECT_EQ(r.pool.fork_server_pid(), 0);
+  EXPECT_TRUE(Gone(server));
+}
+
+TEST(ProcessPoolExecutorTest, DoneCallbacksOnTwoManagersBothShutdownWait) {
+  auto race = std::make_unique<ShutdownRace>(2);
+  ShutdownRace& r = *race;
+  const pid_t server = r.pool.fork_server_pid();
+  Future<std::string> a = r.pool.Submit(&Gate, r.gate_a.arg());
+  r.ShutdownInCallback(a, &r.entered_a, &r.returned_a);
+  if (!r.gate_a.WaitStarted(1)) {
+    Abandon(std::move(race));
+    FAIL() << "task a did not start";
+  }
+  Future<std::string> b = r.pool.Submit(&Gate, r.gate_b.arg());
+  r.ShutdownInCallback(b, &r.entered_b, &r.returned_b);
+  if (!r.gate_b.WaitStarted(1)) {
+    Abandon(std::move(race));
+    FAIL() << "task b did not start";
+  }
+  // a's callback waits in Shutdown(wait) for b's manager (waiting is the
+  // point)...
+  r.gate_a.Release(1);
+  if (!r.entered_a.WaitForNotificationWithTimeout(kBound)) {
+    Abandon(std::move(race));
+    FAIL() << "task a's callback did not run";
+  }
+  EXPECT_FALSE(r.returned_a.WaitForNotificationWithTimeout(kBlockedFor));
+  // ... which then waits in Shutdown(wait) too: neither waits for the other.
+  r.gate_b.Release(1);
+  if (!r.returned_a.WaitForNotificationWithTimeout(kBound) ||
+      !r.returned_b.WaitForNotificationWithTimeout(kBound)) {
+    const bool a_returned = r.returned_a.HasBeenNotified();
+    const bool b_returned = r.returned_b.HasBeenNotified();
+    Abandon(std::move(race));
+    FAIL() << "deadlock: callback a returned " << a_returned
+           << ", callback b returned " << b_returned;
+  }
+  ASSERT_TRUE(a.Result().ok()) << a.Result().status();
+  ASSERT_TRUE(b.Result().ok()) << b.Result().status();
+  // No outside caller: the last manager out stops the fork server.
+  EXPECT_TRUE(
+      test_util::Eventually([&r] { return r.pool.fork_server_pid() == 0; }));
+  EXPECT_TRUE(Gone(server));
+  r.pool.Shutdown(/*wait=*/true);  // Joins the managers' threads.
+  EXPECT_TRUE(r.pool.worker_pids().empty());
+}
+
 // ---------------------------------------------------------------------------
 // Message size limits.
 
