@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -717,7 +718,8 @@ void TcpServer::DispatchBatch(absl::Span<Conn* const> conns) {
       taken = std::min(n, batch_handler_(absl::MakeSpan(batch_)));
     } catch (const std::exception& e) {
       threw = true;
-      absl::StrAppend(&what, ": ", e.what());
+      // Internal details stay on the server: log them, answer generically.
+      std::fprintf(stderr, "TcpServer: batch handler threw: %s\n", e.what());
     } catch (...) {
       threw = true;
     }
@@ -726,8 +728,17 @@ void TcpServer::DispatchBatch(absl::Span<Conn* const> conns) {
   for (const Segment& seg : segments_) {
     Conn* c = seg.c;
     const size_t count = seg.end - seg.begin;
-    const size_t took =
-        taken <= seg.begin ? 0 : std::min(count, taken - seg.begin);
+    // Taken: up to `taken`, and up to the connection's first request whose
+    // responder is still valid (per connection, a suffix may be refused).
+    size_t took = taken <= seg.begin ? 0 : std::min(count, taken - seg.begin);
+    if (!threw) {
+      for (size_t i = 0; i < took; ++i) {
+        if (batch_[seg.begin + i].responder.valid()) {
+          took = i;
+          break;
+        }
+      }
+    }
     if (threw) {
       for (size_t i = seg.begin; i < seg.end; ++i) {
         Responder& r = batch_[i].responder;
@@ -805,7 +816,8 @@ void TcpServer::Dispatch(Conn* c, absl::string_view line) {
   try {
     s = handler_(line, r);
   } catch (const std::exception& e) {
-    s = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+    std::fprintf(stderr, "TcpServer: handler threw: %s\n", e.what());
+    s = absl::InternalError("internal error");
   } catch (...) {
     s = absl::InternalError("internal error");
   }

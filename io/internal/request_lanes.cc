@@ -1,0 +1,218 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/internal/request_lanes.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace spindle::io::internal {
+namespace {
+constexpr size_t kMaxFreeLanes = 1024;
+}  // namespace
+
+RequestLanes::RequestLanes(Options options) : options_(options) {
+  ring_.resize(64);
+}
+
+RequestLanes::~RequestLanes() { Close(/*drop=*/true); }
+
+RequestLanes::Lane* RequestLanes::LaneFor(uint64_t key) {
+  auto [it, inserted] = lanes_.try_emplace(key);
+  if (inserted) {
+    if (!free_.empty()) {
+      it->second = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      it->second = std::make_unique<Lane>();
+    }
+    it->second->key = key;
+  }
+  return it->second.get();
+}
+
+void RequestLanes::RingPush(Lane* lane) {
+  if (ring_size_ == ring_.size()) {
+    std::vector<Lane*> bigger(ring_.size() * 2);
+    for (size_t i = 0; i < ring_size_; ++i) {
+      bigger[i] = ring_[(ring_head_ + i) % ring_.size()];
+    }
+    ring_.swap(bigger);
+    ring_head_ = 0;
+  }
+  ring_[(ring_head_ + ring_size_) % ring_.size()] = lane;
+  ++ring_size_;
+  lane->in_ring = true;
+}
+
+RequestLanes::Lane* RequestLanes::RingPop() {
+  Lane* lane = ring_[ring_head_];
+  ring_head_ = (ring_head_ + 1) % ring_.size();
+  --ring_size_;
+  lane->in_ring = false;
+  return lane;
+}
+
+void RequestLanes::Settle(Lane* lane) {
+  if (lane->in_ring) return;
+  if (lane->size() > 0) {
+    if (lane->running < options_.max_running) RingPush(lane);
+    return;
+  }
+  if (lane->running > 0) return;
+  // Empty and unused: recycle it.
+  lane->jobs.clear();
+  lane->head = 0;
+  lane->take_mark = 0;
+  lane->slow.store(false, std::memory_order_relaxed);
+  auto it = lanes_.find(lane->key);
+  if (free_.size() < kMaxFreeLanes && lane->jobs.capacity() <= 1024) {
+    free_.push_back(std::move(it->second));
+  }
+  lanes_.erase(it);
+}
+
+size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
+  size_t total = 0;
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    for (Offer& o : offers) o.taken = 0;
+    return 0;
+  }
+  const size_t ready_before = ring_size_;
+  for (Offer& o : offers) {
+    o.taken = 0;
+    if (o.jobs.empty() || held_ >= options_.capacity) continue;
+    Lane* lane = LaneFor(o.key);
+    const size_t lane_room = lane->size() < options_.max_queued
+                                 ? options_.max_queued - lane->size()
+                                 : 0;
+    const size_t n =
+        std::min({o.jobs.size(), lane_room, options_.capacity - held_});
+    if (lane->head > 0 && lane->head == lane->jobs.size()) {
+      lane->jobs.clear();
+      lane->head = 0;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      lane->jobs.push_back(std::move(o.jobs[i]));
+    }
+    o.taken = n;
+    held_ += n;
+    total += n;
+    Settle(lane);
+  }
+  queued_.store(held_, std::memory_order_relaxed);
+  if (ring_size_ > ready_before && waiting_ > 0) cv_.Signal();
+  return total;
+}
+
+bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
+                        std::vector<Ticket>* tickets) {
+  absl::MutexLock lock(&mu_);
+  while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
+    ++waiting_;
+    cv_.Wait(&mu_);
+    --waiting_;
+  }
+  if (ring_size_ == 0) return false;
+  const uint64_t mark = ++take_calls_;
+  size_t taken = 0;
+  while (taken < max_jobs && ring_size_ > 0) {
+    Lane* lane = ring_[ring_head_];
+    if (lane->take_mark == mark) break;  // Every ready lane had its turn.
+    const bool slow = lane->slow.load(std::memory_order_relaxed);
+    if (slow && taken > 0) break;  // A slow lane goes alone, next time.
+    RingPop();
+    lane->take_mark = mark;
+    const size_t n = std::min(
+        {slow ? size_t{1} : options_.quantum, lane->size(), max_jobs - taken});
+    for (size_t i = 0; i < n; ++i) {
+      jobs->push_back(std::move(lane->jobs[lane->head + i]));
+    }
+    lane->head += n;
+    if (lane->head == lane->jobs.size()) {
+      lane->jobs.clear();
+      lane->head = 0;
+    }
+    ++lane->running;
+    tickets->push_back(Ticket{lane, n});
+    taken += n;
+    held_ -= n;
+    Settle(lane);
+    if (slow) break;
+  }
+  queued_.store(held_, std::memory_order_relaxed);
+  // Ready lanes left behind: let another worker have them.
+  if (ring_size_ > 0 && waiting_ > 0) cv_.Signal();
+  return true;
+}
+
+void RequestLanes::MarkSlow(const Ticket& t, bool slow) {
+  t.lane->slow.store(slow, std::memory_order_relaxed);
+}
+
+void RequestLanes::Finish(absl::Span<const Ticket> tickets) {
+  absl::MutexLock lock(&mu_);
+  const size_t ready_before = ring_size_;
+  for (const Ticket& t : tickets) {
+    --t.lane->running;
+    Settle(t.lane);
+  }
+  if (ring_size_ > ready_before && waiting_ > 0) cv_.Signal();
+}
+
+size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
+                              absl::Span<const Ticket> tickets) {
+  std::vector<Job> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    if (dropping()) {
+      for (Job& j : jobs) dropped.push_back(std::move(j));
+    } else {
+      // Back to the front of each lane, last first, so order is kept.
+      for (size_t i = jobs.size(); i-- > 0;) {
+        auto it = lanes_.find(jobs[i].key);
+        if (it == lanes_.end()) continue;  // Cannot happen: lane is running.
+        Lane* lane = it->second.get();
+        if (lane->head > 0) {
+          lane->jobs[--lane->head] = std::move(jobs[i]);
+        } else {
+          lane->jobs.insert(lane->jobs.begin(), std::move(jobs[i]));
+        }
+        ++held_;
+      }
+      queued_.store(held_, std::memory_order_relaxed);
+    }
+  }
+  Finish(tickets);
+  // `dropped` is destroyed here, without the lock (responders answer).
+  return dropped.size();
+}
+
+size_t RequestLanes::Close(bool drop) {
+  std::vector<Job> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    closed_flag_.store(true, std::memory_order_release);
+    if (drop) {
+      dropping_.store(true, std::memory_order_release);
+      while (ring_size_ > 0) RingPop();
+      std::vector<Lane*> idle;
+      for (auto& [key, lane] : lanes_) {
+        for (size_t i = lane->head; i < lane->jobs.size(); ++i) {
+          dropped.push_back(std::move(lane->jobs[i]));
+        }
+        lane->jobs.clear();
+        lane->head = 0;
+        if (lane->running == 0) idle.push_back(lane.get());
+      }
+      for (Lane* lane : idle) Settle(lane);
+      held_ = 0;
+      queued_.store(0, std::memory_order_relaxed);
+    }
+    cv_.SignalAll();
+  }
+  return dropped.size();
+}
+
+}  // namespace spindle::io::internal

@@ -1,0 +1,194 @@
+// Copyright 2026 The spindle Authors.
+//
+// RequestLanes: the fair, bounded hand-off between a LineService's front end
+// (event loop threads) and its workers. Private to spindle/io.
+//
+// A FIFO queue between a front end and workers is not fair: a client that
+// pipelines 512 expensive requests puts them all ahead of everyone else's.
+// Here each connection has its own lane (a FIFO of its requests), and
+// workers take from the lanes that have requests in round-robin order:
+//
+//   * Take() visits the ready lanes in turn and takes at most `quantum`
+//     requests from each, so a worker's batch mixes connections and a lane
+//     with a long backlog gets one turn per round, like every other.
+//   * At most `max_running` workers hold requests of one lane at once, so a
+//     connection can never occupy every worker while others wait.
+//   * At most `max_queued` requests of one lane, and `capacity` in all, are
+//     held here (Offer() takes fewer, and the front end keeps the rest in
+//     its input buffer: backpressure, nothing dropped).
+//   * A worker that finds a request slow gives the requests of its batch it
+//     has not started back (GiveBack, to the front of their lanes) so that
+//     idle workers take them, and marks its lane slow (MarkSlow): a slow
+//     lane is served one request per turn, never in a batch with other
+//     lanes, so no cheap request waits behind an expensive one of another
+//     connection. The mark is cleared by the lane's next fast request.
+//
+// Batching is kept where it matters: one lock per front-end batch (Offer
+// takes one connection's requests at once; OfferMany all connections of a
+// loop iteration), one lock per worker batch, and at most one worker woken
+// per Offer (a worker that leaves ready lanes behind wakes the next).
+//
+// Thread safety: all methods are thread-safe.
+
+#ifndef SPINDLE_IO_INTERNAL_REQUEST_LANES_H_
+#define SPINDLE_IO_INTERNAL_REQUEST_LANES_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "spindle/io/tcp_server.h"
+
+namespace spindle::io::internal {
+
+// A request line, stored inline when short (no allocation per request).
+class LineBuf {
+ public:
+  LineBuf() = default;
+  explicit LineBuf(absl::string_view s) : size_(s.size()) {
+    if (s.size() <= kInline) {
+      std::memcpy(inline_, s.data(), s.size());
+    } else {
+      heap_.assign(s.data(), s.size());
+    }
+  }
+  absl::string_view view() const {
+    return size_ <= kInline ? absl::string_view(inline_, size_)
+                            : absl::string_view(heap_);
+  }
+
+ private:
+  static constexpr size_t kInline = 80;
+  size_t size_ = 0;
+  char inline_[kInline];
+  std::string heap_;
+};
+
+// One accepted request on its way to a worker.
+struct Job {
+  LineBuf line;
+  Responder responder;
+  int64_t received_ns = 0;  // absl::GetCurrentTimeNanos() when read.
+  uint64_t key = 0;         // The connection's lane (unique across loops).
+  uint32_t loop = 0;        // Index of the loop serving the connection.
+};
+
+class RequestLanes {
+ public:
+  struct Options {
+    size_t capacity = 1024;   // Requests held, all lanes.
+    size_t max_queued = 128;  // Requests held per lane.
+    size_t max_running = 2;   // Workers holding one lane's requests.
+    size_t quantum = 64;      // Requests per lane per turn.
+  };
+  // One connection's requests, for OfferMany.
+  struct Offer {
+    uint64_t key;          // The connection (unique across loops).
+    absl::Span<Job> jobs;  // Taken ones are moved from.
+    size_t taken = 0;      // Set by OfferMany.
+  };
+  struct Lane;
+  // What a worker took from one lane (for Finish/GiveBack/MarkSlow). The
+  // lane stays valid until the ticket is finished.
+  struct Ticket {
+    Lane* lane;
+    size_t count;  // Jobs of this lane in the worker's batch.
+  };
+
+  explicit RequestLanes(Options options);
+  RequestLanes(const RequestLanes&) = delete;
+  RequestLanes& operator=(const RequestLanes&) = delete;
+  ~RequestLanes();
+
+  // Front end: takes a prefix of each offer's jobs (as many as its lane's
+  // max_queued and the capacity allow; none once closed) and sets `taken`.
+  // Never blocks. Returns the total taken.
+  size_t OfferMany(absl::Span<Offer> offers);
+
+  // Worker: waits until some lane has requests it may take (or until
+  // closed), then appends up to `max_jobs` requests to `jobs` - round-robin
+  // over the ready lanes, at most `quantum` per lane - and one Ticket per
+  // lane to `tickets`. Returns false once closed and (for Close(drop)) or
+  // empty: the worker should exit.
+  bool Take(size_t max_jobs, std::vector<Job>* jobs,
+            std::vector<Ticket>* tickets);
+  // Worker: records whether the last request run from `t`'s lane was slow.
+  static void MarkSlow(const Ticket& t, bool slow);
+
+  // Worker: the requests of `tickets` are done (run or handed back). Each
+  // lane may be given to another worker again.
+  void Finish(absl::Span<const Ticket> tickets);
+  // Worker: puts `jobs` (not started; in their original order) back at the
+  // front of their lanes, then Finish(tickets). `jobs` are moved from. Once
+  // dropping(), destroys them instead and returns how many.
+  size_t GiveBack(absl::Span<Job> jobs, absl::Span<const Ticket> tickets);
+
+  // Stops taking offers. With `drop`, the requests held here are destroyed
+  // (their responders answer "no reply" to connections that are gone by
+  // then) and Take returns false at once; without, workers drain them first.
+  // Returns how many were dropped. Wakes every waiting worker.
+  size_t Close(bool drop);
+  // True once Close ran.
+  bool closed() const { return closed_flag_.load(std::memory_order_acquire); }
+  // True once Close(true) ran: a worker drops what it has not started.
+  bool dropping() const { return dropping_.load(std::memory_order_acquire); }
+
+  // Requests held here (accepted, not taken by a worker). Thread-safe
+  // snapshot.
+  size_t queued() const { return queued_.load(std::memory_order_relaxed); }
+
+  // One connection's requests (private; public for Ticket's sake).
+  struct Lane {
+    uint64_t key = 0;
+    // FIFO of jobs: jobs[head..] are live (a vector reused across turns).
+    std::vector<Job> jobs;
+    size_t head = 0;
+    size_t running = 0;             // Workers holding jobs of this lane.
+    bool in_ring = false;           // On ring_ (has jobs and may be taken).
+    uint64_t take_mark = 0;         // The Take() call that last visited it.
+    std::atomic<bool> slow{false};  // Its last request run was slow.
+    size_t size() const { return jobs.size() - head; }
+  };
+
+ private:
+  Lane* LaneFor(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `lane` on the ring if it has jobs and may run; frees it if it is
+  // empty and unused.
+  void Settle(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  // Lanes with jobs or workers; emptied ones are kept on free_ (with their
+  // vectors' capacity) for the next connection.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Lane>> lanes_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Lane>> free_ ABSL_GUARDED_BY(mu_);
+  // Ready lanes, oldest turn first (a ring buffer over a vector).
+  std::vector<Lane*> ring_ ABSL_GUARDED_BY(mu_);
+  size_t ring_head_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ring_size_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in lanes.
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // Workers blocked in Take.
+  uint64_t take_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> closed_flag_{false};
+  std::atomic<bool> dropping_{false};
+  std::atomic<size_t> queued_{0};
+
+  void RingPush(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Lane* RingPop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+};
+
+}  // namespace spindle::io::internal
+
+#endif  // SPINDLE_IO_INTERNAL_REQUEST_LANES_H_

@@ -1,0 +1,598 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/line_service.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "spindle/concurrency/status.h"
+#include "spindle/io/internal/request_lanes.h"
+
+namespace spindle::io {
+namespace internal {
+
+// What asynchronous answers need after the service may be gone: counters
+// and the futures still pending (cancelled at the grace deadline).
+struct ServiceShared {
+  std::atomic<int64_t> answered{0};
+  std::atomic<int64_t> internal_errors{0};
+  absl::Mutex mu;
+  absl::flat_hash_set<FutureBase> pending ABSL_GUARDED_BY(mu);
+  bool cancel_new ABSL_GUARDED_BY(mu) = false;  // Past the grace deadline.
+  std::string name;
+
+  void LogException(const char* where, const char* what) {
+    // Internal details stay on the server (never sent to clients).
+    const int64_t n = internal_errors.fetch_add(1, std::memory_order_relaxed);
+    if (n < 10 || n % 1000 == 0) {
+      std::fprintf(stderr, "%s: %s threw: %s (internal error #%lld)\n",
+                   name.c_str(), where, what, static_cast<long long>(n + 1));
+    }
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::Job;
+using internal::RequestLanes;
+
+// Jobs a worker takes at once (and answers with one ReplyBatch at most).
+constexpr size_t kMaxBatch = 256;
+// A request that runs longer than this is "slow" (see the file comment);
+// replies collected before it are sent right after it.
+constexpr int64_t kSlowNs = 1'000'000;
+
+uint64_t LaneKey(uint32_t loop, uint64_t conn_id) {
+  return (conn_id << 8) | loop;
+}
+
+std::string ErrorReply(const absl::Status& s) {
+  return absl::StrCat("ERR ", s.message());
+}
+
+// Blocks the stop signals in the calling thread (threads it starts inherit
+// the mask) until destroyed.
+class BlockSignals {
+ public:
+  explicit BlockSignals(const std::vector<int>& signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : signals) sigaddset(&set, s);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~BlockSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+
+// The second stop signal: the process ends at once, whatever it is doing.
+void ExitNow(int) {
+  static const char kMsg[] = "second stop signal: exiting now\n";
+  ssize_t ignored = write(2, kMsg, sizeof(kMsg) - 1);
+  (void)ignored;
+  _exit(130);
+}
+
+}  // namespace
+
+Answer::Answer(const absl::Status& status)
+    : kind_(Kind::kReply), text_(status.ok() ? "OK" : ErrorReply(status)) {}
+
+Answer::Answer(absl::StatusOr<std::string> result)
+    : kind_(Kind::kReply),
+      text_(result.ok() ? *std::move(result) : ErrorReply(result.status())) {}
+
+uint64_t Request::connection_id() const { return responder_->connection_id(); }
+
+Responder Request::TakeResponder() {
+  ABSL_RAW_CHECK(responder_->valid(), "Request::TakeResponder: taken twice");
+  return std::move(*responder_);
+}
+
+struct LineService::Loop {
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<TcpServer> server;
+  std::thread thread;
+  // Accept()'s scratch (loop thread only).
+  std::vector<Job> jobs;
+  std::vector<size_t> index;  // jobs[k] came from batch[index[k]].
+  std::vector<RequestLanes::Offer> offers;
+};
+
+LineService::LineService(Options options, Handler handler,
+                         LoopHandler loop_handler)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      loop_handler_(std::move(loop_handler)),
+      shared_(std::make_shared<internal::ServiceShared>()) {
+  shared_->name = options_.name;
+}
+
+LineService::~LineService() {
+  Shutdown(absl::ZeroDuration());
+  Wait().IgnoreError();
+}
+
+absl::Status LineService::Start() {
+  absl::MutexLock lock(&mu_);
+  return StartLocked(/*route_signals=*/false);
+}
+
+absl::Status LineService::StartLocked(bool route_signals) {
+  if (started_) return absl::FailedPreconditionError("already started");
+  const Options& o = options_;
+  if (o.workers < 1 || o.loops < 1 || o.loops > 256 || o.queue_size < 1 ||
+      o.quantum < 1) {
+    return absl::InvalidArgumentError(
+        "LineService: workers, loops (<= 256), queue_size and quantum must be "
+        ">= 1");
+  }
+  if (o.server.port < 0 || o.server.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad port ", o.server.port, ": must be in [0, 65535]"));
+  }
+  // A vanished client must be an error, not a process kill.
+  signal(SIGPIPE, SIG_IGN);
+
+  RequestLanes::Options lanes;
+  lanes.capacity = o.queue_size;
+  lanes.max_queued = o.max_queued_per_connection != 0
+                         ? o.max_queued_per_connection
+                         : std::max<size_t>(64, o.queue_size / 8);
+  lanes.max_queued = std::min(lanes.max_queued, o.queue_size);
+  lanes.max_running = o.max_running_per_connection != 0
+                          ? o.max_running_per_connection
+                          : static_cast<size_t>(std::max(1, o.workers / 2));
+  lanes.quantum = o.quantum;
+  lanes_ = std::make_unique<RequestLanes>(lanes);
+
+  // The loops and their servers; nothing runs yet, so a failure here just
+  // unwinds.
+  TcpServer::Options server = o.server;
+  server.reuse_port = server.reuse_port || o.loops > 1;
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (int i = 0; i < o.loops; ++i) {
+    auto l = std::make_unique<Loop>();
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+    if (!loop.ok()) return loop.status();
+    l->loop = *std::move(loop);
+    l->server = std::make_unique<TcpServer>(
+        l->loop.get(), server, [this, i](absl::Span<TcpServer::Request> batch) {
+          return Accept(i, batch);
+        });
+    if (absl::Status s = l->server->Start(); !s.ok()) return s;
+    server.port = l->server->port();  // The others share the first's port.
+    loops.push_back(std::move(l));
+  }
+  if (route_signals) {
+    EventLoop* loop0 = loops[0]->loop.get();
+    for (int sig : o.stop_signals) {
+      absl::Status s = loop0->AddSignalHandler(sig, [this] {
+        if (shutting_down_) ExitNow(0);
+        std::fprintf(stderr,
+                     "%s: shutting down (finishing requests in flight, up "
+                     "to %s; a second signal exits at once)\n",
+                     options_.name.c_str(),
+                     absl::FormatDuration(options_.shutdown_grace).c_str());
+        // From now on a stop signal ends the process at once, even after
+        // this loop has stopped.
+        struct sigaction sa;
+        std::memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = &ExitNow;
+        sigemptyset(&sa.sa_mask);
+        for (int s2 : options_.stop_signals) sigaction(s2, &sa, nullptr);
+        BeginShutdown(options_.shutdown_grace);
+      });
+      if (!s.ok()) return s;
+    }
+  }
+
+  // Threads from here on: they start with the stop signals blocked.
+  BlockSignals blocked(o.stop_signals);
+  ThreadPoolExecutor* pool = o.executor;
+  if (pool == nullptr) {
+    own_pool_ =
+        std::make_unique<ThreadPoolExecutor>(ThreadPoolExecutor::Options{
+            .max_workers = o.workers, .thread_name_prefix = o.name});
+    pool = own_pool_.get();
+  }
+  loops_ = std::move(loops);
+  servers_running_ = o.loops;
+  workers_running_.store(o.workers, std::memory_order_relaxed);
+  for (int i = 0; i < o.workers; ++i) {
+    absl::Status s = pool->Execute([this] { WorkerMain(); });
+    if (!s.ok()) {
+      // The workers already started leave once the lanes close.
+      workers_running_.fetch_sub(o.workers - i, std::memory_order_relaxed);
+      lanes_->Close(/*drop=*/true);
+      if (own_pool_ != nullptr) own_pool_->Shutdown(/*wait=*/true);
+      loops_.clear();
+      return s;
+    }
+  }
+  for (int i = 0; i < o.loops; ++i) {
+    Loop* l = loops_[i].get();
+    l->thread = std::thread([this, l] {
+      absl::Status s = l->loop->RunForever();
+      if (!s.ok()) {
+        absl::MutexLock lock(&mu_);
+        if (loop_error_.ok()) loop_error_ = s;
+      }
+    });
+  }
+  port_.store(loops_[0]->server->port(), std::memory_order_release);
+  started_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status LineService::Run(absl::AnyInvocable<void()> on_started) {
+  {
+    // Signals that arrive while starting wait for their handler.
+    BlockSignals blocked(options_.stop_signals);
+    {
+      absl::MutexLock lock(&mu_);
+      if (absl::Status s = StartLocked(/*route_signals=*/true); !s.ok()) {
+        return s;
+      }
+    }
+    if (on_started != nullptr) on_started();
+  }
+  return Wait();
+}
+
+void LineService::Shutdown() { Shutdown(options_.shutdown_grace); }
+
+void LineService::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&mu_);
+  if (!started_ || stopped_ || loops_.empty()) return;
+  loops_[0]
+      ->loop->CallSoonThreadsafe([this, grace] { BeginShutdown(grace); })
+      .IgnoreError();
+}
+
+absl::Status LineService::Wait() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_) return absl::OkStatus();
+    mu_.Await(absl::Condition(&stopped_));
+    if (joining_) {
+      mu_.Await(absl::Condition(&done_));
+      return loop_error_;
+    }
+    joining_ = true;
+  }
+  for (auto& l : loops_) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+  // Every worker has returned (OnWorkersDone): the pool is idle.
+  if (own_pool_ != nullptr) own_pool_->Shutdown(/*wait=*/true);
+  absl::MutexLock lock(&mu_);
+  done_ = true;
+  return loop_error_;
+}
+
+// --- the front end (loop threads) ---------------------------------------
+
+size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
+  Loop& l = *loops_[index];
+  l.jobs.clear();
+  l.index.clear();
+  l.offers.clear();
+  const int64_t now = absl::GetCurrentTimeNanos();  // One read per batch.
+  uint64_t refused_conn = 0;  // Its later lines keep their responders.
+  bool refused = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    TcpServer::Request& req = batch[i];
+    const uint64_t conn = req.responder.connection_id();
+    if (refused && conn == refused_conn) continue;
+    refused = false;
+    const uint64_t key = LaneKey(static_cast<uint32_t>(index), conn);
+    if (loop_handler_ != nullptr) {
+      // The connection's lines before this one must be taken before this
+      // one may be answered (per connection, what is refused is a suffix).
+      if (!l.offers.empty() && l.offers.back().key == key &&
+          !FlushOffers(l, batch)) {
+        refused = true;
+        refused_conn = conn;
+        continue;
+      }
+      Request r(req.line, &req.responder, now, l.loop.get(), index);
+      std::optional<Answer> answer;
+      try {
+        answer = loop_handler_(r);
+      } catch (const std::exception& e) {
+        shared_->LogException("loop handler", e.what());
+        answer = Answer("ERR internal error");
+      } catch (...) {
+        shared_->LogException("loop handler", "unknown exception");
+        answer = Answer("ERR internal error");
+      }
+      if (answer.has_value()) {
+        if (answer->kind_ == Answer::Kind::kBusy) {
+          refused = true;
+          refused_conn = conn;
+        } else if (req.responder.valid() ||
+                   answer->kind_ == Answer::Kind::kLater) {
+          Deliver(*std::move(answer), req.responder, nullptr);
+        }
+        continue;
+      }
+    }
+    if (l.offers.empty() || l.offers.back().key != key) {
+      // `taken` holds the offer's first job until FlushOffers.
+      l.offers.push_back(RequestLanes::Offer{key, {}, l.jobs.size()});
+    }
+    l.jobs.push_back(Job{internal::LineBuf(req.line), std::move(req.responder),
+                         now, key, static_cast<uint32_t>(index)});
+    l.index.push_back(i);
+  }
+  FlushOffers(l, batch);
+  return batch.size();
+}
+
+bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
+  if (l.jobs.empty()) return true;
+  for (size_t k = 0; k < l.offers.size(); ++k) {
+    const size_t begin = l.offers[k].taken;
+    const size_t end =
+        k + 1 < l.offers.size() ? l.offers[k + 1].taken : l.jobs.size();
+    l.offers[k].jobs = absl::MakeSpan(l.jobs).subspan(begin, end - begin);
+  }
+  lanes_->OfferMany(absl::MakeSpan(l.offers));
+  // Not taken (lane or queue full): the responders go back, so the server
+  // keeps those lines and offers them again later. Once the lanes are
+  // closed (shutting down), they are answered instead.
+  const bool closed = lanes_->closed();
+  bool last_whole = true;
+  size_t base = 0;
+  for (const RequestLanes::Offer& o : l.offers) {
+    for (size_t k = base + o.taken; k < base + o.jobs.size(); ++k) {
+      Responder& r = batch[l.index[k]].responder;
+      r = std::move(l.jobs[k].responder);
+      if (closed) r.Reply("ERR server shutting down");
+    }
+    base += o.jobs.size();
+    last_whole = closed || o.taken == o.jobs.size();
+  }
+  l.jobs.clear();
+  l.index.clear();
+  l.offers.clear();
+  return last_whole;
+}
+
+// --- answers -------------------------------------------------------------
+
+void LineService::Deliver(Answer answer, Responder& responder,
+                          ReplyBatch* replies) {
+  switch (answer.kind_) {
+    case Answer::Kind::kReply:
+    case Answer::Kind::kClose: {
+      const bool close = answer.kind_ == Answer::Kind::kClose;
+      if (replies != nullptr) {
+        replies->Add(responder, answer.text_, close);
+      } else {
+        responder.Reply(std::move(answer.text_), close);
+      }
+      return;
+    }
+    case Answer::Kind::kBusy:
+      if (replies != nullptr) {
+        replies->Add(responder, "ERR server busy");
+      } else {
+        responder.Reply("ERR server busy");
+      }
+      return;
+    case Answer::Kind::kLater:
+      if (responder.valid()) {
+        // Said "later" but kept the responder: nobody can answer it now.
+        shared_->LogException("handler",
+                              "returned Answer::Later() without taking the "
+                              "responder");
+        responder.Reply("ERR internal error");
+      }
+      return;
+    case Answer::Kind::kFuture:
+      break;
+  }
+  Future<std::string> future = std::move(answer.future_);
+  if (!future.valid()) {
+    shared_->LogException("handler", "returned an invalid future");
+    responder.Reply("ERR internal error");
+    return;
+  }
+  {
+    absl::MutexLock lock(&shared_->mu);
+    if (shared_->cancel_new) {
+      future.Cancel();
+    } else {
+      shared_->pending.insert(future);
+    }
+  }
+  // The service may be gone when this runs: it holds `shared` only.
+  future.AddDoneCallback([shared = shared_, r = std::move(responder)](
+                             const Future<std::string>& f) mutable {
+    std::string reply;
+    try {
+      absl::StatusOr<std::string> result = f.Result();
+      reply = result.ok() ? *std::move(result) : ErrorReply(result.status());
+    } catch (const std::exception& e) {
+      shared->LogException("asynchronous answer", e.what());
+      reply = "ERR internal error";
+    } catch (...) {
+      shared->LogException("asynchronous answer", "unknown exception");
+      reply = "ERR internal error";
+    }
+    {
+      absl::MutexLock lock(&shared->mu);
+      shared->pending.erase(f);
+    }
+    shared->answered.fetch_add(1, std::memory_order_relaxed);
+    r.Reply(std::move(reply));
+  });
+}
+
+// --- the workers ---------------------------------------------------------
+
+void LineService::WorkerMain() {
+  std::vector<Job> jobs;
+  std::vector<RequestLanes::Ticket> tickets;
+  jobs.reserve(kMaxBatch);
+  ReplyBatch replies;
+  while (lanes_->Take(kMaxBatch, &jobs, &tickets)) {
+    busy_.fetch_add(1, std::memory_order_relaxed);
+    running_.fetch_add(static_cast<int64_t>(jobs.size()),
+                       std::memory_order_relaxed);
+    size_t done = 0;
+    size_t ticket = 0, ticket_left = tickets.empty() ? 0 : tickets[0].count;
+    int64_t started = absl::GetCurrentTimeNanos();
+    int64_t answered = 0;
+    for (; done < jobs.size(); ++done) {
+      if (lanes_->dropping()) break;
+      Job& job = jobs[done];
+      Request r(job.line.view(), &job.responder, job.received_ns,
+                loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
+      try {
+        Deliver(handler_(r), job.responder, &replies);
+      } catch (const std::exception& e) {
+        shared_->LogException("handler", e.what());
+        if (job.responder.valid())
+          replies.Add(job.responder, "ERR internal error");
+      } catch (...) {
+        shared_->LogException("handler", "unknown exception");
+        if (job.responder.valid())
+          replies.Add(job.responder, "ERR internal error");
+      }
+      ++answered;
+      running_.fetch_sub(1, std::memory_order_relaxed);
+      const int64_t now = absl::GetCurrentTimeNanos();
+      const bool slow = now - started > kSlowNs;
+      while (ticket_left == 0 && ticket + 1 < tickets.size()) {
+        ticket_left = tickets[++ticket].count;
+      }
+      --ticket_left;
+      RequestLanes::MarkSlow(tickets[ticket], slow);
+      if (slow) {
+        // Send what is done; hand the rest back for idle workers.
+        replies.Flush();
+        ++done;
+        break;
+      }
+      started = now;
+    }
+    replies.Flush();
+    shared_->answered.fetch_add(answered, std::memory_order_relaxed);
+    if (done < jobs.size()) {
+      running_.fetch_sub(static_cast<int64_t>(jobs.size() - done),
+                         std::memory_order_relaxed);
+      dropped_.fetch_add(static_cast<int64_t>(lanes_->GiveBack(
+                             absl::MakeSpan(jobs).subspan(done), tickets)),
+                         std::memory_order_relaxed);
+    } else {
+      lanes_->Finish(tickets);
+    }
+    busy_.fetch_sub(1, std::memory_order_relaxed);
+    jobs.clear();
+    tickets.clear();
+  }
+  if (workers_running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // The last worker out: loop 0 finishes the shutdown.
+    loops_[0]
+        ->loop->CallSoonThreadsafe([this] { OnWorkersDone(); })
+        .IgnoreError();
+  }
+}
+
+// --- shutdown (loop 0's thread) ------------------------------------------
+
+void LineService::BeginShutdown(absl::Duration grace) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    Loop* l = loops_[i].get();
+    auto begin = [this, l, grace] {
+      l->server->Shutdown(grace, [this] {
+        loops_[0]
+            ->loop->CallSoonThreadsafe([this] { OnServerDone(); })
+            .IgnoreError();
+      });
+    };
+    if (i == 0) {
+      begin();
+    } else {
+      l->loop->CallSoonThreadsafe(std::move(begin)).IgnoreError();
+    }
+  }
+}
+
+void LineService::OnServerDone() {
+  if (--servers_running_ > 0) return;
+  // Every connection is closed (all answered, or the grace deadline came):
+  // what is still queued can never be answered.
+  dropped_.fetch_add(static_cast<int64_t>(lanes_->Close(/*drop=*/true)),
+                     std::memory_order_relaxed);
+  std::vector<FutureBase> pending;
+  {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->cancel_new = true;
+    pending.assign(shared_->pending.begin(), shared_->pending.end());
+  }
+  for (const FutureBase& f : pending) f.Cancel();
+  if (workers_running_.load(std::memory_order_acquire) == 0) OnWorkersDone();
+}
+
+void LineService::OnWorkersDone() {
+  if (servers_running_ > 0 || workers_done_) return;
+  workers_done_ = true;
+  for (auto& l : loops_) l->loop->Stop();
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+LineService::Stats LineService::stats() const {
+  Stats s;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& l : loops_) {
+      const TcpServer::Stats& t = l->server->stats();
+      s.connections += t.connections.load(std::memory_order_relaxed);
+      s.accepted += t.accepted.load(std::memory_order_relaxed);
+      s.refused += t.rejected_busy.load(std::memory_order_relaxed) +
+                   t.rejected_no_fds.load(std::memory_order_relaxed);
+      s.idle_closed += t.idle_closed.load(std::memory_order_relaxed);
+      s.requests += t.requests.load(std::memory_order_relaxed);
+      s.oversize += t.oversize.load(std::memory_order_relaxed);
+      s.unanswered += t.pending.load(std::memory_order_relaxed);
+      s.memory_used += t.output_buffered.load(std::memory_order_relaxed);
+    }
+  }
+  s.queued = lanes_ != nullptr ? static_cast<int64_t>(lanes_->queued()) : 0;
+  s.running = running_.load(std::memory_order_relaxed);
+  s.busy_workers = busy_.load(std::memory_order_relaxed);
+  s.answered = shared_->answered.load(std::memory_order_relaxed);
+  s.internal_errors = shared_->internal_errors.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace spindle::io
