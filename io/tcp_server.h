@@ -108,6 +108,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "spindle/io/event_loop.h"
+#include "spindle/io/internal/reply_order.h"
 #include "spindle/io/socket.h"
 
 namespace spindle::io {
@@ -115,16 +116,11 @@ namespace spindle::io {
 class TcpServer;
 
 namespace internal {
-struct ServerShared;
+class Acceptor;
 struct Connection;
-// One reply in flight to the loop: its text is `len` bytes of a shared
-// buffer.
-struct ReplyRef {
-  uint64_t conn_id;
-  uint64_t seq;
-  uint32_t len;
-  bool close_after;
-};
+class IdleTracker;
+struct IdleNode;
+enum class LineKind;
 }  // namespace internal
 
 // Responder
@@ -319,7 +315,7 @@ class TcpServer {
   absl::Status Start();
 
   // The bound port (valid after Start()).
-  int port() const { return port_; }
+  int port() const;
 
   // Graceful shutdown, see the file comment: returns at once; the work
   // happens in later loop iterations. `done` runs on the loop thread once,
@@ -333,41 +329,48 @@ class TcpServer {
   const Options& options() const { return options_; }
 
  private:
-  friend class Responder;
   using Conn = internal::Connection;
+  // One connection's part of the batch being handed over.
+  struct Segment {
+    Conn* c;
+    size_t begin, end;        // Its requests: batch_[begin, end).
+    internal::LineKind kind;  // What stopped its collection.
+    size_t took;              // How many the handler took.
+    bool full;                // Stopped by the pipelining or pending limit.
+  };
+  // A request the handler took but failed: the server answers it.
+  struct Failure {
+    size_t index;  // In batch_.
+    std::string reply;
+  };
 
-  friend struct internal::ServerShared;
-  void OnAcceptable(int listen_fd);
-  void PauseAccepting(absl::Duration d);
-  void ResumeAccepting();
   void AddConnection(int fd);
   void OnReadable(Conn* c);
   void OnWritable(Conn* c);
-  // Hands complete lines to the handler while allowed.
+  // Hands c's complete lines to the handler while allowed.
   void ProcessInput(Conn* c);
-  // Batch handler: queues `c`'s new input for DispatchReady, which runs
-  // once per loop iteration after the fd callbacks.
+  // Batch handler: queues c's new input for DispatchReady, which runs once
+  // per loop iteration after the fd callbacks.
   void QueueInput(Conn* c);
   void DispatchReady();
-  // Batch handler: hands the lines of `conns` that may go now to the
-  // handler in one call (the batch form of ProcessInput).
+  // The one dispatch path: hands the lines of `conns` that may go now to
+  // the handler, then settles what was taken, failed or given back.
   void DispatchBatch(absl::Span<Conn* const> conns);
-  // Finds the next line of c's input at `pos`: kLine sets *line and
-  // *consume (bytes to skip, newline included); kOversize: the line is
-  // longer than max_line; kNone: no complete line yet.
-  enum class LineKind { kNone, kLine, kOversize };
-  LineKind NextLine(const Conn* c, size_t pos, absl::string_view* line,
-                    size_t* consume) const;
+  // Collects c's lines into batch_; false if it may hand over none.
+  bool Collect(Conn* c);
+  // Calls the handler (either form) on batch_: sets each segment's `took`
+  // and records failures_.
+  void HandOver();
+  void HandOverLines();
+  // Settles one segment after HandOver; false if `c` was closed.
+  bool Settle(const Segment& seg, size_t* failure);
   // Answers an oversize line of `c` and closes it after the reply.
   void RejectOversize(Conn* c);
-  // Reserves the next reply slot of `c`; returns its sequence number.
-  uint64_t AddSlot(Conn* c);
   // Whether `c` may hand over requests now (pipelining and output limits,
   // server-wide high-water mark - which it then waits on).
   bool InputAllowed(Conn* c);
-  // The handler said Full: stop reading `c`, retry later.
+  // The handler did not take c's next line: stop reading `c`, retry later.
   void Park(Conn* c);
-  void Dispatch(Conn* c, absl::string_view line);
   // Server-made reply for the next slot of `c`.
   void ReplyNow(Conn* c, std::string reply, bool close_after);
   void Complete(Conn* c, uint64_t seq, absl::string_view reply,
@@ -385,56 +388,46 @@ class TcpServer {
   bool WantsRead(const Conn* c) const;
   // Closes `c` if it has nothing left to do.
   void MaybeFinish(Conn* c);
+  // After input or a retry: updates c's interest and closes it when done.
+  void Settled(Conn* c);
   void BeginLinger(Conn* c);
   void CloseConnection(Conn* c);
-  // Moves `c` to the most recently active end of the idle list.
+  // Records activity of `c` (idle tracking).
   void Touch(Conn* c);
-  // Takes `c` off the idle list (no-op if it is not on it).
-  void LruRemove(Conn* c);
-  void ArmIdleTimer();
-  void OnIdleTimer();
+  // `c` was inactive for idle_timeout.
+  void OnIdle(Conn* c);
   void RetryParked();
   void ResumeGlobal();
   void CheckShutdownDone();
-  Responder MakeResponder(Conn* c, uint64_t seq);
+  // The live connection with this id, or nullptr.
+  Conn* Find(uint64_t id);
 
   EventLoop* loop_;
   Options options_;
   Handler handler_;
   BatchHandler batch_handler_;  // Set instead of handler_.
   // DispatchBatch's scratch: the requests, where each line ends in its
-  // connection's input, and each connection's part of the batch.
+  // connection's pending input, each connection's part of the batch, and
+  // the requests the handler took but failed.
   std::vector<Request> batch_;
   std::vector<size_t> batch_ends_;
-  struct Segment {
-    Conn* c;
-    size_t begin, end;  // Its requests: batch_[begin, end).
-    LineKind kind;      // What stopped its collection.
-  };
   std::vector<Segment> segments_;
+  std::vector<Failure> failures_;
   std::vector<uint64_t> input_ready_;  // Conns with input to dispatch.
   bool dispatch_armed_ = false;
   Handle dispatch_handle_;
   std::vector<Conn*> touched_;      // Connections of the completion batch.
   internal::ServerShared* shared_;  // One reference, released by ~TcpServer.
   Stats stats_;
-  std::vector<Socket> listeners_;
-  bool accepting_ = false;
-  Handle accept_resume_timer_;
-  Fd reserve_fd_;
-  int port_ = 0;
+  std::unique_ptr<internal::Acceptor> acceptor_;
+  std::unique_ptr<internal::IdleTracker> idle_;
 
   uint64_t next_conn_id_ = 1;
   // Closed connections, freed at the next entry from the loop (a callback of
   // the connection may still be on the stack when it closes).
   std::vector<std::unique_ptr<Conn>> dead_;
-  std::vector<char> scratch_;
+  std::vector<char> scratch_;  // Shared read buffer.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  // Idle order: least recently active first (intrusive list).
-  Conn* lru_head_ = nullptr;
-  Conn* lru_tail_ = nullptr;
-  Handle idle_timer_;
-  bool idle_armed_ = false;
 
   size_t pending_ = 0;  // Requests handed to the handler, not yet replied.
   bool global_paused_ = false;

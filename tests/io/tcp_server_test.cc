@@ -153,6 +153,23 @@ TEST(TcpServerTest, HandlerErrorRepliesErrAndConnectionStaysUsable) {
   EXPECT_EQ(c.ReadLine(), "fine");
 }
 
+TEST(TcpServerTest, HandlerErrorsBeyondThePipelineLimitAreAllAnswered) {
+  // The server answers failed requests itself; those answers free pipeline
+  // slots, so lines already buffered behind the limit must go on without
+  // waiting for more input.
+  TcpServer::Options o;
+  o.max_pipelined = 2;
+  ServerFixture f(o, [](absl::string_view line, Responder&) {
+    return absl::InvalidArgumentError(absl::StrCat("no ", line));
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("1\n2\n3\n4\n5\n");  // One write: buffered together.
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_EQ(c.ReadLine(), absl::StrCat("ERR no ", i));
+  EXPECT_EQ(f.stats().errors.load(), 5);
+}
+
 TEST(TcpServerTest, QuitReplyClosesAndDropsLaterRequests) {
   ServerFixture f({}, [](absl::string_view line, Responder& r) {
     r.Reply(line == "QUIT" ? "BYE" : std::string(line), line == "QUIT");
