@@ -485,6 +485,7 @@ void TcpServer::ResumeGlobal() {
     Conn* c = Find(id);
     if (c == nullptr) continue;
     c->global_wait = false;
+    Touch(c);  // Its idle time starts now (see OnIdle).
     ProcessInput(c);
     Settled(c);
   }
@@ -698,8 +699,11 @@ void TcpServer::Touch(Conn* c) {
 
 void TcpServer::OnIdle(Conn* c) {
   dead_.clear();
-  if (!c->replies.empty()) {
-    Touch(c);  // Waiting for our own jobs is not idleness.
+  if (!c->replies.empty() || c->parked || c->global_wait) {
+    // Waiting for the server is not idleness: for its requests in flight,
+    // or for the server's backpressure to let its input in (a line the
+    // handler did not take, the server-wide pending limit).
+    Touch(c);
     return;
   }
   stats_.idle_closed.fetch_add(1, std::memory_order_relaxed);

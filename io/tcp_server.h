@@ -55,7 +55,11 @@
 //  * idle_timeout: a connection with no complete request line and no write
 //    progress for that long - and no request in flight - is sent
 //    "ERR idle timeout" and closed. Trickling bytes without finishing lines
-//    (slowloris) does not count as activity.
+//    (slowloris) does not count as activity. Waiting on the server is not
+//    idleness: a connection whose input is held back by the server's own
+//    backpressure (a line the handler did not take - IsFull - or the
+//    server-wide pending_high_water pause) is never timed out for it; its
+//    clock restarts when the hold ends.
 //  * EMFILE/ENFILE on accept: the server keeps one reserve descriptor; when
 //    accept fails for lack of descriptors it frees the reserve, accepts the
 //    pending connection, sends "ERR server out of file descriptors" and

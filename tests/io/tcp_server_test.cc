@@ -238,6 +238,76 @@ TEST(TcpServerTest, IdleTimeoutDropsSlowlorisButNotBusyConnections) {
   f.StopLoop();
 }
 
+TEST(TcpServerTest, LineRefusedByAFullHandlerIsNotIdle) {
+  // The handler refuses (IsFull) for three idle timeouts, timed by a loop
+  // timer; the connection waits on the server, not idling, so its request
+  // is answered when the handler takes it.
+  TcpServer::Options o;
+  o.idle_timeout = absl::Milliseconds(200);
+  o.full_retry_delay = absl::Milliseconds(20);
+  bool released = false;  // Loop thread only.
+  int refusals = 0;
+  MonotonicTime first_refusal;
+  absl::Duration waited;
+  ServerFixture* fixture = nullptr;
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    if (!released) {
+      if (refusals++ == 0) {
+        first_refusal = fixture->loop().Time();
+        fixture->loop().CallLater(3 * o.idle_timeout, [&] { released = true; });
+      }
+      return FullError("queue full");
+    }
+    waited = fixture->loop().Time() - first_refusal;
+    r.Reply(absl::StrCat("OK ", line));
+    return absl::OkStatus();
+  });
+  fixture = &f;
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("wait for me\n");
+  EXPECT_EQ(c.ReadLine(), "OK wait for me");
+  f.OnLoop([&] {
+    EXPECT_GT(refusals, 1);
+    EXPECT_GE(waited, 3 * o.idle_timeout);  // It did wait past the timeout.
+  });
+  EXPECT_EQ(f.stats().idle_closed.load(), 0);
+}
+
+TEST(TcpServerTest, ConnectionHeldByPendingHighWaterIsNotIdle) {
+  // One request in flight fills the server (pending_high_water = 1) for
+  // three idle timeouts; another connection's request waits on the server
+  // meanwhile and must be answered, not timed out.
+  TcpServer::Options o;
+  o.idle_timeout = absl::Milliseconds(200);
+  o.pending_high_water = 1;
+  o.pending_low_water = 0;
+  ServerFixture* fixture = nullptr;
+  absl::Notification holding;
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    if (line == "hold") {
+      fixture->loop().CallLater(
+          3 * o.idle_timeout,
+          [r = std::move(r)]() mutable { r.Reply("held"); });
+      holding.Notify();
+    } else {
+      r.Reply(absl::StrCat("OK ", line));
+    }
+    return absl::OkStatus();
+  });
+  fixture = &f;
+  ASSERT_OK(f.start());
+  Client a(f.port());
+  a.Send("hold\n");
+  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(kBound));
+  Client b(f.port());
+  b.Send("x\n");
+  EXPECT_EQ(b.ReadLine(), "OK x");
+  EXPECT_EQ(a.ReadLine(), "held");
+  EXPECT_EQ(f.stats().idle_closed.load(), 0);
+  f.StopLoop();
+}
+
 TEST(TcpServerTest, ReaderThatNeverReadsIsBoundedAndOthersUnaffected) {
   TcpServer::Options o;
   o.output_high_water = 64 * 1024;
