@@ -29,11 +29,15 @@
 #include "spindle/io/internal/connection.h"
 #include "spindle/io/internal/idle_tracker.h"
 #include "spindle/io/internal/line_framing.h"
+#include "spindle/io/internal/memory_budget.h"
 
 namespace spindle::io {
 namespace {
 
 using internal::LineKind;
+
+// Output buffer capacity a connection keeps once everything is sent.
+constexpr size_t kKeepOutput = 4096;
 
 // Adds `d` to a counter only the loop thread writes (readers elsewhere see
 // relaxed snapshots): a plain load and store, no locked read-modify-write.
@@ -68,6 +72,8 @@ TcpServer::TcpServer(EventLoop* loop, Options options, Handler handler)
                                    &stats_.rejected_no_fds},
       [this] { return conns_.size() >= options_.max_connections; },
       [this](int fd) { AddConnection(fd); });
+  memory_ = std::make_unique<internal::MemoryBudget>(options_.memory_budget,
+                                                     options_.max_line + 2);
   idle_ = std::make_unique<internal::IdleTracker>(
       loop_, options_.idle_timeout,
       [this](internal::IdleNode* n) { OnIdle(static_cast<Conn*>(n)); });
@@ -84,6 +90,7 @@ TcpServer::~TcpServer() {
   parked_timer_.Cancel();
   shutdown_timer_.Cancel();
   dispatch_handle_.Cancel();
+  memory_wake_handle_.Cancel();
   idle_->Stop();
   acceptor_->Close();
   std::vector<Conn*> all;
@@ -114,12 +121,17 @@ void TcpServer::AddConnection(int fd) {
   dead_.clear();
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (options_.socket_send_buffer > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options_.socket_send_buffer,
+               sizeof(options_.socket_send_buffer));
+  }
   auto owned = std::make_unique<Conn>();
   Conn* c = owned.get();
   c->id = next_conn_id_++;
   c->sock = Socket(Fd(fd));
   c->fd = fd;
   conns_.emplace(c->id, std::move(owned));
+  memory_->Open();
   stats_.accepted.fetch_add(1, std::memory_order_relaxed);
   stats_.connections.fetch_add(1, std::memory_order_relaxed);
   Touch(c);
@@ -135,14 +147,78 @@ TcpServer::Conn* TcpServer::Find(uint64_t id) {
 // ---------------------------------------------------------------------------
 // Reading
 
-bool TcpServer::WantsRead(const Conn* c) const {
-  return !c->closed && !c->eof && !c->closing && !shutting_down_ &&
-         !c->parked && !c->global_wait && !c->output_paused &&
-         c->replies.size() < options_.max_pipelined;
+bool TcpServer::WantsRead(Conn* c) {
+  if (c->closed || c->eof || c->closing || shutting_down_ || c->parked ||
+      c->global_wait || c->output_paused ||
+      c->replies.size() >= options_.max_pipelined) {
+    return false;
+  }
+  if (memory_->ReadAllowance(c->mem) == 0) {
+    WaitForMemory(c);
+    return false;
+  }
+  if (c->memory_wait) {  // Its own bytes fell: no longer waiting.
+    c->memory_wait = false;
+    Bump(stats_.memory_paused, -1);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Memory budget (see internal/memory_budget.h for the rule)
+
+void TcpServer::Reaccount(Conn* c) {
+  memory_->Update(&c->mem, c->in.size(), c->unsent(), c->replies.reserved());
+  PublishMemory();
+}
+
+void TcpServer::PublishMemory() {
+  auto set = [](std::atomic<int64_t>& stat, size_t v) {
+    stat.store(static_cast<int64_t>(v), std::memory_order_relaxed);
+  };
+  set(stats_.input_buffered, memory_->input());
+  set(stats_.output_buffered, memory_->output());
+  set(stats_.memory_used, memory_->used());
+  // Paused connections are retried once the level fell by a step since
+  // the last of them paused (not on every byte released).
+  if (!memory_waiters_.empty() && !memory_wake_armed_ &&
+      memory_->level() <= memory_wake_below_) {
+    memory_wake_armed_ = true;
+    memory_wake_handle_ = loop_->CallSoon([this] {
+      memory_wake_armed_ = false;
+      WakeMemoryWaiters();
+    });
+  }
+}
+
+void TcpServer::WaitForMemory(Conn* c) {
+  const int64_t below =
+      memory_->level() - static_cast<int64_t>(memory_->wake_step());
+  if (memory_waiters_.empty() || below > memory_wake_below_) {
+    memory_wake_below_ = below;
+  }
+  if (c->memory_wait) return;
+  c->memory_wait = true;
+  memory_waiters_.push_back(c->id);
+  Bump(stats_.memory_paused, 1);
+}
+
+void TcpServer::WakeMemoryWaiters() {
+  dead_.clear();
+  std::vector<uint64_t> waiters;
+  waiters.swap(memory_waiters_);
+  for (uint64_t id : waiters) {
+    Conn* c = Find(id);
+    if (c == nullptr || !c->memory_wait) continue;
+    c->memory_wait = false;
+    Bump(stats_.memory_paused, -1);
+    Settled(c);  // Reads again, or waits again.
+  }
 }
 
 void TcpServer::UpdateInterest(Conn* c) {
   if (c->closed) return;
+  Reaccount(c);
   const bool want_read = c->lingering || WantsRead(c);
   if (want_read != c->reading) {
     if (want_read) {
@@ -192,9 +268,12 @@ void TcpServer::OnReadable(Conn* c) {
   }
   size_t budget = 4 * options_.read_chunk;  // Fairness between connections.
   while (budget > 0 && WantsRead(c)) {
-    ssize_t n = recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    const size_t want =
+        std::min(scratch_.size(), memory_->ReadAllowance(c->mem));
+    ssize_t n = recv(c->fd, scratch_.data(), want, 0);
     if (n > 0) {
       c->in.Append(scratch_.data(), static_cast<size_t>(n));
+      Reaccount(c);
       budget -= std::min(budget, static_cast<size_t>(n));
       if (batch_handler_) {
         // One chunk per iteration; its lines go to the handler together
@@ -204,7 +283,7 @@ void TcpServer::OnReadable(Conn* c) {
       }
       ProcessInput(c);
       if (c->closed) return;
-      if (static_cast<size_t>(n) < scratch_.size()) break;  // Drained.
+      if (static_cast<size_t>(n) < want) break;  // Drained.
       continue;
     }
     if (n == 0) {
@@ -306,7 +385,7 @@ bool TcpServer::Collect(Conn* c) {
                                   &line, &consume);
     if (seg.kind != LineKind::kLine) break;
     pos += consume;
-    const uint64_t seq = c->replies.Add();
+    const uint64_t seq = c->replies.Add(consume);
     ++pending_;
     batch_.push_back(Request{line, Responder(shared_, c->id, seq)});
     batch_ends_.push_back(pos);
@@ -416,9 +495,7 @@ bool TcpServer::Settle(const Segment& seg, size_t* failure) {
     stats_.errors.fetch_add(1, std::memory_order_relaxed);
     --pending_;
     Bump(stats_.pending, -1);
-    internal::Slot* slot = c->replies.Find(r.seq_);
-    slot->done = true;
-    slot->reply = f.reply;
+    c->replies.Answer(c->replies.Find(r.seq_), f.reply, false);
     answered = true;
   }
   if (seg.took < count) {
@@ -443,6 +520,7 @@ bool TcpServer::Settle(const Segment& seg, size_t* failure) {
     FlushSlots(c);
     if (!TryWrite(c)) return false;
   }
+  Reaccount(c);
   if (seg.took < count) {
     Park(c);
   } else if (seg.kind == LineKind::kOversize) {
@@ -512,14 +590,11 @@ void TcpServer::Complete(Conn* c, uint64_t seq, absl::string_view reply,
     // FinishTouched flushes the slots after it and writes.
     c->out.append(reply.data(), reply.size());
     c->out.push_back('\n');
-    Bump(stats_.output_buffered, static_cast<int64_t>(reply.size() + 1));
     Bump(stats_.replies, 1);
     c->replies.PopFront();
     return;
   }
-  slot->done = true;
-  slot->close_after = close_after;
-  slot->reply.assign(reply.data(), reply.size());
+  c->replies.Answer(slot, reply, close_after);
   if (!c->touched) {
     // Outside a batch: write now.
     FlushSlots(c);
@@ -533,7 +608,6 @@ void TcpServer::FlushSlots(Conn* c) {
     internal::Slot& s = c->replies.front();
     c->out.append(s.reply);
     c->out.push_back('\n');
-    Bump(stats_.output_buffered, static_cast<int64_t>(s.reply.size() + 1));
     Bump(stats_.replies, 1);
     const bool close_after = s.close_after;
     c->replies.PopFront();
@@ -554,7 +628,6 @@ bool TcpServer::TryWrite(Conn* c) {
                      c->out.size() - c->out_pos, MSG_NOSIGNAL);
     if (n > 0) {
       c->out_pos += static_cast<size_t>(n);
-      Bump(stats_.output_buffered, -n);
       progressed = true;
       continue;
     }
@@ -565,7 +638,11 @@ bool TcpServer::TryWrite(Conn* c) {
     return false;
   }
   if (c->out_pos == c->out.size()) {
-    c->out.clear();
+    if (c->out.capacity() > kKeepOutput) {
+      std::string().swap(c->out);  // Give a burst's buffer back.
+    } else {
+      c->out.clear();
+    }
     c->out_pos = 0;
   } else if (c->out_pos >= c->out.size() / 2) {
     c->out.erase(0, c->out_pos);
@@ -575,6 +652,7 @@ bool TcpServer::TryWrite(Conn* c) {
   if (c->output_paused && c->unsent() <= options_.output_low_water) {
     c->output_paused = false;
   }
+  Reaccount(c);
   return true;
 }
 
@@ -681,8 +759,12 @@ void TcpServer::CloseConnection(Conn* c) {
   // Counted down before the close, so a peer that sees the close sees the
   // count.
   stats_.connections.fetch_sub(1, std::memory_order_relaxed);
-  stats_.output_buffered.fetch_sub(static_cast<int64_t>(c->unsent()),
-                                   std::memory_order_relaxed);
+  if (c->memory_wait) {
+    c->memory_wait = false;
+    Bump(stats_.memory_paused, -1);
+  }
+  memory_->Close(&c->mem);
+  PublishMemory();
   c->sock.Close().IgnoreError();
   auto it = conns_.find(c->id);
   if (it != conns_.end()) {
@@ -709,7 +791,6 @@ void TcpServer::OnIdle(Conn* c) {
   stats_.idle_closed.fetch_add(1, std::memory_order_relaxed);
   c->closing = true;
   c->out.append("ERR idle timeout\n");
-  stats_.output_buffered.fetch_add(17, std::memory_order_relaxed);
   if (!TryWrite(c)) return;
   if (c->unsent() == 0 && !c->eof) {
     BeginLinger(c);  // Also takes it off the idle list.

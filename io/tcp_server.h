@@ -42,6 +42,27 @@
 //  * Server-wide, reading stops on every connection while more than
 //    pending_high_water requests are in flight, and resumes at
 //    pending_low_water.
+//  * Server-wide memory (memory_budget, default 64 MiB): the server counts
+//    what its connections hold - input read but not handed over, replies
+//    not yet sent, and for each request in flight the bytes of its line
+//    from hand-over until its reply arrives (then the reply's bytes) - in
+//    Stats::memory_used. Each connection has a floor F = max_line + 2
+//    (one complete request line) it may always read up to, so a client
+//    that reads its replies is always served. Beyond its floor a
+//    connection is read while the server is under budget, and over budget
+//    only while it holds less than its fair share,
+//    max(memory_budget / open connections, F), and the total stays under
+//    the ceiling below; connections held back resume as memory is
+//    released (Stats::memory_paused counts them). Nothing accepted is
+//    dropped. The bound, at every moment:
+//      memory_used <= memory_budget + open connections * (max_line + 2)
+//                     + the bytes by which replies held exceed the request
+//                       lines they answer (none for an echo; the server's
+//                       own short ERR replies count here too).
+//    Input is read into one buffer the connections share; a connection
+//    keeps only its unhandled input (a partial line, or lines waiting for
+//    backpressure), so an idle connection holds no read buffer. The
+//    kernel's socket buffers are not counted (see socket_send_buffer).
 //  * A handler that returns IsFull (its queue is full) keeps the line where
 //    it is: the connection stops reading, and the same line is offered again
 //    as soon as any request of this server completes, or after
@@ -59,7 +80,10 @@
 //    idleness: a connection whose input is held back by the server's own
 //    backpressure (a line the handler did not take - IsFull - or the
 //    server-wide pending_high_water pause) is never timed out for it; its
-//    clock restarts when the hold ends.
+//    clock restarts when the hold ends. (The memory_budget pause never
+//    holds back a complete line: hand-over needs no memory, and a
+//    connection held by it has requests in flight, unsent replies, or a
+//    complete line that one of the holds above keeps.)
 //  * EMFILE/ENFILE on accept: the server keeps one reserve descriptor; when
 //    accept fails for lack of descriptors it frees the reserve, accepts the
 //    pending connection, sends "ERR server out of file descriptors" and
@@ -123,6 +147,7 @@ namespace internal {
 class Acceptor;
 struct Connection;
 class IdleTracker;
+class MemoryBudget;
 struct IdleNode;
 enum class LineKind;
 }  // namespace internal
@@ -249,8 +274,22 @@ class TcpServer {
     absl::Duration full_retry_delay = absl::Milliseconds(2);
     // How long a closing connection waits for its peer's close.
     absl::Duration linger_timeout = absl::Seconds(2);
-    // Bytes read per recv().
+    // Bytes read per recv() at most (into one buffer the connections
+    // share; a connection keeps only the input not yet handed over).
     size_t read_chunk = 64 * 1024;
+    // Server-wide memory budget, in bytes, for what the connections hold:
+    // input read but not yet handed over, replies not yet sent, and for
+    // each request in flight the bytes of its line (from hand-over until
+    // its reply arrives, then the reply's). Over it, connections using
+    // more than their fair share are not read; see the file comment
+    // ("Backpressure") for the rule and the exact bound. Zero: no
+    // server-wide limit (the per-connection limits still hold).
+    size_t memory_budget = 64 * 1024 * 1024;
+    // SO_SNDBUF for accepted connections, in bytes; 0 keeps the kernel's
+    // (autotuned) default. The kernel's socket buffers are outside
+    // memory_budget: a small value bounds what each never-reading client
+    // can hold there too.
+    int socket_send_buffer = 0;
   };
 
   // Called on the loop thread for each request line (the view is valid only
@@ -301,6 +340,13 @@ class TcpServer {
     std::atomic<int64_t> resets{0};           // closed by peer errors
     std::atomic<int64_t> pending{0};          // requests in flight now
     std::atomic<int64_t> output_buffered{0};  // unsent reply bytes now
+    // Input read but not yet handed over, bytes now.
+    std::atomic<int64_t> input_buffered{0};
+    // Bytes counted against memory_budget now: input_buffered +
+    // output_buffered + the reserved bytes of requests in flight.
+    std::atomic<int64_t> memory_used{0};
+    // Connections whose reading is paused by memory_budget now.
+    std::atomic<int64_t> memory_paused{0};
   };
 
   // The loop must outlive the server. Nothing happens until Start().
@@ -389,7 +435,14 @@ class TcpServer {
   // Writes what the socket takes; false if the connection was closed.
   bool TryWrite(Conn* c);
   void UpdateInterest(Conn* c);
-  bool WantsRead(const Conn* c) const;
+  // Whether `c` may be read now; a connection held back only by the memory
+  // budget joins the memory waiters.
+  bool WantsRead(Conn* c);
+  // Counts c's bytes again (memory budget, Stats).
+  void Reaccount(Conn* c);
+  void PublishMemory();
+  void WaitForMemory(Conn* c);
+  void WakeMemoryWaiters();
   // Closes `c` if it has nothing left to do.
   void MaybeFinish(Conn* c);
   // After input or a retry: updates c's interest and closes it when done.
@@ -425,6 +478,13 @@ class TcpServer {
   Stats stats_;
   std::unique_ptr<internal::Acceptor> acceptor_;
   std::unique_ptr<internal::IdleTracker> idle_;
+  std::unique_ptr<internal::MemoryBudget> memory_;
+  // Connections paused by the memory budget; retried (all) once the
+  // budget's level fell to memory_wake_below_.
+  std::vector<uint64_t> memory_waiters_;
+  int64_t memory_wake_below_ = 0;
+  bool memory_wake_armed_ = false;
+  Handle memory_wake_handle_;
 
   uint64_t next_conn_id_ = 1;
   // Closed connections, freed at the next entry from the loop (a callback of

@@ -14,6 +14,7 @@
 #include "spindle/io/event_loop.h"
 #include "spindle/io/internal/idle_tracker.h"
 #include "spindle/io/internal/line_framing.h"
+#include "spindle/io/internal/memory_budget.h"
 #include "spindle/io/internal/reply_order.h"
 #include "spindle/io/socket.h"
 
@@ -38,6 +39,8 @@ struct Connection : IdleNode {
   bool global_wait = false;   // Paused by the server-wide high-water mark.
   bool touched = false;       // In the current completion batch.
   bool input_queued = false;  // Waiting for the batch dispatch.
+  bool memory_wait = false;   // Reading paused by the memory budget.
+  MemoryBudget::Account mem;  // Its bytes, as last counted.
   Handle linger_timer;
 
   size_t unsent() const { return out.size() - out_pos; }

@@ -94,6 +94,9 @@ struct Slot {
   bool done = false;
   bool close_after = false;
   std::string reply;
+  // Bytes counted for it (the memory budget): its request line's until the
+  // reply comes, then the reply's (with its newline).
+  size_t reserved = 0;
 };
 
 // The reply slots of one connection, in request order: slot i answers
@@ -106,18 +109,30 @@ class ReplyOrder {
   uint64_t base_seq() const { return base_seq_; }
   uint64_t next_seq() const { return base_seq_ + size_; }
 
-  // Reserves the slot of the next request; returns its sequence number.
-  uint64_t Add() {
+  // Bytes reserved by all slots (see Slot::reserved).
+  size_t reserved() const { return reserved_; }
+
+  // Reserves the slot of the next request, counting `line_bytes` for it;
+  // returns its sequence number.
+  uint64_t Add(size_t line_bytes) {
     if (size_ == buf_.size()) Grow();
     ++size_;
+    Slot& s = (*this)[size_ - 1];
+    s.reserved = line_bytes;
+    reserved_ += line_bytes;
     return next_seq() - 1;
   }
   // Appends a slot answered already (a reply made by the server).
   void AddDone(std::string reply, bool close_after) {
-    Slot& s = (*this)[Add() - base_seq_];
-    s.done = true;
-    s.close_after = close_after;
-    s.reply = std::move(reply);
+    Answer(Find(Add(0)), reply, close_after);
+  }
+  // Stores the reply of `s` until the replies before it are out.
+  void Answer(Slot* s, absl::string_view reply, bool close_after) {
+    s->done = true;
+    s->close_after = close_after;
+    s->reply.assign(reply.data(), reply.size());
+    reserved_ += reply.size() + 1 - s->reserved;
+    s->reserved = reply.size() + 1;
   }
   // Gives back the last `n` slots (requests not taken after all).
   void RemoveLast(size_t n) {
@@ -147,11 +162,19 @@ class ReplyOrder {
   void RemoveAll() {
     while (size_ > 0) Reset((*this)[--size_]);
   }
-  static void Reset(Slot& s) {
+  void Reset(Slot& s) {
+    reserved_ -= s.reserved;
+    s.reserved = 0;
     s.done = false;
     s.close_after = false;
-    s.reply.clear();
+    // Keep a small string's capacity for the next request, not a big one's.
+    if (s.reply.capacity() > kKeepCapacity) {
+      std::string().swap(s.reply);
+    } else {
+      s.reply.clear();
+    }
   }
+  static constexpr size_t kKeepCapacity = 1024;
   void Grow();
 
   std::vector<Slot> buf_;
@@ -159,6 +182,7 @@ class ReplyOrder {
   size_t size_ = 0;
   size_t mask_ = 0;
   uint64_t base_seq_ = 0;
+  size_t reserved_ = 0;
 };
 
 }  // namespace spindle::io::internal
