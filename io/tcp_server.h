@@ -243,11 +243,15 @@ class ReplyBatch {
 class TcpServer {
  public:
   struct Options {
-    // Addresses to listen on, IPv4 or IPv6 literals ("127.0.0.1", "::1",
-    // "0.0.0.0", "::" - the last is dual-stack where the system allows).
+    // Addresses to listen on, one listener each: IPv4 or IPv6 literals
+    // ("127.0.0.1", "::1", "0.0.0.0", "::" - the last is dual-stack where
+    // the system allows), or host names, resolved as Python's
+    // socket.bind((host, port)) does (getaddrinfo; the first IPv4 address,
+    // else the first IPv6 one: "localhost" is the loopback address; ""
+    // is the IPv4 wildcard).
     std::vector<std::string> hosts = {"127.0.0.1"};
-    // 0 picks a free port (the first host's; the others share it); see
-    // port().
+    // In [0, 65535]; 0 picks a free port (the first host's; the others
+    // share it); see port().
     int port = 0;
     int backlog = 1024;
     // SO_REUSEPORT: several servers (one per loop thread) may listen on the
@@ -359,9 +363,22 @@ class TcpServer {
   // later are discarded.
   ~TcpServer();
 
-  // Binds and listens on every host. Errors: kInvalidArgument for an
-  // unparsable address or bad options; the kernel's (e.g. EADDRINUSE)
-  // otherwise; kFailedPrecondition if already started. Loop thread.
+  // Binds and listens on every host. Errors, each naming the host or port:
+  //  * kInvalidArgument: bad options; a port outside [0, 65535]; an
+  //    address that is not one of this host's (EADDRNOTAVAIL: "cannot
+  //    assign requested address 1.2.3.4:7070").
+  //  * kNotFound: a host name that does not resolve ("cannot resolve host
+  //    \"nonsense\": ..."); kUnavailable when the resolver cannot be
+  //    reached (EAI_AGAIN).
+  //  * kAlreadyExists: the address is in use (EADDRINUSE: "address already
+  //    in use: 127.0.0.1:7070").
+  //  * the kernel's otherwise (e.g. kPermissionDenied for a privileged
+  //    port), with the failing call named.
+  //  * kFailedPrecondition: already started, or shut down.
+  // A failed Start leaves nothing listening (listeners bound for earlier
+  // hosts are closed) and may be retried, e.g. once the address is free;
+  // the server can be destroyed as usual. Loop thread (or while the loop
+  // is not running).
   absl::Status Start();
 
   // The bound port (valid after Start()).

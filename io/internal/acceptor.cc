@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,33 +26,109 @@ namespace {
 
 constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
 
-absl::StatusOr<Socket> ListenOn(const std::string& host, int port, int backlog,
-                                bool reuse_port, int* bound_port) {
-  sockaddr_storage addr;
-  std::memset(&addr, 0, sizeof(addr));
-  socklen_t len;
-  int family;
-  if (absl::StrContains(host, ':')) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) != 1) {
+// "host:port", or "[host]:port" for IPv6.
+std::string HostPort(absl::string_view host, int port) {
+  return absl::StrContains(host, ':') ? absl::StrCat("[", host, "]:", port)
+                                      : absl::StrCat(host, ":", port);
+}
+
+// A bind() failure with a message that says what happened.
+absl::Status BindError(int err, absl::string_view host, int port) {
+  const std::string where = HostPort(host, port);
+  switch (err) {
+    case EADDRINUSE:
+      return absl::AlreadyExistsError(
+          absl::StrCat("address already in use: ", where));
+    case EADDRNOTAVAIL:  // absl::ErrnoToStatus says kAlreadyExists.
       return absl::InvalidArgumentError(
-          absl::StrCat("not an IPv6 address: ", host));
-    }
-    len = sizeof(sockaddr_in6);
-    family = AF_INET6;
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+          absl::StrCat("cannot assign requested address ", where,
+                       " (not an address of this host)"));
+    default:
+      return ErrnoError(err, absl::StrCat("bind(", where, ")"));
+  }
+}
+
+struct Address {
+  sockaddr_storage addr;
+  socklen_t len;
+};
+
+// Resolves `host` as Python's socket.bind((host, port)) does: an IPv4 or
+// IPv6 literal as it is; otherwise a name through getaddrinfo (passive,
+// so "" is the wildcard), taking its first IPv4 address, or its first IPv6
+// address if it has no IPv4 one ("localhost" is the loopback address).
+absl::StatusOr<Address> Resolve(const std::string& host, int port) {
+  Address a;
+  std::memset(&a.addr, 0, sizeof(a.addr));
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&a.addr);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
     a4->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("not an IPv4 address: ", host));
-    }
-    len = sizeof(sockaddr_in);
-    family = AF_INET;
+    a.len = sizeof(sockaddr_in);
+    return a;
   }
+  if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    a.len = sizeof(sockaddr_in6);
+    return a;
+  }
+  addrinfo hints;
+  std::memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const int rc =
+      getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &res);
+  if (rc != 0) {
+    const std::string msg =
+        absl::StrCat("cannot resolve host \"", host, "\": ", gai_strerror(rc));
+    switch (rc) {
+      case EAI_NONAME:
+#ifdef EAI_NODATA
+      case EAI_NODATA:
+#endif
+      case EAI_FAIL:
+        return absl::NotFoundError(msg);
+      case EAI_AGAIN:
+        return absl::UnavailableError(msg);
+      case EAI_SYSTEM:
+        return ErrnoError(errno, msg);
+      default:
+        return absl::InvalidArgumentError(msg);
+    }
+  }
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      pick = ai;
+      break;
+    }
+    if (ai->ai_family == AF_INET6 && pick == nullptr) pick = ai;
+  }
+  if (pick == nullptr) {
+    freeaddrinfo(res);
+    return absl::NotFoundError(
+        absl::StrCat("host \"", host, "\" has no IPv4 or IPv6 address"));
+  }
+  std::memcpy(&a.addr, pick->ai_addr, pick->ai_addrlen);
+  a.len = pick->ai_addrlen;
+  freeaddrinfo(res);
+  if (a.addr.ss_family == AF_INET) {
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+  } else {
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+  }
+  return a;
+}
+
+absl::StatusOr<Socket> ListenOn(const std::string& host, int port, int backlog,
+                                bool reuse_port, int* bound_port) {
+  absl::StatusOr<Address> a = Resolve(host, port);
+  if (!a.ok()) return a.status();
+  const int family = a->addr.ss_family;
   Fd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoError(errno, "socket");
   int one = 1;
@@ -63,8 +140,8 @@ absl::StatusOr<Socket> ListenOn(const std::string& host, int port, int backlog,
                                sizeof(one)) != 0) {
     return ErrnoError(errno, "setsockopt(SO_REUSEPORT)");
   }
-  if (bind(fd.fileno(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    return ErrnoError(errno, absl::StrCat("bind(", host, ":", port, ")"));
+  if (bind(fd.fileno(), reinterpret_cast<sockaddr*>(&a->addr), a->len) != 0) {
+    return BindError(errno, host, port);
   }
   if (listen(fd.fileno(), backlog) != 0) return ErrnoError(errno, "listen");
   sockaddr_storage bound;
@@ -97,6 +174,10 @@ Acceptor::Acceptor(EventLoop* loop, Options options, Counters counters,
       on_connection_(std::move(on_connection)) {}
 
 absl::Status Acceptor::Listen() {
+  if (options_.port < 0 || options_.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", options_.port, " out of range [0, 65535]"));
+  }
   int port = options_.port;
   std::vector<Socket> listeners;
   for (const std::string& host : options_.hosts) {

@@ -533,11 +533,99 @@ TEST(TcpServerTest, ListensOnIpv6Loopback) {
   EXPECT_EQ(*got, "OK v6\n");
 }
 
-TEST(TcpServerTest, BadAddressIsInvalidArgument) {
+// A server on its own loop, not running: Start's errors need no loop.
+struct Unstarted {
+  explicit Unstarted(TcpServer::Options o)
+      : loop(*EventLoop::Create()), server(loop.get(), std::move(o), Echo()) {}
+  std::unique_ptr<EventLoop> loop;
+  TcpServer server;
+};
+
+// A port nobody listens on now (there is a small window for another
+// process to take it).
+int FreePort() {
+  auto l = ListenTcp("127.0.0.1", 0);
+  EXPECT_TRUE(l.ok()) << l.status();
+  return l.ok() ? *l->LocalPort() : 0;
+}
+
+TEST(TcpServerTest, StartResolvesHostNamesLikePythonBind) {
+  // ("localhost", port) binds the loopback address, as Python's bind does.
   TcpServer::Options o;
-  o.hosts = {"not-an-address"};
+  o.hosts = {"localhost"};
   ServerFixture f(o, Echo());
-  EXPECT_TRUE(absl::IsInvalidArgument(f.start())) << f.start();
+  ASSERT_OK(f.start());
+  Client c(f.port(), "127.0.0.1");
+  c.Send("by name\n");
+  EXPECT_EQ(c.ReadLine(), "OK by name");
+}
+
+TEST(TcpServerTest, StartNamesAHostItCannotResolve) {
+  TcpServer::Options o;
+  o.hosts = {"nonsense.invalid"};
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  // kNotFound; kUnavailable only where no resolver answers at all.
+  EXPECT_TRUE(absl::IsNotFound(s) || absl::IsUnavailable(s)) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "\"nonsense.invalid\"")) << s;
+}
+
+TEST(TcpServerTest, StartRejectsAPortOutOfRange) {
+  for (int port : {70000, 65536, -1}) {
+    TcpServer::Options o;
+    o.port = port;
+    Unstarted u(o);
+    const absl::Status s = u.server.Start();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), absl::StrCat("port ", port)))
+        << s;
+  }
+}
+
+TEST(TcpServerTest, StartOnAnAddressOfAnotherHostSaysSo) {
+  TcpServer::Options o;
+  o.hosts = {"1.2.3.4"};
+  o.port = FreePort();
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  if (s.ok()) GTEST_SKIP() << "this host may bind non-local addresses";
+  EXPECT_FALSE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_TRUE(absl::StrContains(
+      s.message(),
+      absl::StrCat("cannot assign requested address 1.2.3.4:", o.port)))
+      << s;
+}
+
+TEST(TcpServerTest, AddressInUseFailsCleanlyAndStartMayBeRetried) {
+  auto blocker = ListenTcp("127.0.0.1", 0);
+  ASSERT_OK(blocker.status());
+  TcpServer::Options o;
+  o.port = *blocker->LocalPort();
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_TRUE(absl::StrContains(
+      s.message(), absl::StrCat("address already in use: 127.0.0.1:", o.port)))
+      << s;
+  // Once the address is free, the same server starts.
+  ASSERT_OK(blocker->Close());
+  ASSERT_OK(u.server.Start());
+  EXPECT_EQ(u.server.port(), o.port);
+  EXPECT_OK(ConnectTcp("127.0.0.1", o.port).status());  // Listening.
+  EXPECT_TRUE(absl::IsFailedPrecondition(u.server.Start()));
+}
+
+TEST(TcpServerTest, FailedStartLeavesNothingListening) {
+  // The first host binds, the second fails: the first is closed again.
+  TcpServer::Options o;
+  o.hosts = {"127.0.0.1", "nonsense.invalid"};
+  o.port = FreePort();
+  {
+    Unstarted u(o);
+    EXPECT_FALSE(u.server.Start().ok());
+    EXPECT_FALSE(ConnectTcp("127.0.0.1", o.port).ok());
+  }  // And the failed server is destroyed cleanly.
 }
 
 TEST(TcpServerTest, ReusePortLetsTwoServersShareAPort) {
