@@ -7,6 +7,7 @@
 #ifndef SPINDLE_IO_INTERNAL_CONNECTION_H_
 #define SPINDLE_IO_INTERNAL_CONNECTION_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,14 @@
 #include "spindle/io/socket.h"
 
 namespace spindle::io::internal {
+
+// Adds `d` to a Stats counter only the loop thread writes (readers
+// elsewhere see relaxed snapshots): a plain load and store, no locked
+// read-modify-write.
+inline void Bump(std::atomic<int64_t>& counter, int64_t d) {
+  counter.store(counter.load(std::memory_order_relaxed) + d,
+                std::memory_order_relaxed);
+}
 
 struct Connection : IdleNode {
   uint64_t id = 0;
