@@ -67,6 +67,8 @@ ABSL_FLAG(int, loops, 1, "event loops (threads) accepting on the port");
 ABSL_FLAG(int, max_connections, 10000, "open connections per loop");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "how long a graceful shutdown lets accepted jobs finish");
+ABSL_FLAG(int64_t, memory_budget, int64_t{64} << 20,
+          "bytes of client input and unsent replies buffered, per loop");
 ABSL_FLAG(int, process_workers, 0,
           "worker processes for PRIMES (0 = off); also enables CRASH");
 
@@ -207,7 +209,8 @@ class JobServer {
         done_.load(), failed_.load(), s.dropped,
         done_.load() / std::max(1e-9, absl::ToDoubleSeconds(up)));
     if (procs_ != nullptr) {
-      absl::StrAppendFormat(&out, "  process pool: %d worker processes, %d crashed\n",
+      absl::StrAppendFormat(&out,
+                            "  process pool: %d worker processes, %d crashed\n",
                             procs_->max_workers(), crashed_.load());
     }
     for (size_t c = 0; c < kNames.size(); ++c) {
@@ -295,6 +298,8 @@ int main(int argc, char** argv) {
   o.server.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.server.max_connections =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  o.server.memory_budget = static_cast<size_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_memory_budget)));
   o.loops = absl::GetFlag(FLAGS_loops);
   o.workers = workers;
   o.queue_size = static_cast<size_t>(absl::GetFlag(FLAGS_queue_size));

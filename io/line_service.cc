@@ -583,7 +583,9 @@ LineService::Stats LineService::stats() const {
       s.requests += t.requests.load(std::memory_order_relaxed);
       s.oversize += t.oversize.load(std::memory_order_relaxed);
       s.unanswered += t.pending.load(std::memory_order_relaxed);
-      s.memory_used += t.output_buffered.load(std::memory_order_relaxed);
+      s.memory_used += t.memory_used.load(std::memory_order_relaxed);
+      s.memory_budget +=
+          static_cast<int64_t>(l->server->options().memory_budget);
     }
   }
   s.queued = lanes_ != nullptr ? static_cast<int64_t>(lanes_->queued()) : 0;

@@ -42,6 +42,27 @@
 //  * Server-wide, reading stops on every connection while more than
 //    pending_high_water requests are in flight, and resumes at
 //    pending_low_water.
+//  * Server-wide memory (memory_budget, default 64 MiB): the server counts
+//    what its connections hold - input read but not handed over, replies
+//    not yet sent, and for each request in flight the bytes of its line
+//    from hand-over until its reply arrives (then the reply's bytes) - in
+//    Stats::memory_used. Each connection has a floor F = max_line + 2
+//    (one complete request line) it may always read up to, so a client
+//    that reads its replies is always served. Beyond its floor a
+//    connection is read while the server is under budget, and over budget
+//    only while it holds less than its fair share,
+//    max(memory_budget / open connections, F), and the total stays under
+//    the ceiling below; connections held back resume as memory is
+//    released (Stats::memory_paused counts them). Nothing accepted is
+//    dropped. The bound, at every moment:
+//      memory_used <= memory_budget + open connections * (max_line + 2)
+//                     + the bytes by which replies held exceed the request
+//                       lines they answer (none for an echo; the server's
+//                       own short ERR replies count here too).
+//    Input is read into one buffer the connections share; a connection
+//    keeps only its unhandled input (a partial line, or lines waiting for
+//    backpressure), so an idle connection holds no read buffer. The
+//    kernel's socket buffers are not counted (see socket_send_buffer).
 //  * A handler that returns IsFull (its queue is full) keeps the line where
 //    it is: the connection stops reading, and the same line is offered again
 //    as soon as any request of this server completes, or after
@@ -55,7 +76,14 @@
 //  * idle_timeout: a connection with no complete request line and no write
 //    progress for that long - and no request in flight - is sent
 //    "ERR idle timeout" and closed. Trickling bytes without finishing lines
-//    (slowloris) does not count as activity.
+//    (slowloris) does not count as activity. Waiting on the server is not
+//    idleness: a connection whose input is held back by the server's own
+//    backpressure (a line the handler did not take - IsFull - or the
+//    server-wide pending_high_water pause) is never timed out for it; its
+//    clock restarts when the hold ends. (The memory_budget pause never
+//    holds back a complete line: hand-over needs no memory, and a
+//    connection held by it has requests in flight, unsent replies, or a
+//    complete line that one of the holds above keeps.)
 //  * EMFILE/ENFILE on accept: the server keeps one reserve descriptor; when
 //    accept fails for lack of descriptors it frees the reserve, accepts the
 //    pending connection, sends "ERR server out of file descriptors" and
@@ -108,6 +136,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "spindle/io/event_loop.h"
+#include "spindle/io/internal/reply_order.h"
 #include "spindle/io/socket.h"
 
 namespace spindle::io {
@@ -115,16 +144,12 @@ namespace spindle::io {
 class TcpServer;
 
 namespace internal {
-struct ServerShared;
+class Acceptor;
 struct Connection;
-// One reply in flight to the loop: its text is `len` bytes of a shared
-// buffer.
-struct ReplyRef {
-  uint64_t conn_id;
-  uint64_t seq;
-  uint32_t len;
-  bool close_after;
-};
+class IdleTracker;
+class MemoryBudget;
+struct IdleNode;
+enum class LineKind;
 }  // namespace internal
 
 // Responder
@@ -218,11 +243,15 @@ class ReplyBatch {
 class TcpServer {
  public:
   struct Options {
-    // Addresses to listen on, IPv4 or IPv6 literals ("127.0.0.1", "::1",
-    // "0.0.0.0", "::" - the last is dual-stack where the system allows).
+    // Addresses to listen on, one listener each: IPv4 or IPv6 literals
+    // ("127.0.0.1", "::1", "0.0.0.0", "::" - the last is dual-stack where
+    // the system allows), or host names, resolved as Python's
+    // socket.bind((host, port)) does (getaddrinfo; the first IPv4 address,
+    // else the first IPv6 one: "localhost" is the loopback address; ""
+    // is the IPv4 wildcard).
     std::vector<std::string> hosts = {"127.0.0.1"};
-    // 0 picks a free port (the first host's; the others share it); see
-    // port().
+    // In [0, 65535]; 0 picks a free port (the first host's; the others
+    // share it); see port().
     int port = 0;
     int backlog = 1024;
     // SO_REUSEPORT: several servers (one per loop thread) may listen on the
@@ -249,8 +278,22 @@ class TcpServer {
     absl::Duration full_retry_delay = absl::Milliseconds(2);
     // How long a closing connection waits for its peer's close.
     absl::Duration linger_timeout = absl::Seconds(2);
-    // Bytes read per recv().
+    // Bytes read per recv() at most (into one buffer the connections
+    // share; a connection keeps only the input not yet handed over).
     size_t read_chunk = 64 * 1024;
+    // Server-wide memory budget, in bytes, for what the connections hold:
+    // input read but not yet handed over, replies not yet sent, and for
+    // each request in flight the bytes of its line (from hand-over until
+    // its reply arrives, then the reply's). Over it, connections using
+    // more than their fair share are not read; see the file comment
+    // ("Backpressure") for the rule and the exact bound. Zero: no
+    // server-wide limit (the per-connection limits still hold).
+    size_t memory_budget = 64 * 1024 * 1024;
+    // SO_SNDBUF for accepted connections, in bytes; 0 keeps the kernel's
+    // (autotuned) default. The kernel's socket buffers are outside
+    // memory_budget: a small value bounds what each never-reading client
+    // can hold there too.
+    int socket_send_buffer = 0;
   };
 
   // Called on the loop thread for each request line (the view is valid only
@@ -282,9 +325,14 @@ class TcpServer {
   // requests not taken stops reading, and its first one is offered again
   // (with what follows it) as soon as any request of this server completes,
   // or after full_retry_delay. A return value above the batch size counts as
-  // the batch size. If the handler throws, the requests whose responders are
-  // still valid are answered "ERR internal error" and the rest count as
-  // taken.
+  // the batch size. A connection's requests may also be refused on their
+  // own (so that one connection's full queue does not hold back the others
+  // of the batch): a request before `taken` whose responder is still valid
+  // is not taken, and neither are the later requests of its connection,
+  // which must keep valid responders too (per connection, what is not taken
+  // is a suffix). If the handler throws, the requests whose responders are
+  // still valid are answered "ERR internal error" (the exception's text is
+  // logged on stderr, never sent) and the rest count as taken.
   using BatchHandler = absl::AnyInvocable<size_t(absl::Span<Request> batch)>;
 
   // Counters, readable from any thread (each is a relaxed snapshot).
@@ -301,6 +349,13 @@ class TcpServer {
     std::atomic<int64_t> resets{0};           // closed by peer errors
     std::atomic<int64_t> pending{0};          // requests in flight now
     std::atomic<int64_t> output_buffered{0};  // unsent reply bytes now
+    // Input read but not yet handed over, bytes now.
+    std::atomic<int64_t> input_buffered{0};
+    // Bytes counted against memory_budget now: input_buffered +
+    // output_buffered + the reserved bytes of requests in flight.
+    std::atomic<int64_t> memory_used{0};
+    // Connections whose reading is paused by memory_budget now.
+    std::atomic<int64_t> memory_paused{0};
   };
 
   // The loop must outlive the server. Nothing happens until Start().
@@ -313,13 +368,26 @@ class TcpServer {
   // later are discarded.
   ~TcpServer();
 
-  // Binds and listens on every host. Errors: kInvalidArgument for an
-  // unparsable address or bad options; the kernel's (e.g. EADDRINUSE)
-  // otherwise; kFailedPrecondition if already started. Loop thread.
+  // Binds and listens on every host. Errors, each naming the host or port:
+  //  * kInvalidArgument: bad options; a port outside [0, 65535]; an
+  //    address that is not one of this host's (EADDRNOTAVAIL: "cannot
+  //    assign requested address 1.2.3.4:7070").
+  //  * kNotFound: a host name that does not resolve ("cannot resolve host
+  //    \"nonsense\": ..."); kUnavailable when the resolver cannot be
+  //    reached (EAI_AGAIN).
+  //  * kAlreadyExists: the address is in use (EADDRINUSE: "address already
+  //    in use: 127.0.0.1:7070").
+  //  * the kernel's otherwise (e.g. kPermissionDenied for a privileged
+  //    port), with the failing call named.
+  //  * kFailedPrecondition: already started, or shut down.
+  // A failed Start leaves nothing listening (listeners bound for earlier
+  // hosts are closed) and may be retried, e.g. once the address is free;
+  // the server can be destroyed as usual. Loop thread (or while the loop
+  // is not running).
   absl::Status Start();
 
   // The bound port (valid after Start()).
-  int port() const { return port_; }
+  int port() const;
 
   // Graceful shutdown, see the file comment: returns at once; the work
   // happens in later loop iterations. `done` runs on the loop thread once,
@@ -333,41 +401,48 @@ class TcpServer {
   const Options& options() const { return options_; }
 
  private:
-  friend class Responder;
   using Conn = internal::Connection;
+  // One connection's part of the batch being handed over.
+  struct Segment {
+    Conn* c;
+    size_t begin, end;        // Its requests: batch_[begin, end).
+    internal::LineKind kind;  // What stopped its collection.
+    size_t took;              // How many the handler took.
+    bool full;                // Stopped by the pipelining or pending limit.
+  };
+  // A request the handler took but failed: the server answers it.
+  struct Failure {
+    size_t index;  // In batch_.
+    std::string reply;
+  };
 
-  friend struct internal::ServerShared;
-  void OnAcceptable(int listen_fd);
-  void PauseAccepting(absl::Duration d);
-  void ResumeAccepting();
   void AddConnection(int fd);
   void OnReadable(Conn* c);
   void OnWritable(Conn* c);
-  // Hands complete lines to the handler while allowed.
+  // Hands c's complete lines to the handler while allowed.
   void ProcessInput(Conn* c);
-  // Batch handler: queues `c`'s new input for DispatchReady, which runs
-  // once per loop iteration after the fd callbacks.
+  // Batch handler: queues c's new input for DispatchReady, which runs once
+  // per loop iteration after the fd callbacks.
   void QueueInput(Conn* c);
   void DispatchReady();
-  // Batch handler: hands the lines of `conns` that may go now to the
-  // handler in one call (the batch form of ProcessInput).
+  // The one dispatch path: hands the lines of `conns` that may go now to
+  // the handler, then settles what was taken, failed or given back.
   void DispatchBatch(absl::Span<Conn* const> conns);
-  // Finds the next line of c's input at `pos`: kLine sets *line and
-  // *consume (bytes to skip, newline included); kOversize: the line is
-  // longer than max_line; kNone: no complete line yet.
-  enum class LineKind { kNone, kLine, kOversize };
-  LineKind NextLine(const Conn* c, size_t pos, absl::string_view* line,
-                    size_t* consume) const;
+  // Collects c's lines into batch_; false if it may hand over none.
+  bool Collect(Conn* c);
+  // Calls the handler (either form) on batch_: sets each segment's `took`
+  // and records failures_.
+  void HandOver();
+  void HandOverLines();
+  // Settles one segment after HandOver; false if `c` was closed.
+  bool Settle(const Segment& seg, size_t* failure);
   // Answers an oversize line of `c` and closes it after the reply.
   void RejectOversize(Conn* c);
-  // Reserves the next reply slot of `c`; returns its sequence number.
-  uint64_t AddSlot(Conn* c);
   // Whether `c` may hand over requests now (pipelining and output limits,
   // server-wide high-water mark - which it then waits on).
   bool InputAllowed(Conn* c);
-  // The handler said Full: stop reading `c`, retry later.
+  // The handler did not take c's next line: stop reading `c`, retry later.
   void Park(Conn* c);
-  void Dispatch(Conn* c, absl::string_view line);
   // Server-made reply for the next slot of `c`.
   void ReplyNow(Conn* c, std::string reply, bool close_after);
   void Complete(Conn* c, uint64_t seq, absl::string_view reply,
@@ -382,59 +457,63 @@ class TcpServer {
   // Writes what the socket takes; false if the connection was closed.
   bool TryWrite(Conn* c);
   void UpdateInterest(Conn* c);
-  bool WantsRead(const Conn* c) const;
+  // Whether `c` may be read now; a connection held back only by the memory
+  // budget joins the memory waiters.
+  bool WantsRead(Conn* c);
+  // Counts c's bytes again (memory budget, Stats).
+  void Reaccount(Conn* c);
+  void PublishMemory();
+  void WaitForMemory(Conn* c);
+  void WakeMemoryWaiters();
   // Closes `c` if it has nothing left to do.
   void MaybeFinish(Conn* c);
+  // After input or a retry: updates c's interest and closes it when done.
+  void Settled(Conn* c);
   void BeginLinger(Conn* c);
   void CloseConnection(Conn* c);
-  // Moves `c` to the most recently active end of the idle list.
+  // Records activity of `c` (idle tracking).
   void Touch(Conn* c);
-  // Takes `c` off the idle list (no-op if it is not on it).
-  void LruRemove(Conn* c);
-  void ArmIdleTimer();
-  void OnIdleTimer();
+  // `c` was inactive for idle_timeout.
+  void OnIdle(Conn* c);
   void RetryParked();
   void ResumeGlobal();
   void CheckShutdownDone();
-  Responder MakeResponder(Conn* c, uint64_t seq);
+  // The live connection with this id, or nullptr.
+  Conn* Find(uint64_t id);
 
   EventLoop* loop_;
   Options options_;
   Handler handler_;
   BatchHandler batch_handler_;  // Set instead of handler_.
   // DispatchBatch's scratch: the requests, where each line ends in its
-  // connection's input, and each connection's part of the batch.
+  // connection's pending input, each connection's part of the batch, and
+  // the requests the handler took but failed.
   std::vector<Request> batch_;
   std::vector<size_t> batch_ends_;
-  struct Segment {
-    Conn* c;
-    size_t begin, end;  // Its requests: batch_[begin, end).
-    LineKind kind;      // What stopped its collection.
-  };
   std::vector<Segment> segments_;
+  std::vector<Failure> failures_;
   std::vector<uint64_t> input_ready_;  // Conns with input to dispatch.
   bool dispatch_armed_ = false;
   Handle dispatch_handle_;
   std::vector<Conn*> touched_;      // Connections of the completion batch.
   internal::ServerShared* shared_;  // One reference, released by ~TcpServer.
   Stats stats_;
-  std::vector<Socket> listeners_;
-  bool accepting_ = false;
-  Handle accept_resume_timer_;
-  Fd reserve_fd_;
-  int port_ = 0;
+  std::unique_ptr<internal::Acceptor> acceptor_;
+  std::unique_ptr<internal::IdleTracker> idle_;
+  std::unique_ptr<internal::MemoryBudget> memory_;
+  // Connections paused by the memory budget; retried (all) once the
+  // budget's level fell to memory_wake_below_.
+  std::vector<uint64_t> memory_waiters_;
+  int64_t memory_wake_below_ = 0;
+  bool memory_wake_armed_ = false;
+  Handle memory_wake_handle_;
 
   uint64_t next_conn_id_ = 1;
   // Closed connections, freed at the next entry from the loop (a callback of
   // the connection may still be on the stack when it closes).
   std::vector<std::unique_ptr<Conn>> dead_;
-  std::vector<char> scratch_;
+  std::vector<char> scratch_;  // Shared read buffer.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  // Idle order: least recently active first (intrusive list).
-  Conn* lru_head_ = nullptr;
-  Conn* lru_tail_ = nullptr;
-  Handle idle_timer_;
-  bool idle_armed_ = false;
 
   size_t pending_ = 0;  // Requests handed to the handler, not yet replied.
   bool global_paused_ = false;

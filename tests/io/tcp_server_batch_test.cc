@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -154,8 +156,7 @@ TEST(TcpServerBatchTest, ThrowingHandlerAnswersTheRestErrInternal) {
   EXPECT_EQ(c.ReadLine(), "first");
   // "y" came in the same batch, or later alone (then it is "first" too).
   const std::string second = c.ReadLine();
-  EXPECT_TRUE(second == "ERR internal error" || second == "first")
-      << second;
+  EXPECT_TRUE(second == "ERR internal error" || second == "first") << second;
   c.Send("z\n");  // The connection stays usable.
   EXPECT_EQ(c.ReadLine(), "first");
 }
@@ -248,6 +249,47 @@ TEST(TcpServerBatchTest, ReplyBatchSpansServers) {
   }  // Flushed by the destructor.
   EXPECT_EQ(c1.ReadLine(), "to one");
   EXPECT_EQ(c2.ReadLine(), "to two");
+}
+
+}  // namespace
+}  // namespace spindle::io
+
+namespace spindle::io {
+namespace {
+
+// A connection's requests may be refused on their own: the handler keeps
+// refusing connection A's lines (leaving their responders valid) while it
+// takes B's, whether or not they share a batch; A's lines are offered again
+// later and answered in order once the handler takes them.
+TEST(TcpServerBatchTest, OneConnectionRefusedAloneOthersServed) {
+  std::atomic<bool> open{false};
+  BatchServer f({}, [&open](absl::Span<Request> b) -> size_t {
+    bool refusing = false;
+    uint64_t refused_conn = 0;
+    for (Request& r : b) {
+      const uint64_t conn = r.responder.connection_id();
+      if (refusing && conn == refused_conn) continue;  // The suffix.
+      refusing = false;
+      if (absl::StartsWith(r.line, "wait") &&
+          !open.load(std::memory_order_acquire)) {
+        refusing = true;
+        refused_conn = conn;
+        continue;
+      }
+      r.responder.Reply(std::string(r.line));
+    }
+    return b.size();
+  });
+  ASSERT_OK(f.start());
+  Client a(f.port());
+  Client b(f.port());
+  a.Send("wait1\nwait2\n");
+  b.Send("b1\nb2\n");
+  EXPECT_EQ(b.ReadLine(), "b1");
+  EXPECT_EQ(b.ReadLine(), "b2");
+  open.store(true, std::memory_order_release);
+  EXPECT_EQ(a.ReadLine(), "wait1");
+  EXPECT_EQ(a.ReadLine(), "wait2");
 }
 
 }  // namespace

@@ -153,6 +153,23 @@ TEST(TcpServerTest, HandlerErrorRepliesErrAndConnectionStaysUsable) {
   EXPECT_EQ(c.ReadLine(), "fine");
 }
 
+TEST(TcpServerTest, HandlerErrorsBeyondThePipelineLimitAreAllAnswered) {
+  // The server answers failed requests itself; those answers free pipeline
+  // slots, so lines already buffered behind the limit must go on without
+  // waiting for more input.
+  TcpServer::Options o;
+  o.max_pipelined = 2;
+  ServerFixture f(o, [](absl::string_view line, Responder&) {
+    return absl::InvalidArgumentError(absl::StrCat("no ", line));
+  });
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("1\n2\n3\n4\n5\n");  // One write: buffered together.
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_EQ(c.ReadLine(), absl::StrCat("ERR no ", i));
+  EXPECT_EQ(f.stats().errors.load(), 5);
+}
+
 TEST(TcpServerTest, QuitReplyClosesAndDropsLaterRequests) {
   ServerFixture f({}, [](absl::string_view line, Responder& r) {
     r.Reply(line == "QUIT" ? "BYE" : std::string(line), line == "QUIT");
@@ -218,6 +235,76 @@ TEST(TcpServerTest, IdleTimeoutDropsSlowlorisButNotBusyConnections) {
   gate.Notify();
   EXPECT_EQ(busy.ReadLine(), "held");  // Its job in flight kept it open.
   EXPECT_GE(f.stats().idle_closed.load(), 1);
+  f.StopLoop();
+}
+
+TEST(TcpServerTest, LineRefusedByAFullHandlerIsNotIdle) {
+  // The handler refuses (IsFull) for three idle timeouts, timed by a loop
+  // timer; the connection waits on the server, not idling, so its request
+  // is answered when the handler takes it.
+  TcpServer::Options o;
+  o.idle_timeout = absl::Milliseconds(200);
+  o.full_retry_delay = absl::Milliseconds(20);
+  bool released = false;  // Loop thread only.
+  int refusals = 0;
+  MonotonicTime first_refusal;
+  absl::Duration waited;
+  ServerFixture* fixture = nullptr;
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    if (!released) {
+      if (refusals++ == 0) {
+        first_refusal = fixture->loop().Time();
+        fixture->loop().CallLater(3 * o.idle_timeout, [&] { released = true; });
+      }
+      return FullError("queue full");
+    }
+    waited = fixture->loop().Time() - first_refusal;
+    r.Reply(absl::StrCat("OK ", line));
+    return absl::OkStatus();
+  });
+  fixture = &f;
+  ASSERT_OK(f.start());
+  Client c(f.port());
+  c.Send("wait for me\n");
+  EXPECT_EQ(c.ReadLine(), "OK wait for me");
+  f.OnLoop([&] {
+    EXPECT_GT(refusals, 1);
+    EXPECT_GE(waited, 3 * o.idle_timeout);  // It did wait past the timeout.
+  });
+  EXPECT_EQ(f.stats().idle_closed.load(), 0);
+}
+
+TEST(TcpServerTest, ConnectionHeldByPendingHighWaterIsNotIdle) {
+  // One request in flight fills the server (pending_high_water = 1) for
+  // three idle timeouts; another connection's request waits on the server
+  // meanwhile and must be answered, not timed out.
+  TcpServer::Options o;
+  o.idle_timeout = absl::Milliseconds(200);
+  o.pending_high_water = 1;
+  o.pending_low_water = 0;
+  ServerFixture* fixture = nullptr;
+  absl::Notification holding;
+  ServerFixture f(o, [&](absl::string_view line, Responder& r) {
+    if (line == "hold") {
+      fixture->loop().CallLater(
+          3 * o.idle_timeout,
+          [r = std::move(r)]() mutable { r.Reply("held"); });
+      holding.Notify();
+    } else {
+      r.Reply(absl::StrCat("OK ", line));
+    }
+    return absl::OkStatus();
+  });
+  fixture = &f;
+  ASSERT_OK(f.start());
+  Client a(f.port());
+  a.Send("hold\n");
+  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(kBound));
+  Client b(f.port());
+  b.Send("x\n");
+  EXPECT_EQ(b.ReadLine(), "OK x");
+  EXPECT_EQ(a.ReadLine(), "held");
+  EXPECT_EQ(f.stats().idle_closed.load(), 0);
   f.StopLoop();
 }
 
@@ -446,11 +533,99 @@ TEST(TcpServerTest, ListensOnIpv6Loopback) {
   EXPECT_EQ(*got, "OK v6\n");
 }
 
-TEST(TcpServerTest, BadAddressIsInvalidArgument) {
+// A server on its own loop, not running: Start's errors need no loop.
+struct Unstarted {
+  explicit Unstarted(TcpServer::Options o)
+      : loop(*EventLoop::Create()), server(loop.get(), std::move(o), Echo()) {}
+  std::unique_ptr<EventLoop> loop;
+  TcpServer server;
+};
+
+// A port nobody listens on now (there is a small window for another
+// process to take it).
+int FreePort() {
+  auto l = ListenTcp("127.0.0.1", 0);
+  EXPECT_TRUE(l.ok()) << l.status();
+  return l.ok() ? *l->LocalPort() : 0;
+}
+
+TEST(TcpServerTest, StartResolvesHostNamesLikePythonBind) {
+  // ("localhost", port) binds the loopback address, as Python's bind does.
   TcpServer::Options o;
-  o.hosts = {"not-an-address"};
+  o.hosts = {"localhost"};
   ServerFixture f(o, Echo());
-  EXPECT_TRUE(absl::IsInvalidArgument(f.start())) << f.start();
+  ASSERT_OK(f.start());
+  Client c(f.port(), "127.0.0.1");
+  c.Send("by name\n");
+  EXPECT_EQ(c.ReadLine(), "OK by name");
+}
+
+TEST(TcpServerTest, StartNamesAHostItCannotResolve) {
+  TcpServer::Options o;
+  o.hosts = {"nonsense.invalid"};
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  // kNotFound; kUnavailable only where no resolver answers at all.
+  EXPECT_TRUE(absl::IsNotFound(s) || absl::IsUnavailable(s)) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "\"nonsense.invalid\"")) << s;
+}
+
+TEST(TcpServerTest, StartRejectsAPortOutOfRange) {
+  for (int port : {70000, 65536, -1}) {
+    TcpServer::Options o;
+    o.port = port;
+    Unstarted u(o);
+    const absl::Status s = u.server.Start();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), absl::StrCat("port ", port)))
+        << s;
+  }
+}
+
+TEST(TcpServerTest, StartOnAnAddressOfAnotherHostSaysSo) {
+  TcpServer::Options o;
+  o.hosts = {"1.2.3.4"};
+  o.port = FreePort();
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  if (s.ok()) GTEST_SKIP() << "this host may bind non-local addresses";
+  EXPECT_FALSE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_TRUE(absl::StrContains(
+      s.message(),
+      absl::StrCat("cannot assign requested address 1.2.3.4:", o.port)))
+      << s;
+}
+
+TEST(TcpServerTest, AddressInUseFailsCleanlyAndStartMayBeRetried) {
+  auto blocker = ListenTcp("127.0.0.1", 0);
+  ASSERT_OK(blocker.status());
+  TcpServer::Options o;
+  o.port = *blocker->LocalPort();
+  Unstarted u(o);
+  const absl::Status s = u.server.Start();
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_TRUE(absl::StrContains(
+      s.message(), absl::StrCat("address already in use: 127.0.0.1:", o.port)))
+      << s;
+  // Once the address is free, the same server starts.
+  ASSERT_OK(blocker->Close());
+  ASSERT_OK(u.server.Start());
+  EXPECT_EQ(u.server.port(), o.port);
+  EXPECT_OK(ConnectTcp("127.0.0.1", o.port).status());  // Listening.
+  EXPECT_TRUE(absl::IsFailedPrecondition(u.server.Start()));
+}
+
+TEST(TcpServerTest, FailedStartLeavesNothingListening) {
+  // The first host binds, the second fails: the first is closed again.
+  TcpServer::Options o;
+  o.hosts = {"127.0.0.1", "nonsense.invalid"};
+  o.port = FreePort();
+  {
+    Unstarted u(o);
+    EXPECT_FALSE(u.server.Start().ok());
+    EXPECT_FALSE(ConnectTcp("127.0.0.1", o.port).ok());
+  }  // And the failed server is destroyed cleanly.
 }
 
 TEST(TcpServerTest, ReusePortLetsTwoServersShareAPort) {

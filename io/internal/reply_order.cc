@@ -1,0 +1,82 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/internal/reply_order.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace spindle::io::internal {
+namespace {
+
+// A scheduled drain's reference, released when the callback is destroyed
+// (after running, or dropped by a closed loop).
+class DrainRef {
+ public:
+  explicit DrainRef(ServerShared* s) : s_(s) { s_->Acquire(1); }
+  DrainRef(DrainRef&& other) noexcept : s_(other.s_) { other.s_ = nullptr; }
+  DrainRef& operator=(DrainRef&&) = delete;
+  ~DrainRef() {
+    if (s_ != nullptr) s_->Release(1);
+  }
+  ServerShared* get() const { return s_; }
+
+ private:
+  ServerShared* s_;
+};
+
+}  // namespace
+
+void ServerShared::Detach() {
+  absl::MutexLock l(&mu);
+  attached = false;
+  inbox.clear();
+  inbox_text.clear();
+}
+
+void ServerShared::Deliver(ServerShared* self, absl::string_view text,
+                           absl::Span<const ReplyRef> refs) {
+  if (refs.empty()) return;
+  {
+    absl::MutexLock l(&self->mu);
+    if (self->attached) {
+      const bool post = self->inbox.empty();
+      self->inbox_text.append(text.data(), text.size());
+      self->inbox.insert(self->inbox.end(), refs.begin(), refs.end());
+      if (post) {  // Otherwise a drain is already scheduled.
+        EventLoop* loop = self->loop;
+        auto drain = [ref = DrainRef(self)] { Drain(ref.get()); };
+        if (loop->InLoopThread()) {
+          loop->CallSoon(std::move(drain));
+        } else {
+          loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+        }
+      }
+    }
+  }
+  self->Release(static_cast<int64_t>(refs.size()));
+}
+
+void ServerShared::Drain(ServerShared* self) {
+  bool attached;
+  {
+    absl::MutexLock l(&self->mu);
+    self->drain_text.swap(self->inbox_text);
+    self->drain_refs.swap(self->inbox);
+    attached = self->attached;
+  }
+  // Detach runs on this thread too: `apply` is not called after it.
+  if (attached) self->apply(self->drain_text, self->drain_refs);
+  self->drain_text.clear();
+  self->drain_refs.clear();
+}
+
+void ReplyOrder::Grow() {
+  std::vector<Slot> bigger(std::max<size_t>(8, 2 * buf_.size()));
+  for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+  buf_.swap(bigger);
+  head_ = 0;
+  mask_ = buf_.size() - 1;
+}
+
+}  // namespace spindle::io::internal

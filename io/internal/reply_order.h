@@ -1,0 +1,190 @@
+// Copyright 2026 The spindle Authors.
+//
+// Reply ordering and batching for TcpServer:
+//  * ServerShared: what Responders and ReplyBatches share with their
+//    server - the inbox through which replies made on any thread reach the
+//    loop thread, one wake-up per batch.
+//  * ReplyOrder: one connection's reply slots, so that replies go out in
+//    request order whatever order they are made in.
+//
+// Private to //io.
+
+#ifndef SPINDLE_IO_INTERNAL_REPLY_ORDER_H_
+#define SPINDLE_IO_INTERNAL_REPLY_ORDER_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "spindle/io/event_loop.h"
+
+namespace spindle::io::internal {
+
+// One reply in flight to the loop: its text is `len` bytes of a shared
+// buffer.
+struct ReplyRef {
+  uint64_t conn_id;
+  uint64_t seq;
+  uint32_t len;
+  bool close_after;
+};
+
+// What Responders share with their server: the inbox of replies made on
+// other threads (their texts back to back in inbox_text), and whether the
+// server still exists.
+//
+// Lifetime: reference-counted by hand, so that handing a Responder from the
+// loop to a worker costs no atomic operation per request. The server holds
+// one reference; every armed Responder one (taken in bulk by the loop
+// thread, Acquire); every scheduled drain one. Replies release theirs in
+// bulk after delivery (one atomic per batch). The last release deletes.
+struct ServerShared {
+  using ApplyFn = absl::AnyInvocable<void(absl::string_view text,
+                                          absl::Span<const ReplyRef> refs)>;
+
+  // `apply` runs on the loop thread with each batch of replies while the
+  // server is attached.
+  ServerShared(EventLoop* loop, ApplyFn apply)
+      : loop(loop), apply(std::move(apply)) {}
+
+  void Acquire(int64_t n) { refs.fetch_add(n, std::memory_order_relaxed); }
+  void Release(int64_t n) {
+    if (refs.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+  }
+
+  // Loop thread, from the server's destructor: later replies are discarded.
+  void Detach();
+
+  // Any thread: queues replies for the loop; the call that makes the inbox
+  // non-empty schedules the drain (one wake-up per batch of replies). Then
+  // releases the references of the `refs.size()` responders answered.
+  static void Deliver(ServerShared* self, absl::string_view text,
+                      absl::Span<const ReplyRef> refs);
+
+  std::atomic<int64_t> refs{1};  // The server's.
+  EventLoop* const loop;
+
+ private:
+  // Loop thread: hands the inbox to the server.
+  static void Drain(ServerShared* self);
+
+  absl::Mutex mu;
+  bool attached ABSL_GUARDED_BY(mu) = true;
+  std::string inbox_text ABSL_GUARDED_BY(mu);
+  std::vector<ReplyRef> inbox ABSL_GUARDED_BY(mu);
+  // Loop thread only: the server's entry point (not called once detached),
+  // and the batch being applied, swapped with the inbox so that both keep
+  // their capacity (no allocation per batch).
+  ApplyFn apply;
+  std::string drain_text;
+  std::vector<ReplyRef> drain_refs;
+};
+
+// The reply slot of one request.
+struct Slot {
+  bool done = false;
+  bool close_after = false;
+  std::string reply;
+  // Bytes counted for it (the memory budget): its request line's until the
+  // reply comes, then the reply's (with its newline).
+  size_t reserved = 0;
+};
+
+// The reply slots of one connection, in request order: slot i answers
+// request base_seq() + i. A FIFO ring that reuses its entries (and their
+// strings' capacity), so a request costs no allocation.
+class ReplyOrder {
+ public:
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  uint64_t base_seq() const { return base_seq_; }
+  uint64_t next_seq() const { return base_seq_ + size_; }
+
+  // Bytes reserved by all slots (see Slot::reserved).
+  size_t reserved() const { return reserved_; }
+
+  // Reserves the slot of the next request, counting `line_bytes` for it;
+  // returns its sequence number.
+  uint64_t Add(size_t line_bytes) {
+    if (size_ == buf_.size()) Grow();
+    ++size_;
+    Slot& s = (*this)[size_ - 1];
+    s.reserved = line_bytes;
+    reserved_ += line_bytes;
+    return next_seq() - 1;
+  }
+  // Appends a slot answered already (a reply made by the server).
+  void AddDone(std::string reply, bool close_after) {
+    Answer(Find(Add(0)), reply, close_after);
+  }
+  // Stores the reply of `s` until the replies before it are out.
+  void Answer(Slot* s, absl::string_view reply, bool close_after) {
+    s->done = true;
+    s->close_after = close_after;
+    s->reply.assign(reply.data(), reply.size());
+    reserved_ += reply.size() + 1 - s->reserved;
+    s->reserved = reply.size() + 1;
+  }
+  // Gives back the last `n` slots (requests not taken after all).
+  void RemoveLast(size_t n) {
+    for (; n > 0; --n) Reset((*this)[--size_]);
+  }
+  // The slot of request `seq`, or nullptr when it is gone (answered, or
+  // dropped after a closing reply).
+  Slot* Find(uint64_t seq) {
+    if (seq < base_seq_ || seq - base_seq_ >= size_) return nullptr;
+    return &(*this)[seq - base_seq_];
+  }
+  Slot& front() { return buf_[head_]; }
+  void PopFront() {
+    Reset(front());
+    head_ = (head_ + 1) & mask_;
+    --size_;
+    ++base_seq_;
+  }
+  // Drops every slot: their replies, when they come, are ignored.
+  void DropAll() {
+    base_seq_ += size_;
+    RemoveAll();
+  }
+
+ private:
+  Slot& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }
+  void RemoveAll() {
+    while (size_ > 0) Reset((*this)[--size_]);
+  }
+  void Reset(Slot& s) {
+    reserved_ -= s.reserved;
+    s.reserved = 0;
+    s.done = false;
+    s.close_after = false;
+    // Keep a small string's capacity for the next request, not a big one's.
+    if (s.reply.capacity() > kKeepCapacity) {
+      std::string().swap(s.reply);
+    } else {
+      s.reply.clear();
+    }
+  }
+  static constexpr size_t kKeepCapacity = 1024;
+  void Grow();
+
+  std::vector<Slot> buf_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+  uint64_t base_seq_ = 0;
+  size_t reserved_ = 0;
+};
+
+}  // namespace spindle::io::internal
+
+#endif  // SPINDLE_IO_INTERNAL_REPLY_ORDER_H_
