@@ -158,7 +158,10 @@ class JobServer {
 
   // The loop thread, first: STATS at once; SLEEP as a timer on the loop.
   std::optional<Answer> OnLoop(Request& r) {
-    const std::optional<Parsed> p = Parse(r.line());
+    const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
+    if (line.empty() || absl::ascii_toupper(line[0]) != 'S')
+      return std::nullopt;
+    const std::optional<Parsed> p = Parse(line);
     if (!p || (p->cmd != kStats && p->cmd != kSleep)) return std::nullopt;
     if (p->cmd == kStats) return Stats();
     int64_t ms = 0;

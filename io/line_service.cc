@@ -309,14 +309,6 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
     refused = false;
     const uint64_t key = LaneKey(static_cast<uint32_t>(index), conn);
     if (loop_handler_ != nullptr) {
-      // The connection's lines before this one must be taken before this
-      // one may be answered (per connection, what is refused is a suffix).
-      if (!l.offers.empty() && l.offers.back().key == key &&
-          !FlushOffers(l, batch)) {
-        refused = true;
-        refused_conn = conn;
-        continue;
-      }
       Request r(req.line, &req.responder, now, l.loop.get(), index);
       std::optional<Answer> answer;
       try {
@@ -332,16 +324,20 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
         if (answer->kind_ == Answer::Kind::kBusy) {
           refused = true;
           refused_conn = conn;
-        } else if (req.responder.valid() ||
-                   answer->kind_ == Answer::Kind::kLater) {
-          Deliver(*std::move(answer), req.responder, nullptr);
+          continue;
+        }
+        Deliver(*std::move(answer), req.responder, nullptr);
+        // This line is taken, so the connection's lines before it must be
+        // too (what a connection leaves untaken is a suffix).
+        if (!l.offers.empty() && l.offers.back().key == key) {
+          l.offers.back().must_take = l.jobs.size() - l.offers.back().taken;
         }
         continue;
       }
     }
     if (l.offers.empty() || l.offers.back().key != key) {
       // `taken` holds the offer's first job until FlushOffers.
-      l.offers.push_back(RequestLanes::Offer{key, {}, l.jobs.size()});
+      l.offers.push_back(RequestLanes::Offer{key, {}, l.jobs.size(), 0});
     }
     l.jobs.push_back(Job{internal::LineBuf(req.line), std::move(req.responder),
                          now, key, static_cast<uint32_t>(index)});
@@ -484,7 +480,6 @@ void LineService::WorkerMain() {
           replies.Add(job.responder, "ERR internal error");
       }
       ++answered;
-      running_.fetch_sub(1, std::memory_order_relaxed);
       const int64_t now = absl::GetCurrentTimeNanos();
       const bool slow = now - started > kSlowNs;
       while (ticket_left == 0 && ticket + 1 < tickets.size()) {
@@ -502,19 +497,19 @@ void LineService::WorkerMain() {
     }
     replies.Flush();
     shared_->answered.fetch_add(answered, std::memory_order_relaxed);
+    running_.fetch_sub(static_cast<int64_t>(jobs.size()),
+                       std::memory_order_relaxed);
     if (done < jobs.size()) {
-      running_.fetch_sub(static_cast<int64_t>(jobs.size() - done),
-                         std::memory_order_relaxed);
       dropped_.fetch_add(static_cast<int64_t>(lanes_->GiveBack(
                              absl::MakeSpan(jobs).subspan(done), tickets)),
                          std::memory_order_relaxed);
-    } else {
-      lanes_->Finish(tickets);
+      tickets.clear();
     }
+    // Otherwise the next Take finishes `tickets` under its own lock.
     busy_.fetch_sub(1, std::memory_order_relaxed);
     jobs.clear();
-    tickets.clear();
   }
+  lanes_->Finish(tickets);  // Normally finished by the last Take already.
   if (workers_running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     // The last worker out: loop 0 finishes the shutdown.
     loops_[0]

@@ -284,7 +284,7 @@ class LineService {
                                   // connection's loop (queued, running,
                                   // in a worker's batch, or asynchronous).
     int64_t queued = 0;           // Accepted, not yet taken by a worker.
-    int64_t running = 0;          // Taken by a worker, not yet answered.
+    int64_t running = 0;          // In workers' batches now.
     int64_t busy_workers = 0;     // Workers running requests now.
     int64_t answered = 0;         // Answered by workers (incl. async).
     int64_t internal_errors = 0;  // Handler exceptions.

@@ -81,13 +81,17 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
   const size_t ready_before = ring_size_;
   for (Offer& o : offers) {
     o.taken = 0;
-    if (o.jobs.empty() || held_ >= options_.capacity) continue;
+    if (o.jobs.empty() || (held_ >= options_.capacity && o.must_take == 0)) {
+      continue;
+    }
     Lane* lane = LaneFor(o.key);
     const size_t lane_room = lane->size() < options_.max_queued
                                  ? options_.max_queued - lane->size()
                                  : 0;
-    const size_t n =
-        std::min({o.jobs.size(), lane_room, options_.capacity - held_});
+    const size_t room =
+        held_ < options_.capacity ? options_.capacity - held_ : 0;
+    const size_t n = std::min(o.jobs.size(),
+                              std::max(o.must_take, std::min(lane_room, room)));
     if (lane->head > 0 && lane->head == lane->jobs.size()) {
       lane->jobs.clear();
       lane->head = 0;
@@ -108,6 +112,10 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
 bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
                         std::vector<Ticket>* tickets) {
   absl::MutexLock lock(&mu_);
+  if (!tickets->empty()) {
+    FinishLocked(*tickets);
+    tickets->clear();
+  }
   while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
     ++waiting_;
     cv_.Wait(&mu_);
@@ -147,11 +155,18 @@ bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
 }
 
 void RequestLanes::MarkSlow(const Ticket& t, bool slow) {
-  t.lane->slow.store(slow, std::memory_order_relaxed);
+  // Written only on a change: the flag's cache line stays shared.
+  if (t.lane->slow.load(std::memory_order_relaxed) != slow) {
+    t.lane->slow.store(slow, std::memory_order_relaxed);
+  }
 }
 
 void RequestLanes::Finish(absl::Span<const Ticket> tickets) {
   absl::MutexLock lock(&mu_);
+  FinishLocked(tickets);
+}
+
+void RequestLanes::FinishLocked(absl::Span<const Ticket> tickets) {
   const size_t ready_before = ring_size_;
   for (const Ticket& t : tickets) {
     --t.lane->running;

@@ -95,6 +95,10 @@ class RequestLanes {
     uint64_t key;          // The connection (unique across loops).
     absl::Span<Job> jobs;  // Taken ones are moved from.
     size_t taken = 0;      // Set by OfferMany.
+    // The first `must_take` jobs are taken even beyond max_queued and
+    // capacity (a later request of the connection was answered already, so
+    // these cannot be refused); unless closed.
+    size_t must_take = 0;
   };
   struct Lane;
   // What a worker took from one lane (for Finish/GiveBack/MarkSlow). The
@@ -110,15 +114,17 @@ class RequestLanes {
   ~RequestLanes();
 
   // Front end: takes a prefix of each offer's jobs (as many as its lane's
-  // max_queued and the capacity allow; none once closed) and sets `taken`.
-  // Never blocks. Returns the total taken.
+  // max_queued and the capacity allow, and at least `must_take`; none once
+  // closed) and sets `taken`. Never blocks. Returns the total taken.
   size_t OfferMany(absl::Span<Offer> offers);
 
   // Worker: waits until some lane has requests it may take (or until
   // closed), then appends up to `max_jobs` requests to `jobs` - round-robin
   // over the ready lanes, at most `quantum` per lane - and one Ticket per
-  // lane to `tickets`. Returns false once closed and (for Close(drop)) or
-  // empty: the worker should exit.
+  // lane to `tickets`. Tickets already in `tickets` (the worker's previous
+  // batch) are finished first, under the same lock (see Finish), then
+  // cleared. Returns false once closed and (for Close(drop)) or empty: the
+  // worker should exit.
   bool Take(size_t max_jobs, std::vector<Job>* jobs,
             std::vector<Ticket>* tickets);
   // Worker: records whether the last request run from `t`'s lane was slow.
@@ -161,6 +167,8 @@ class RequestLanes {
 
  private:
   Lane* LaneFor(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(absl::Span<const Ticket> tickets)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts `lane` on the ring if it has jobs and may run; frees it if it is
   // empty and unused.
   void Settle(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
