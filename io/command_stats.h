@@ -1,0 +1,87 @@
+// Copyright 2026 The spindle Authors.
+//
+// -----------------------------------------------------------------------------
+// File: command_stats.h
+// -----------------------------------------------------------------------------
+//
+// CommandStats: what a line-protocol service reports about its commands -
+// for each command of a fixed list, how many requests succeeded and failed
+// and their latency (LatencyHistogram, from when the request was read to
+// when it was answered).
+//
+//   spindle::io::CommandStats stats({"ECHO", "SLEEP"});
+//   stats.Record(0, absl::Now() - request.received(), /*ok=*/true);
+//   stats.Fields();  // " ECHO:n=1,p50=2us,p99=2us"
+//
+// Thread safety: Record and the readers may be called from any thread at
+// once (see LatencyHistogram); done()/failed() are relaxed snapshots.
+
+#ifndef SPINDLE_IO_COMMAND_STATS_H_
+#define SPINDLE_IO_COMMAND_STATS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "spindle/io/latency_histogram.h"
+
+namespace spindle::io {
+
+class CommandStats {
+ public:
+  explicit CommandStats(std::vector<std::string> names)
+      : names_(std::move(names)),
+        latency_(std::make_unique<LatencyHistogram[]>(names_.size())) {}
+
+  // A request of command `i` (an index into the names) was answered after
+  // `latency`; `ok`: successfully (not with an error).
+  void Record(size_t i, absl::Duration latency, bool ok) {
+    latency_[i].Record(latency);
+    (ok ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  // A request that named no command (counted as failed, no latency).
+  void RecordUnknown() { failed_.fetch_add(1, std::memory_order_relaxed); }
+
+  int64_t done() const { return done_.load(std::memory_order_relaxed); }
+  int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+
+  // For a STATS line: " NAME:n=N,p50=D,p99=D" for each command that has
+  // samples.
+  std::string Fields() const {
+    std::string out;
+    for (size_t i = 0; i < names_.size(); ++i) {
+      const LatencyHistogram& h = latency_[i];
+      if (h.count() == 0) continue;
+      absl::StrAppend(&out, " ", names_[i], ":n=", h.count(), ",p50=",
+                      LatencyHistogram::Format(h.Percentile(0.5)), ",p99=",
+                      LatencyHistogram::Format(h.Percentile(0.99)));
+    }
+    return out;
+  }
+  // For a report: "  NAME n=N p50=D p99=D p999=D\n" for each command that
+  // has samples.
+  std::string Lines() const {
+    std::string out;
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (latency_[i].count() == 0) continue;
+      absl::StrAppend(&out, "  ", names_[i], " ", latency_[i].Summary(), "\n");
+    }
+    return out;
+  }
+
+ private:
+  const std::vector<std::string> names_;
+  const std::unique_ptr<LatencyHistogram[]> latency_;
+  std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> failed_{0};
+};
+
+}  // namespace spindle::io
+
+#endif  // SPINDLE_IO_COMMAND_STATS_H_
