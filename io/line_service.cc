@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/io/internal/request_lanes.h"
 
@@ -86,6 +87,43 @@ class BlockSignals {
   sigset_t old_;
 };
 
+// The services started and not yet destroyed, stopped (with no grace) by
+// exit() before the pools are shut down: their workers wait for requests
+// and would otherwise hold exit() forever.
+struct ServiceRegistry {
+  absl::Mutex mu;
+  absl::flat_hash_set<LineService*> live ABSL_GUARDED_BY(mu);
+};
+spindle::internal::LeakedGlobal<ServiceRegistry> registry;
+
+bool StopServicesAtExit() {
+  ServiceRegistry& r = registry.Get();
+  absl::MutexLock lock(&r.mu);  // Destructors wait; so do new Starts.
+  for (LineService* s : r.live) s->Shutdown(absl::ZeroDuration());
+  for (LineService* s : r.live) s->Wait().IgnoreError();
+  const bool waited = !r.live.empty();
+  r.live.clear();
+  return waited;
+}
+
+// Called once started, without the service's lock (the exit step takes
+// the registry's lock, then the service's).
+void RegisterForExit(LineService* s) {
+  {
+    ServiceRegistry& r = registry.Get();
+    absl::MutexLock lock(&r.mu);
+    r.live.insert(s);
+  }
+  spindle::internal::SetExitStep(spindle::internal::ExitStep::kStopServices,
+                                 &StopServicesAtExit);
+}
+
+// A forked child's copy of a service has no threads: never stop it there.
+[[maybe_unused]] const bool kRegistryRenewedAtFork = [] {
+  pthread_atfork(nullptr, nullptr, [] { registry.Renew(); });
+  return true;
+}();
+
 // The second stop signal: the process ends at once, whatever it is doing.
 void ExitNow(int) {
   static const char kMsg[] = "second stop signal: exiting now\n";
@@ -130,13 +168,24 @@ LineService::LineService(Options options, Handler handler,
 }
 
 LineService::~LineService() {
+  {
+    ServiceRegistry& r = registry.Get();
+    absl::MutexLock lock(&r.mu);
+    r.live.erase(this);
+  }
   Shutdown(absl::ZeroDuration());
   Wait().IgnoreError();
 }
 
 absl::Status LineService::Start() {
-  absl::MutexLock lock(&mu_);
-  return StartLocked(/*route_signals=*/false);
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = StartLocked(/*route_signals=*/false); !s.ok()) {
+      return s;
+    }
+  }
+  RegisterForExit(this);
+  return absl::OkStatus();
 }
 
 absl::Status LineService::StartLocked(bool route_signals) {
@@ -256,6 +305,7 @@ absl::Status LineService::Run(absl::AnyInvocable<void()> on_started) {
         return s;
       }
     }
+    RegisterForExit(this);
     if (on_started != nullptr) on_started();
   }
   return Wait();

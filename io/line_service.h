@@ -107,6 +107,14 @@
 // the service down with no grace and waits for it to stop; it must not run
 // on one of the service's own threads.
 //
+// Exit and fork: exit() (or returning from main) while a service runs -
+// started and never destroyed, e.g. leaked - stops it first, with no grace
+// (connections closed, queued requests dropped, running handlers awaited),
+// before the thread pools are shut down (concurrency/internal/lifecycle.h),
+// so it never holds the process. A child forked while a service runs has a
+// copy of the object but none of its threads: it must not use or destroy it
+// (exit() in the child leaves it alone).
+//
 // Signals: the service's threads block SIGINT and SIGTERM, so that those
 // signals never interrupt a handler; Run() routes them (Options::
 // stop_signals) to the first loop. SIGPIPE is set to be ignored by Start()

@@ -40,10 +40,11 @@ inline uint64_t ForkGeneration() {
 
 // The steps of the exit pass, in the order they run.
 enum class ExitStep {
-  kShutdownPools = 0,  // Shut down and join every live ThreadPoolExecutor.
-  kJoinThreads = 1,    // Join every running non-daemon Thread.
+  kStopServices = 0,   // Stop every running io::LineService (no grace).
+  kShutdownPools = 1,  // Shut down and join every live ThreadPoolExecutor.
+  kJoinThreads = 2,    // Join every running non-daemon Thread.
 };
-inline constexpr int kExitSteps = 2;
+inline constexpr int kExitSteps = 3;
 
 // A process-global `T`, made on first use and never destroyed (daemon
 // threads may still use it while the process exits). `Renew()` replaces it
