@@ -73,12 +73,15 @@ std::string ErrorReply(const absl::Status& s) {
 // the mask) until destroyed.
 class BlockSignals {
  public:
-  explicit BlockSignals(const std::vector<int>& signals) {
+  // With `int_and_term`, SIGINT and SIGTERM too.
+  BlockSignals(const std::vector<int>& signals, bool int_and_term) {
     sigset_t set;
     sigemptyset(&set);
     for (int s : signals) sigaddset(&set, s);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    if (int_and_term) {
+      sigaddset(&set, SIGINT);
+      sigaddset(&set, SIGTERM);
+    }
     pthread_sigmask(SIG_BLOCK, &set, &old_);
   }
   ~BlockSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
@@ -123,6 +126,13 @@ void RegisterForExit(LineService* s) {
   pthread_atfork(nullptr, nullptr, [] { registry.Renew(); });
   return true;
 }();
+
+void UnblockSignals(const std::vector<int>& signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : signals) sigaddset(&set, s);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
 
 // The second stop signal: the process ends at once, whatever it is doing.
 void ExitNow(int) {
@@ -258,7 +268,7 @@ absl::Status LineService::StartLocked(bool route_signals) {
   }
 
   // Threads from here on: they start with the stop signals blocked.
-  BlockSignals blocked(o.stop_signals);
+  BlockSignals blocked(o.stop_signals, /*int_and_term=*/true);
   ThreadPoolExecutor* pool = o.executor;
   if (pool == nullptr) {
     own_pool_ =
@@ -282,7 +292,12 @@ absl::Status LineService::StartLocked(bool route_signals) {
   }
   for (int i = 0; i < o.loops; ++i) {
     Loop* l = loops_[i].get();
-    l->thread = std::thread([this, l] {
+    const bool takes_signals = route_signals && i == 0;
+    l->thread = std::thread([this, l, takes_signals] {
+      // The routed stop signals are delivered to this thread, blocked in
+      // its selector (not to a thread in a futex wait, where a sanitizer's
+      // deferred handler would never run).
+      if (takes_signals) UnblockSignals(options_.stop_signals);
       absl::Status s = l->loop->RunForever();
       if (!s.ok()) {
         absl::MutexLock lock(&mu_);
@@ -296,18 +311,17 @@ absl::Status LineService::StartLocked(bool route_signals) {
 }
 
 absl::Status LineService::Run(absl::AnyInvocable<void()> on_started) {
+  // Blocked here until the service has stopped: a stop signal goes to loop
+  // 0's thread (one that arrives while starting waits for it).
+  BlockSignals blocked(options_.stop_signals, /*int_and_term=*/false);
   {
-    // Signals that arrive while starting wait for their handler.
-    BlockSignals blocked(options_.stop_signals);
-    {
-      absl::MutexLock lock(&mu_);
-      if (absl::Status s = StartLocked(/*route_signals=*/true); !s.ok()) {
-        return s;
-      }
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = StartLocked(/*route_signals=*/true); !s.ok()) {
+      return s;
     }
-    RegisterForExit(this);
-    if (on_started != nullptr) on_started();
   }
+  RegisterForExit(this);
+  if (on_started != nullptr) on_started();
   return Wait();
 }
 

@@ -115,10 +115,12 @@
 // copy of the object but none of its threads: it must not use or destroy it
 // (exit() in the child leaves it alone).
 //
-// Signals: the service's threads block SIGINT and SIGTERM, so that those
-// signals never interrupt a handler; Run() routes them (Options::
-// stop_signals) to the first loop. SIGPIPE is set to be ignored by Start()
-// (a vanished client must be an error, not a process kill).
+// Signals: the service's threads block SIGINT and SIGTERM (and the
+// stop_signals), so those signals never interrupt a handler. Run() routes
+// the stop_signals to the first loop's thread, the only one that takes
+// them: the calling thread blocks them until Run returns. SIGPIPE is set to
+// be ignored by Start() (a vanished client must be an error, not a process
+// kill).
 
 #ifndef SPINDLE_IO_LINE_SERVICE_H_
 #define SPINDLE_IO_LINE_SERVICE_H_
