@@ -342,8 +342,9 @@ class LineService {
   // not taken whole.
   bool FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch);
   // Sends `answer` for `responder`'s request: through `replies` if given
-  // (a worker's batch), or at once; a future is answered when it completes.
-  void Deliver(Answer answer, Responder& responder, ReplyBatch* replies);
+  // (a worker's batch), or at once; a future is answered when it completes
+  // (and counted in Stats::answered then): returns false for it.
+  bool Deliver(Answer answer, Responder& responder, ReplyBatch* replies);
   void WorkerMain();
   // On loop 0's thread.
   void BeginShutdown(absl::Duration grace);
