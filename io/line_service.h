@@ -76,9 +76,12 @@
 // most max_running_per_connection workers, and another client's cheap
 // request is served by the others at once.
 //
-// Bounds: requests accepted and not yet taken by a worker: queue_size (per
-// connection: max_queued_per_connection); beyond them the front end stops
-// reading the connection (nothing is dropped). Memory: the TcpServer's
+// Bounds: requests accepted and not yet finished by a worker - waiting, or
+// in a worker's batch not yet done - queue_size (per connection:
+// max_queued_per_connection); beyond them the front end stops reading the
+// connection (nothing is dropped). Counting the batches means the requests
+// a worker hands back never overfill the queue: Stats::queued stays within
+// both bounds. Memory: the TcpServer's
 // memory_budget per loop. Requests in flight per connection:
 // server.max_pipelined.
 //
@@ -247,7 +250,8 @@ class LineService {
     // If set, the workers run as `workers` long-running tasks of this pool
     // (not owned; it must outlive the service and have room for them).
     ThreadPoolExecutor* executor = nullptr;
-    // Requests accepted and not yet taken by a worker, all connections.
+    // Requests accepted and not yet finished by a worker (waiting, or in a
+    // worker's unfinished batch), all connections.
     size_t queue_size = 1024;
     // Of those, at most this many of one connection. 0: max(64,
     // queue_size / 8), at most queue_size.

@@ -540,6 +540,47 @@ TEST(LineServiceTest, ShortGraceDropsUnstartedRequestsAndWaitsForRunning) {
   EXPECT_EQ(service->stats().dropped, 4);
 }
 
+TEST(LineServiceTest, ShutdownAnswersLinesNotHandedOverAsShuttingDown) {
+  Gate gate;
+  LineService::Options o = TestOptions(1);
+  o.queue_size = 1;  // r0 fills it (out in the worker's batch).
+  auto service = Started(o, [&](Request& r) -> Answer {
+    gate.Enter();
+    return Echo(r);
+  });
+  absl::Cleanup open_gate = [&] { gate.Open(); };
+  auto c = std::make_unique<Client>(service->port());
+  SendLines(*c, "r", 5);
+  ASSERT_TRUE(gate.WaitEntered(1));
+  service->Shutdown(kBound);
+  gate.Open();
+  EXPECT_EQ(c->ReadLine(), "echo:r0");
+  for (int i = 1; i < 5; ++i) {
+    EXPECT_EQ(c->ReadLine(), "ERR server shutting down");
+  }
+  EXPECT_EQ(c->ReadLine(), "<eof>");
+  c.reset();
+  EXPECT_OK(service->Wait());
+  EXPECT_EQ(gate.entered(), 1);
+  EXPECT_EQ(service->stats().dropped, 0);
+}
+
+TEST(LineServiceTest, PendingFutureIsCancelledAtTheGraceDeadline) {
+  Promises promises;
+  auto service = Started(TestOptions(1), [&](Request& r) -> Answer {
+    return promises.Make(r.line());
+  });
+  Client c(service->port());
+  c.Send("never\n");
+  ASSERT_TRUE(promises.WaitFor(1));
+  service->Shutdown(absl::Milliseconds(20));
+  EXPECT_EQ(c.ReadLine(), "<eof>");
+  EXPECT_OK(service->Wait());
+  EXPECT_TRUE(promises.future(0).cancelled());
+  // Its promise can no longer be set.
+  EXPECT_FALSE(promises.promise(0).SetValue("late").ok());
+}
+
 TEST(LineServiceTest, StartRejectsBadOptions) {
   LineService::Options o = TestOptions();
   o.server.port = 70000;
