@@ -36,7 +36,23 @@ struct ServiceShared {
   absl::Mutex mu;
   absl::flat_hash_set<FutureBase> pending ABSL_GUARDED_BY(mu);
   bool cancel_new ABSL_GUARDED_BY(mu) = false;  // Past the grace deadline.
+  // Worker tasks started and not yet returned. A worker's last step, after
+  // its last use of the service, so Wait() can tell when no worker runs
+  // service code any more (with a user's executor nothing joins them).
+  int workers_alive ABSL_GUARDED_BY(mu) = 0;
   std::string name;
+
+  void WorkerExited() {
+    absl::MutexLock lock(&mu);
+    --workers_alive;
+  }
+  void AwaitWorkersExited() {
+    absl::MutexLock lock(&mu);
+    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return workers_alive == 0;
+    };
+    mu.Await(absl::Condition(&none));
+  }
 
   void LogException(const char* where, const char* what) {
     // Internal details stay on the server (never sent to clients).
@@ -280,12 +296,24 @@ absl::Status LineService::StartLocked(bool route_signals) {
   servers_running_ = o.loops;
   workers_running_.store(o.workers, std::memory_order_relaxed);
   for (int i = 0; i < o.workers; ++i) {
-    absl::Status s = pool->Execute([this] { WorkerMain(); });
+    {
+      absl::MutexLock lock(&shared_->mu);
+      ++shared_->workers_alive;
+    }
+    // The task keeps `shared` alive for the worker's last step.
+    absl::Status s = pool->Execute([this, shared = shared_] {
+      WorkerMain();
+      shared->WorkerExited();
+    });
     if (!s.ok()) {
-      // The workers already started leave once the lanes close.
+      shared_->WorkerExited();  // This one never runs.
+      // The workers already started leave once the lanes close; loops_
+      // stays until they are gone (the last one posts to loop 0).
       workers_running_.fetch_sub(o.workers - i, std::memory_order_relaxed);
       lanes_->Close(/*drop=*/true);
+      shared_->AwaitWorkersExited();
       if (own_pool_ != nullptr) own_pool_->Shutdown(/*wait=*/true);
+      own_pool_.reset();
       loops_.clear();
       return s;
     }
@@ -349,7 +377,10 @@ absl::Status LineService::Wait() {
   for (auto& l : loops_) {
     if (l->thread.joinable()) l->thread.join();
   }
-  // Every worker has returned (OnWorkersDone): the pool is idle.
+  // The last worker posted OnWorkersDone and may still be inside loop 0's
+  // CallSoonThreadsafe: wait until every worker is past its last use of the
+  // service (a user's executor is not joined below).
+  shared_->AwaitWorkersExited();
   if (own_pool_ != nullptr) own_pool_->Shutdown(/*wait=*/true);
   absl::MutexLock lock(&mu_);
   done_ = true;
@@ -443,7 +474,7 @@ bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
 
 // --- answers -------------------------------------------------------------
 
-void LineService::Deliver(Answer answer, Responder& responder,
+bool LineService::Deliver(Answer answer, Responder& responder,
                           ReplyBatch* replies) {
   switch (answer.kind_) {
     case Answer::Kind::kReply:
@@ -454,7 +485,7 @@ void LineService::Deliver(Answer answer, Responder& responder,
       } else {
         responder.Reply(std::move(answer.text_), close);
       }
-      return;
+      return true;
     }
     case Answer::Kind::kBusy:
       if (replies != nullptr) {
@@ -462,7 +493,7 @@ void LineService::Deliver(Answer answer, Responder& responder,
       } else {
         responder.Reply("ERR server busy");
       }
-      return;
+      return true;
     case Answer::Kind::kLater:
       if (responder.valid()) {
         // Said "later" but kept the responder: nobody can answer it now.
@@ -471,7 +502,7 @@ void LineService::Deliver(Answer answer, Responder& responder,
                               "responder");
         responder.Reply("ERR internal error");
       }
-      return;
+      return true;
     case Answer::Kind::kFuture:
       break;
   }
@@ -479,7 +510,7 @@ void LineService::Deliver(Answer answer, Responder& responder,
   if (!future.valid()) {
     shared_->LogException("handler", "returned an invalid future");
     responder.Reply("ERR internal error");
-    return;
+    return true;
   }
   {
     absl::MutexLock lock(&shared_->mu);
@@ -510,6 +541,7 @@ void LineService::Deliver(Answer answer, Responder& responder,
     shared->answered.fetch_add(1, std::memory_order_relaxed);
     r.Reply(std::move(reply));
   });
+  return false;
 }
 
 // --- the workers ---------------------------------------------------------
@@ -533,7 +565,8 @@ void LineService::WorkerMain() {
       Request r(job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
       try {
-        Deliver(handler_(r), job.responder, &replies);
+        // A future is counted as answered by its callback.
+        if (!Deliver(handler_(r), job.responder, &replies)) --answered;
       } catch (const std::exception& e) {
         shared_->LogException("handler", e.what());
         if (job.responder.valid())
@@ -559,21 +592,24 @@ void LineService::WorkerMain() {
       }
       started = now;
     }
-    replies.Flush();
     shared_->answered.fetch_add(answered, std::memory_order_relaxed);
     running_.fetch_sub(static_cast<int64_t>(jobs.size()),
                        std::memory_order_relaxed);
+    // Finish (or hand back) before sending the replies: the lanes count a
+    // batch against their bounds until then, and the front end retries the
+    // connections it could not hand over as the replies arrive.
     if (done < jobs.size()) {
       dropped_.fetch_add(static_cast<int64_t>(lanes_->GiveBack(
                              absl::MakeSpan(jobs).subspan(done), tickets)),
                          std::memory_order_relaxed);
-      tickets.clear();
+    } else {
+      lanes_->Finish(tickets);
     }
-    // Otherwise the next Take finishes `tickets` under its own lock.
+    tickets.clear();
+    replies.Flush();
     busy_.fetch_sub(1, std::memory_order_relaxed);
     jobs.clear();
   }
-  lanes_->Finish(tickets);  // Normally finished by the last Take already.
   if (workers_running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     // The last worker out: loop 0 finishes the shutdown.
     loops_[0]
@@ -646,8 +682,9 @@ LineService::Stats LineService::stats() const {
       s.memory_budget +=
           static_cast<int64_t>(l->server->options().memory_budget);
     }
+    // Start() sets lanes_ under mu_.
+    s.queued = lanes_ != nullptr ? static_cast<int64_t>(lanes_->queued()) : 0;
   }
-  s.queued = lanes_ != nullptr ? static_cast<int64_t>(lanes_->queued()) : 0;
   s.running = running_.load(std::memory_order_relaxed);
   s.busy_workers = busy_.load(std::memory_order_relaxed);
   s.answered = shared_->answered.load(std::memory_order_relaxed);

@@ -76,9 +76,12 @@
 // most max_running_per_connection workers, and another client's cheap
 // request is served by the others at once.
 //
-// Bounds: requests accepted and not yet taken by a worker: queue_size (per
-// connection: max_queued_per_connection); beyond them the front end stops
-// reading the connection (nothing is dropped). Memory: the TcpServer's
+// Bounds: requests accepted and not yet finished by a worker - waiting, or
+// in a worker's batch not yet done - queue_size (per connection:
+// max_queued_per_connection); beyond them the front end stops reading the
+// connection (nothing is dropped). Counting the batches means the requests
+// a worker hands back never overfill the queue: Stats::queued stays within
+// both bounds. Memory: the TcpServer's
 // memory_budget per loop. Requests in flight per connection:
 // server.max_pipelined.
 //
@@ -257,7 +260,8 @@ class LineService {
     // If set, the workers run as `workers` long-running tasks of this pool
     // (not owned; it must outlive the service and have room for them).
     ThreadPoolExecutor* executor = nullptr;
-    // Requests accepted and not yet taken by a worker, all connections.
+    // Requests accepted and not yet finished by a worker (waiting, or in a
+    // worker's unfinished batch), all connections.
     size_t queue_size = 1024;
     // Of those, at most this many of one connection. 0: max(64,
     // queue_size / 8), at most queue_size.
@@ -352,8 +356,9 @@ class LineService {
   // not taken whole.
   bool FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch);
   // Sends `answer` for `responder`'s request: through `replies` if given
-  // (a worker's batch), or at once; a future is answered when it completes.
-  void Deliver(Answer answer, Responder& responder, ReplyBatch* replies);
+  // (a worker's batch), or at once; a future is answered when it completes
+  // (and counted in Stats::answered then): returns false for it.
+  bool Deliver(Answer answer, Responder& responder, ReplyBatch* replies);
   void WorkerMain();
   // On loop 0's thread.
   void BeginShutdown(absl::Duration grace);

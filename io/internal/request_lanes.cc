@@ -63,6 +63,7 @@ void RequestLanes::Settle(Lane* lane) {
   lane->jobs.clear();
   lane->head = 0;
   lane->take_mark = 0;
+  lane->out = 0;
   lane->slow.store(false, std::memory_order_relaxed);
   auto it = lanes_.find(lane->key);
   if (free_.size() < kMaxFreeLanes && lane->jobs.capacity() <= 1024) {
@@ -81,15 +82,17 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
   const size_t ready_before = ring_size_;
   for (Offer& o : offers) {
     o.taken = 0;
-    if (o.jobs.empty() || (held_ >= options_.capacity && o.must_take == 0)) {
+    // Jobs out in batches count too: they may be handed back.
+    if (o.jobs.empty() ||
+        (held_ + out_ >= options_.capacity && o.must_take == 0)) {
       continue;
     }
     Lane* lane = LaneFor(o.key);
-    const size_t lane_room = lane->size() < options_.max_queued
-                                 ? options_.max_queued - lane->size()
-                                 : 0;
+    const size_t lane_used = lane->size() + lane->out;
+    const size_t lane_room =
+        lane_used < options_.max_queued ? options_.max_queued - lane_used : 0;
     const size_t room =
-        held_ < options_.capacity ? options_.capacity - held_ : 0;
+        held_ + out_ < options_.capacity ? options_.capacity - held_ - out_ : 0;
     const size_t n = std::min(o.jobs.size(),
                               std::max(o.must_take, std::min(lane_room, room)));
     if (lane->head > 0 && lane->head == lane->jobs.size()) {
@@ -98,6 +101,7 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
     }
     for (size_t i = 0; i < n; ++i) {
       lane->jobs.push_back(std::move(o.jobs[i]));
+      lane->jobs.back().key = o.key;  // GiveBack finds the lane by it.
     }
     o.taken = n;
     held_ += n;
@@ -112,7 +116,7 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
 bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
                         std::vector<Ticket>* tickets) {
   absl::MutexLock lock(&mu_);
-  if (!tickets->empty()) {
+  if (!tickets->empty()) {  // The previous batch: finished, same lock.
     FinishLocked(*tickets);
     tickets->clear();
   }
@@ -142,15 +146,25 @@ bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
       lane->head = 0;
     }
     ++lane->running;
+    lane->out += n;
     tickets->push_back(Ticket{lane, n});
     taken += n;
     held_ -= n;
+    out_ += n;
     Settle(lane);
     if (slow) break;
   }
   queued_.store(held_, std::memory_order_relaxed);
-  // Ready lanes left behind: let another worker have them.
-  if (ring_size_ > 0 && waiting_ > 0) cv_.Signal();
+  if (waiting_ > 0) {
+    if (closed_ && held_ == 0) {
+      // Drained after Close(false): every waiter must leave, not only the
+      // one a Finish would wake.
+      cv_.SignalAll();
+    } else if (ring_size_ > 0) {
+      // Ready lanes left behind: let another worker have them.
+      cv_.Signal();
+    }
+  }
   return true;
 }
 
@@ -161,18 +175,20 @@ void RequestLanes::MarkSlow(const Ticket& t, bool slow) {
   }
 }
 
-void RequestLanes::Finish(absl::Span<const Ticket> tickets) {
-  absl::MutexLock lock(&mu_);
-  FinishLocked(tickets);
-}
-
-void RequestLanes::FinishLocked(absl::Span<const Ticket> tickets) {
+bool RequestLanes::FinishLocked(absl::Span<const Ticket> tickets) {
   const size_t ready_before = ring_size_;
   for (const Ticket& t : tickets) {
     --t.lane->running;
+    t.lane->out -= t.count;
+    out_ -= t.count;
     Settle(t.lane);
   }
-  if (ring_size_ > ready_before && waiting_ > 0) cv_.Signal();
+  return ring_size_ > ready_before;
+}
+
+void RequestLanes::Finish(absl::Span<const Ticket> tickets) {
+  absl::MutexLock lock(&mu_);
+  if (FinishLocked(tickets) && waiting_ > 0) cv_.Signal();
 }
 
 size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
@@ -197,8 +213,10 @@ size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
       }
       queued_.store(held_, std::memory_order_relaxed);
     }
+    // In the same critical section, so that the jobs handed back are never
+    // counted twice (held and out) against the bounds.
+    if (FinishLocked(tickets) && waiting_ > 0) cv_.Signal();
   }
-  Finish(tickets);
   // `dropped` is destroyed here, without the lock (responders answer).
   return dropped.size();
 }

@@ -14,8 +14,11 @@
 //   * At most `max_running` workers hold requests of one lane at once, so a
 //     connection can never occupy every worker while others wait.
 //   * At most `max_queued` requests of one lane, and `capacity` in all, are
-//     held here (Offer() takes fewer, and the front end keeps the rest in
-//     its input buffer: backpressure, nothing dropped).
+//     held here or out in workers' batches not yet finished (Offer() takes
+//     fewer, and the front end keeps the rest in its input buffer:
+//     backpressure, nothing dropped). Counting the batches too means that a
+//     worker handing requests back (GiveBack) never overfills a lane or the
+//     queue: queued() <= capacity at every moment.
 //   * A worker that finds a request slow gives the requests of its batch it
 //     has not started back (GiveBack, to the front of their lanes) so that
 //     idle workers take them, and marks its lane slow (MarkSlow): a slow
@@ -114,17 +117,21 @@ class RequestLanes {
   ~RequestLanes();
 
   // Front end: takes a prefix of each offer's jobs (as many as its lane's
-  // max_queued and the capacity allow, and at least `must_take`; none once
-  // closed) and sets `taken`. Never blocks. Returns the total taken.
+  // max_queued and the capacity allow - counting the lane's requests out
+  // in unfinished batches - and at least `must_take`; none once closed) and
+  // sets `taken`. Sets each taken job's `key` to the offer's. Never blocks.
+  // Returns the total taken.
   size_t OfferMany(absl::Span<Offer> offers);
 
   // Worker: waits until some lane has requests it may take (or until
-  // closed), then appends up to `max_jobs` requests to `jobs` - round-robin
-  // over the ready lanes, at most `quantum` per lane - and one Ticket per
-  // lane to `tickets`. Tickets already in `tickets` (the worker's previous
-  // batch) are finished first, under the same lock (see Finish), then
-  // cleared. Returns false once closed and (for Close(drop)) or empty: the
-  // worker should exit.
+  // closed), then appends up to `max_jobs` (>= 1) requests to `jobs` -
+  // round-robin over the ready lanes, at most `quantum` per lane, a slow
+  // lane's one request alone - and one Ticket per lane to `tickets`.
+  // Tickets already in `tickets` (the worker's previous batch) are finished
+  // first, under the same lock (see Finish), then cleared. Returns false
+  // once closed and dropping, or closed and empty: the worker should exit.
+  // Wakes on: an Offer, a Finish/GiveBack that makes a lane takeable again,
+  // Close (and the last request taken after Close(false)).
   bool Take(size_t max_jobs, std::vector<Job>* jobs,
             std::vector<Ticket>* tickets);
   // Worker: records whether the last request run from `t`'s lane was slow.
@@ -151,6 +158,11 @@ class RequestLanes {
   // Requests held here (accepted, not taken by a worker). Thread-safe
   // snapshot.
   size_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  // Workers blocked in Take now (for tests).
+  int waiting() const {
+    absl::MutexLock lock(&mu_);
+    return waiting_;
+  }
 
   // One connection's requests (private; public for Ticket's sake).
   struct Lane {
@@ -159,6 +171,7 @@ class RequestLanes {
     std::vector<Job> jobs;
     size_t head = 0;
     size_t running = 0;             // Workers holding jobs of this lane.
+    size_t out = 0;                 // Its jobs in unfinished batches.
     bool in_ring = false;           // On ring_ (has jobs and may be taken).
     uint64_t take_mark = 0;         // The Take() call that last visited it.
     std::atomic<bool> slow{false};  // Its last request run was slow.
@@ -167,14 +180,15 @@ class RequestLanes {
 
  private:
   Lane* LaneFor(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishLocked(absl::Span<const Ticket> tickets)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts `lane` on the ring if it has jobs and may run; frees it if it is
   // empty and unused.
   void Settle(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finish() under the lock: returns whether a lane became ready.
+  bool FinishLocked(absl::Span<const Ticket> tickets)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar cv_;
   // Lanes with jobs or workers; emptied ones are kept on free_ (with their
   // vectors' capacity) for the next connection.
@@ -186,6 +200,7 @@ class RequestLanes {
   size_t ring_head_ ABSL_GUARDED_BY(mu_) = 0;
   size_t ring_size_ ABSL_GUARDED_BY(mu_) = 0;
   size_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in lanes.
+  size_t out_ ABSL_GUARDED_BY(mu_) = 0;   // Jobs in unfinished batches.
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // Workers blocked in Take.
   uint64_t take_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
