@@ -264,36 +264,44 @@ def test_never_reading_clients_stay_within_the_memory_budget():
 
 # --- idle timeout vs the server's own backpressure ---------------------------
 
-def primes_seconds():
-    """How long one PRIMES 20000000 takes on this build (a calibration
-    server of its own)."""
+def primes_job():
+    """A PRIMES request taking about 3 s here at most (PRIMES 20000000, or
+    less on a slow build or a loaded machine), and how long it takes: timed
+    on a calibration server of its own. (The sieve is about linear in n.)"""
     srv = Server("--workers=1")
     try:
         s = srv.connect()
-        t0 = time.monotonic()
-        s.sendall(b"PRIMES 20000000\n")
-        line = LineReader(s).line()
-        assert line is not None and line.isdigit(), line
+        r = LineReader(s)
+        n, took = 20000000, None
+        while True:
+            t0 = time.monotonic()
+            s.sendall(b"PRIMES %d\n" % n)
+            line = r.line()
+            assert line is not None and line.isdigit(), line
+            took = time.monotonic() - t0
+            if took <= 3.0 or n <= 1000000:
+                break
+            n = max(1000000, int(n * 2.5 / took))
         s.close()
-        return time.monotonic() - t0
+        return n, took
     finally:
         srv.stop()
 
 
 def test_a_client_held_back_by_a_full_queue_is_not_idle():
     """--workers=1 --queue_size=1 --idle_timeout=T: A pipelines three
-    PRIMES 20000000 (one runs, one fills the queue, the third waits); B's
-    ECHO then waits for a place in the queue for at least the rest of the
-    running PRIMES, held back by the server itself - it must be answered,
-    not timed out. C sends nothing: it is timed out. T is 1 s, or half a
-    PRIMES where that is shorter (an optimised build), at least 100 ms."""
-    job = primes_seconds()
+    PRIMES (one runs, one fills the queue, the third waits); B's ECHO then
+    waits for a place in the queue for at least the rest of the running
+    PRIMES, held back by the server itself - it must be answered, not timed
+    out. C sends nothing: it is timed out. T is 1 s, or half a PRIMES where
+    that is shorter (an optimised build), at least 100 ms."""
+    n, job = primes_job()
     idle = min(1.0, max(0.1, job / 2))
     srv = Server("--workers=1", "--queue_size=1",
                  "--idle_timeout=%dms" % (idle * 1000), "--shutdown_grace=60s")
     try:
         a = srv.connect()
-        a.sendall(b"PRIMES 20000000\n" * 3)
+        a.sendall(b"PRIMES %d\n" % n * 3)
         probe = srv.connect()
         pr = LineReader(probe)
         deadline = time.monotonic() + BOUND
@@ -313,9 +321,9 @@ def test_a_client_held_back_by_a_full_queue_is_not_idle():
         expect_eq(rc.line(), None, "C closed")
         expect_eq(rb.line(), b"b", "B, held back by the full queue")
         b_waited = time.monotonic() - t0
-        print("  PRIMES 20000000 takes %.2fs; idle timeout %.2fs: C timed "
+        print("  PRIMES %d takes %.2fs; idle timeout %.2fs: C timed "
               "out after %.2fs, B answered after %.2fs" %
-              (job, idle, c_waited, b_waited))
+              (n, job, idle, c_waited, b_waited))
         assert c_waited >= 0.9 * idle, c_waited
         # The point of the test: B was held back longer than the timeout.
         assert b_waited > 1.2 * idle, (
