@@ -267,6 +267,10 @@ class LineService {
     // queue_size / 8), at most queue_size.
     size_t max_queued_per_connection = 0;
     // Workers serving one connection at once. 0: max(1, workers / 2).
+    // With more than 1, a connection's pipelined requests may run at the
+    // same time on different workers (their replies still go out in
+    // request order); 1 runs them one after another, in order - what a
+    // protocol whose requests depend on each other (SET, then GET) needs.
     size_t max_running_per_connection = 0;
     // Requests of one connection a worker takes per turn.
     size_t quantum = 64;

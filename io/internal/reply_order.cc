@@ -67,8 +67,20 @@ void ServerShared::Drain(ServerShared* self) {
   }
   // Detach runs on this thread too: `apply` is not called after it.
   if (attached) self->apply(self->drain_text, self->drain_refs);
-  self->drain_text.clear();
-  self->drain_refs.clear();
+  // Keep the buffers' capacity for the next batch, unless a burst made them
+  // big: that memory is outside the budget's count.
+  constexpr size_t kKeepText = 64 * 1024;
+  constexpr size_t kKeepRefs = 4096;
+  if (self->drain_text.capacity() > kKeepText) {
+    std::string().swap(self->drain_text);
+  } else {
+    self->drain_text.clear();
+  }
+  if (self->drain_refs.capacity() > kKeepRefs) {
+    std::vector<ReplyRef>().swap(self->drain_refs);
+  } else {
+    self->drain_refs.clear();
+  }
 }
 
 void ReplyOrder::Grow() {

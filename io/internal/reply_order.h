@@ -174,7 +174,10 @@ class ReplyOrder {
       s.reply.clear();
     }
   }
-  static constexpr size_t kKeepCapacity = 1024;
+  // Small enough that a connection's idle slots hold little memory that
+  // the budget does not count (512 slots x 128 B), large enough that short
+  // replies cost no allocation.
+  static constexpr size_t kKeepCapacity = 128;
   void Grow();
 
   std::vector<Slot> buf_;

@@ -65,22 +65,24 @@ MAX_PIPELINED = 512  # TcpServer::Options::max_pipelined (job_server's).
 #    reply slots, which keeps its high-water size while the connection is
 #    open: up to MAX_PIPELINED slots of 48 bytes (24 KB). 32 KB each.
 PER_CONN_KB = 32
-#  * a fixed 16 MB of allocator slack: per-thread arenas, freed chunks not
-#    returned to the kernel, the shared 64 KB read buffer, the workers'
-#    reply batches, the lanes' 1024 request copies.
-SLACK_KB = 16 << 10
-#  * KNOWN ISSUE (reported; drop these two terms once fixed):
-#    - each reply slot keeps its reply string's capacity (up to 1 KB;
-#      here a 201-byte echo: a 224-byte heap chunk) after the reply is
-#      sent, for as long as the connection is open, outside memory_used:
-#      MAX_PIPELINED of them per connection that ever had that many in
-#      flight (io/internal/reply_order.h, ReplyOrder::Reset);
-KNOWN_SLOT_TEXT_KB_PER_CONN = MAX_PIPELINED * 224 // 1024
-#    - the loop's inbox of replies made on workers (ServerShared::inbox_text
-#      and drain_text, swapped) keeps the capacity of the largest backlog:
-#      two buffers, each up to twice what it held (a string's doubling),
-#      the backlog being in-flight requests the budget counts.
-KNOWN_INBOX_KB = 4 * BUDGET // 1024
+#  * a fixed 16 MB of allocator slack: freed chunks not returned to the
+#    kernel, the shared 64 KB read buffer, the workers' reply batches, the
+#    lanes' 1024 request copies;
+#  * and, per thread that allocates for requests (the loop and each
+#    worker), up to one budget of freed memory its glibc malloc arena keeps
+#    for reuse rather than returning it (measured: the same flood grows RSS
+#    by ~38 MB with MALLOC_ARENA_MAX=1, ~45 MB with 2, ~60 MB with the
+#    default per-thread arenas and 4 workers). The test runs 2 workers.
+WORKERS = 2
+SLACK_KB = (16 << 10) + (WORKERS + 1) * (BUDGET // 1024)
+#  * buffers the budget does not count, kept small by the server:
+#    - a reply slot keeps its string's capacity after the reply is sent
+#      only up to 128 bytes (io/internal/reply_order.h, ReplyOrder::Reset);
+#      the 201-byte echoes here give theirs back;
+KNOWN_SLOT_TEXT_KB_PER_CONN = 0
+#    - the loop's two reply inbox buffers (ServerShared::inbox_text and
+#      drain_text) keep at most 64 KB of capacity between batches.
+KNOWN_INBOX_KB = 2 * 64
 LINE = b"ECHO " + b"h" * 200 + b"\n"  # 206 bytes; the reply is 201.
 CHUNK = LINE * 300                     # ~60 KB per send().
 # What each hog tries to pipeline, and how many hogs (environment overrides
@@ -137,7 +139,7 @@ def test_never_reading_clients_stay_within_the_memory_budget():
     takes much of the replies into the server's socket send buffers, which
     RSS does not show; job_server has no flag for socket_send_buffer.)"""
     with_budget = has_flag("memory_budget")
-    flags = ["--max_line=%d" % MAX_LINE]
+    flags = ["--max_line=%d" % MAX_LINE, "--workers=%d" % WORKERS]
     if with_budget:
         flags.append("--memory_budget=%d" % BUDGET)
     else:
@@ -221,7 +223,7 @@ def test_never_reading_clients_stay_within_the_memory_budget():
         print("  %d hogs sent %.1f MB (%.0f KB each) in %d passes; server "
               "RSS %d KB before them, +%d KB once connected (%.1f KB each), "
               "+%d KB at most during the flood (allowed +%d KB; +%d KB without "
-              "the known retention); STATS "
+              "the buffers kept); STATS "
               "memory_used at most %d of %d; slowest ECHO of the reading "
               "client %.2fs%s" %
               (n, sent / 2**20, sent / n / 1024, samples, rss0, conn_kb,
@@ -239,9 +241,6 @@ def test_never_reading_clients_stay_within_the_memory_budget():
                 "server RSS grew by %d KB, more than the %d KB budget plus "
                 "%d KB allowed" % (grown_kb, BUDGET // 1024,
                                    allowed_kb - BUDGET // 1024))
-            if grown_kb > strict_kb:
-                print("  NOTE: over the %d KB a budget without the known "
-                      "retention would allow" % strict_kb)
         else:
             # A sanitizer's allocator keeps freed memory (ASan's quarantine)
             # and adds shadow memory: RSS says little; the server's own
@@ -297,7 +296,8 @@ def primes_job():
 
 def test_a_client_held_back_by_a_full_queue_is_not_idle():
     """--workers=1 --queue_size=1 --idle_timeout=T: A pipelines three
-    PRIMES (one runs, one fills the queue, the third waits); B's ECHO then
+    PRIMES (the one running fills the queue - queue_size counts requests
+    until a worker has finished them - the others wait); B's ECHO then
     waits for a place in the queue for at least the rest of the running
     PRIMES, held back by the server itself - it must be answered, not timed
     out. C sends nothing: it is timed out. T is 1 s, or half a PRIMES where
@@ -312,9 +312,9 @@ def test_a_client_held_back_by_a_full_queue_is_not_idle():
         probe = srv.connect()
         pr = LineReader(probe)
         deadline = time.monotonic() + BOUND
-        while True:  # Bounded: until one runs and one is queued.
+        while True:  # Bounded: until one runs (it fills the queue).
             st, vals = stats_of(probe, pr)
-            if int(vals["busy_workers"]) == 1 and int(vals["queue"]) == 1:
+            if int(vals["busy_workers"]) == 1:
                 break
             assert time.monotonic() < deadline, st
         probe.close()  # Silent from now on, it would be timed out too.
