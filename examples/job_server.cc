@@ -26,6 +26,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -91,6 +92,7 @@ class JobServer {
   explicit JobServer(spindle::ProcessPoolExecutor* procs)
       : procs_(procs), slots_(procs ? 4 * procs->max_workers() : 1) {}
   void set_service(const LineService* s) { service_ = s; }
+  spindle::io::CommandStats* stats() { return &stats_; }
 
   // LineService's handlers: the loop thread sees each line first and runs
   // the loop's commands; the workers run the rest.
@@ -134,86 +136,80 @@ class JobServer {
   struct Command {
     const char* name;
     bool on_loop;
-    Answer (JobServer::*run)(Request& r, int c, absl::string_view arg);
+    Answer (JobServer::*run)(Request& r, absl::string_view arg);
   };
   static const std::array<Command, 8> kCommands;
 
-  Answer Echo(Request& r, int c, absl::string_view arg) {
-    return Count(r, c, std::string(arg));
+  Answer Echo(Request&, absl::string_view arg) {
+    return Answer::View(arg);  // A view of the line: no copy.
   }
-  Answer Upper(Request& r, int c, absl::string_view arg) {
-    return Count(r, c, absl::AsciiStrToUpper(arg));
+  Answer Upper(Request&, absl::string_view arg) {
+    return absl::AsciiStrToUpper(arg);
   }
-  Answer Primes(Request& r, int c, absl::string_view arg) {
+  Answer Primes(Request&, absl::string_view arg) {
     const absl::StatusOr<int64_t> n = IntArg(arg, "n", 20000000);
-    if (!n.ok()) return Count(r, c, n.status());
-    if (procs_ != nullptr) return InProcess(r, c, arg, &PrimesTask);
-    return Count(r, c, absl::StrCat(spindle_examples::CountPrimes(*n)));
+    if (!n.ok()) return n.status();
+    if (procs_ != nullptr) return InProcess(arg, &PrimesTask);
+    return absl::StrCat(spindle_examples::CountPrimes(*n));
   }
   // Waits on a loop timer: the request holds no thread meanwhile.
-  Answer Sleep(Request& r, int c, absl::string_view arg) {
+  Answer Sleep(Request& r, absl::string_view arg) {
     const absl::StatusOr<int64_t> ms = IntArg(arg, "ms", 60000);
-    if (!ms.ok()) return Count(r, c, ms.status());
+    if (!ms.ok()) return ms.status();
     r.loop().CallLater(absl::Milliseconds(*ms),
-                       [this, c, ms = *ms, at = r.received(),
+                       [this, c = r.command(), ms = *ms, at = r.received(),
                         responder = r.TakeResponder()]() mutable {
-                         stats_.Record(c, absl::Now() - at, true);
+                         stats_.RecordSince(c, at, true);
                          responder.Reply(absl::StrCat("SLEPT ", ms));
                        });
     return Answer::Later();
   }
-  Answer StatsCmd(Request&, int, absl::string_view) { return Stats(); }
-  Answer Fail(Request&, int, absl::string_view arg) {
-    stats_.RecordUnknown();  // A failure, with no latency to record.
+  Answer StatsCmd(Request&, absl::string_view) { return Stats(); }
+  Answer Fail(Request&, absl::string_view arg) {
     throw std::runtime_error(absl::StrCat("FAIL requested: ", arg));
   }
-  Answer Crash(Request& r, int c, absl::string_view arg) {
-    if (procs_ != nullptr) return InProcess(r, c, arg, &CrashTask);
-    return Count(
-        r, c, absl::FailedPreconditionError("CRASH needs --process_workers"));
+  Answer Crash(Request&, absl::string_view arg) {
+    if (procs_ != nullptr) return InProcess(arg, &CrashTask);
+    return absl::FailedPreconditionError("CRASH needs --process_workers");
   }
-  Answer Quit(Request& r, int c, absl::string_view) {
-    Count(r, c, "");
-    return Answer::Close("BYE");
-  }
+  Answer Quit(Request&, absl::string_view) { return Answer::Close("BYE"); }
 
   // PRIMES/CRASH in the process pool: the worker moves on and the reply goes
   // out when the future completes. At most 4 per worker process are in
   // flight (a worker waits for a slot), so a flood backs up into the
   // service's bounded queue rather than the pool's unbounded one.
-  Answer InProcess(Request& r, int c, absl::string_view arg,
+  Answer InProcess(absl::string_view arg,
                    std::string (*task)(absl::string_view)) {
     slots_.Acquire();
     in_process_.fetch_add(1);
     spindle::Future<std::string> f = procs_->Submit(task, std::string(arg));
-    f.AddDoneCallback([this, c, at = r.received()](const auto& f) {
+    f.AddDoneCallback([this](const auto& f) {
       const absl::Status s = f.Exception().status();  // Cancelled, crashed?
       if (spindle::IsBroken(s)) crashed_.fetch_add(1);
-      stats_.Record(c, absl::Now() - at, s.ok() && *f.Exception() == nullptr);
       in_process_.fetch_sub(1);
       slots_.Release();
     });
     return f;
   }
 
-  Answer Count(const Request& r, int c, absl::StatusOr<std::string> answer) {
-    stats_.Record(c, absl::Now() - r.received(), answer.ok());
-    return answer;
-  }
   // The command of `line` (an index into kCommands, or -1) and its argument,
   // which starts after one space or tab.
   static int Find(absl::string_view line, absl::string_view* arg);
   static absl::Status Unknown(absl::string_view line);
+  static std::vector<std::string> Names() {
+    std::vector<std::string> names;
+    for (const Command& c : kCommands) names.push_back(c.name);
+    return names;
+  }
 
   spindle::ProcessPoolExecutor* const procs_;
   spindle::BoundedSemaphore slots_;
   const LineService* service_ = nullptr;
-  spindle::io::CommandStats stats_{
-      {"ECHO", "UPPER", "PRIMES", "SLEEP", "STATS", "FAIL", "CRASH", "QUIT"}};
+  spindle::io::CommandStats stats_{Names()};
   std::atomic<int64_t> in_process_{0}, crashed_{0};
 };
 
-// The command table (in the order of stats_'s names).
+// The command table.
 const std::array<JobServer::Command, 8> JobServer::kCommands = {{
     {"ECHO", false, &JobServer::Echo},
     {"UPPER", false, &JobServer::Upper},
@@ -231,13 +227,17 @@ std::optional<Answer> JobServer::OnLoop(Request& r) {
   absl::string_view arg;
   const int c = Find(r.line(), &arg);
   if (c < 0 || !kCommands[c].on_loop) return std::nullopt;  // To a worker.
-  return (this->*kCommands[c].run)(r, c, arg);
+  r.set_command(c);  // LineService records it in stats_ when answered.
+  return (this->*kCommands[c].run)(r, arg);
 }
 
 Answer JobServer::OnWorker(Request& r) {
   absl::string_view arg;
   const int c = Find(r.line(), &arg);
-  if (c >= 0) return (this->*kCommands[c].run)(r, c, arg);
+  if (c >= 0) {
+    r.set_command(c);
+    return (this->*kCommands[c].run)(r, arg);
+  }
   stats_.RecordUnknown();
   return Unknown(r.line());
 }
@@ -306,6 +306,7 @@ int main(int argc, char** argv) {
     procs = *std::move(made);
   }
   JobServer jobs(procs.get());
+  o.command_stats = jobs.stats();
   LineService service(
       o, [&jobs](Request& r) { return jobs.OnWorker(r); },
       [&jobs](Request& r) { return jobs.OnLoop(r); });

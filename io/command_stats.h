@@ -28,6 +28,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spindle/io/latency_histogram.h"
 
@@ -42,8 +43,17 @@ class CommandStats {
   // A request of command `i` (an index into the names) was answered after
   // `latency`; `ok`: successfully (not with an error).
   void Record(size_t i, absl::Duration latency, bool ok) {
-    latency_[i].Record(latency);
+    RecordNanos(i, absl::ToInt64Nanoseconds(latency), ok);
+  }
+  // The same, with the latency in nanoseconds.
+  void RecordNanos(size_t i, int64_t latency_ns, bool ok) {
+    latency_[i].RecordNanos(latency_ns);
     (ok ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  // A request of command `i` read at `received` is answered now.
+  void RecordSince(size_t i, absl::Time received, bool ok) {
+    RecordNanos(i, absl::GetCurrentTimeNanos() - absl::ToUnixNanos(received),
+                ok);
   }
   // A request that named no command (counted as failed, no latency).
   void RecordUnknown() { failed_.fetch_add(1, std::memory_order_relaxed); }
@@ -58,9 +68,9 @@ class CommandStats {
     for (size_t i = 0; i < names_.size(); ++i) {
       const LatencyHistogram& h = latency_[i];
       if (h.count() == 0) continue;
-      absl::StrAppend(&out, " ", names_[i], ":n=", h.count(), ",p50=",
-                      LatencyHistogram::Format(h.Percentile(0.5)), ",p99=",
-                      LatencyHistogram::Format(h.Percentile(0.99)));
+      absl::StrAppend(&out, " ", names_[i], ":n=", h.count(),
+                      ",p50=", LatencyHistogram::Format(h.Percentile(0.5)),
+                      ",p99=", LatencyHistogram::Format(h.Percentile(0.99)));
     }
     return out;
   }

@@ -40,8 +40,13 @@ class LatencyHistogram {
  public:
   // Records `n` samples of latency `d` (below 1 us counts as 1 us).
   void Record(absl::Duration d, int64_t n = 1) {
+    RecordNanos(absl::ToInt64Nanoseconds(d), n);
+  }
+  // The same, for a latency in nanoseconds (e.g. the difference of two
+  // absl::GetCurrentTimeNanos() readings).
+  void RecordNanos(int64_t ns, int64_t n = 1) {
     Shard& s = shards_[ShardIndex()];
-    s.buckets[Bucket(d)].fetch_add(n, std::memory_order_relaxed);
+    s.buckets[Bucket(ns)].fetch_add(n, std::memory_order_relaxed);
     s.count.fetch_add(n, std::memory_order_relaxed);
   }
 
@@ -100,8 +105,7 @@ class LatencyHistogram {
 
   // Bucket of `d`: octave o = floor(log2(us)), then which eighth of
   // [2^o, 2^(o+1)) holds it.
-  static int Bucket(absl::Duration d) {
-    const int64_t ns = absl::ToInt64Nanoseconds(d);
+  static int Bucket(int64_t ns) {
     const uint64_t us = static_cast<uint64_t>(std::max<int64_t>(1, ns / 1000));
     const int o = std::bit_width(us) - 1;
     const uint64_t eighth = o >= 3 ? (us >> (o - 3)) & 7 : (us << (3 - o)) & 7;

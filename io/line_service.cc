@@ -161,10 +161,13 @@ void ExitNow(int) {
 }  // namespace
 
 Answer::Answer(const absl::Status& status)
-    : kind_(Kind::kReply), text_(status.ok() ? "OK" : ErrorReply(status)) {}
+    : kind_(Kind::kReply),
+      error_(!status.ok()),
+      text_(status.ok() ? "OK" : ErrorReply(status)) {}
 
 Answer::Answer(absl::StatusOr<std::string> result)
     : kind_(Kind::kReply),
+      error_(!result.ok()),
       text_(result.ok() ? *std::move(result) : ErrorReply(result.status())) {}
 
 uint64_t Request::connection_id() const { return responder_->connection_id(); }
@@ -421,7 +424,7 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
           refused_conn = conn;
           continue;
         }
-        Deliver(*std::move(answer), req.responder, nullptr);
+        Deliver(*std::move(answer), req.responder, nullptr, r.command_, now);
         // This line is taken, so the connection's lines before it must be
         // too (what a connection leaves untaken is a suffix).
         if (!l.offers.empty() && l.offers.back().key == key) {
@@ -475,13 +478,23 @@ bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
 // --- answers -------------------------------------------------------------
 
 bool LineService::Deliver(Answer answer, Responder& responder,
-                          ReplyBatch* replies) {
+                          ReplyBatch* replies, int command, int64_t received_ns,
+                          int64_t now_ns) {
+  CommandStats* const stats = command >= 0 ? options_.command_stats : nullptr;
+  if (stats != nullptr && answer.kind_ != Answer::Kind::kFuture &&
+      answer.kind_ != Answer::Kind::kLater) {
+    if (now_ns == 0) now_ns = absl::GetCurrentTimeNanos();
+    stats->RecordNanos(static_cast<size_t>(command), now_ns - received_ns,
+                       !answer.error_ && answer.kind_ != Answer::Kind::kBusy);
+  }
   switch (answer.kind_) {
     case Answer::Kind::kReply:
     case Answer::Kind::kClose: {
       const bool close = answer.kind_ == Answer::Kind::kClose;
       if (replies != nullptr) {
-        replies->Add(responder, answer.text_, close);
+        replies->Add(responder, answer.text(), close);
+      } else if (answer.has_view_) {
+        responder.Reply(std::string(answer.view_), close);
       } else {
         responder.Reply(std::move(answer.text_), close);
       }
@@ -521,11 +534,14 @@ bool LineService::Deliver(Answer answer, Responder& responder,
     }
   }
   // The service may be gone when this runs: it holds `shared` only.
-  future.AddDoneCallback([shared = shared_, r = std::move(responder)](
-                             const Future<std::string>& f) mutable {
+  future.AddDoneCallback([shared = shared_, r = std::move(responder), stats,
+                          command,
+                          received_ns](const Future<std::string>& f) mutable {
     std::string reply;
+    bool ok = false;
     try {
       absl::StatusOr<std::string> result = f.Result();
+      ok = result.ok();
       reply = result.ok() ? *std::move(result) : ErrorReply(result.status());
     } catch (const std::exception& e) {
       shared->LogException("asynchronous answer", e.what());
@@ -539,6 +555,10 @@ bool LineService::Deliver(Answer answer, Responder& responder,
       shared->pending.erase(f);
     }
     shared->answered.fetch_add(1, std::memory_order_relaxed);
+    if (stats != nullptr) {
+      stats->RecordNanos(static_cast<size_t>(command),
+                         absl::GetCurrentTimeNanos() - received_ns, ok);
+    }
     r.Reply(std::move(reply));
   });
   return false;
@@ -564,20 +584,27 @@ void LineService::WorkerMain() {
       Job& job = jobs[done];
       Request r(job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
+      std::optional<Answer> answer;
       try {
-        // A future is counted as answered by its callback.
-        if (!Deliver(handler_(r), job.responder, &replies)) --answered;
+        answer.emplace(handler_(r));
       } catch (const std::exception& e) {
         shared_->LogException("handler", e.what());
-        if (job.responder.valid())
-          replies.Add(job.responder, "ERR internal error");
       } catch (...) {
         shared_->LogException("handler", "unknown exception");
-        if (job.responder.valid())
-          replies.Add(job.responder, "ERR internal error");
+      }
+      // One clock read per request: for the stats and the slowness test.
+      const int64_t now = absl::GetCurrentTimeNanos();
+      if (!answer.has_value()) {  // It threw.
+        answer.emplace("ERR internal error");
+        answer->error_ = true;
+        if (!job.responder.valid()) answer.emplace(Answer::Later());
+      }
+      // A future is counted as answered by its callback.
+      if (!Deliver(*std::move(answer), job.responder, &replies, r.command_,
+                   job.received_ns, now)) {
+        --answered;
       }
       ++answered;
-      const int64_t now = absl::GetCurrentTimeNanos();
       const bool slow = now - started > kSlowNs;
       while (ticket_left == 0 && ticket + 1 < tickets.size()) {
         ticket_left = tickets[++ticket].count;

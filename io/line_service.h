@@ -146,6 +146,7 @@
 #include "absl/types/span.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "spindle/io/command_stats.h"
 #include "spindle/io/event_loop.h"
 #include "spindle/io/tcp_server.h"
 
@@ -181,6 +182,10 @@ class Request {
   // Takes the right to answer (see Answer::Later). Afterwards the handler
   // must return Answer::Later(). Checked crash if taken twice.
   Responder TakeResponder();
+  // Names the request's command: its index in Options::command_stats, where
+  // the service records the request when it is answered (see there).
+  void set_command(int index) { command_ = index; }
+  int command() const { return command_; }  // -1 until set.
 
  private:
   friend class LineService;
@@ -197,6 +202,7 @@ class Request {
   int64_t received_ns_;
   EventLoop* loop_;
   int loop_index_;
+  int command_ = -1;
 };
 
 // Answer
@@ -230,14 +236,30 @@ class Answer {
   // reading meanwhile. From a worker Handler it is answered "ERR server
   // busy".
   static Answer Busy() { return Answer(Kind::kBusy, ""); }
+  // Replies `text` without copying it into the Answer: it must stay valid
+  // until the handler has returned (the service copies it at once) - e.g. a
+  // part of Request::line(), or a constant. Saves an allocation per reply.
+  static Answer View(absl::string_view text) {
+    Answer a(Kind::kReply, "");
+    a.view_ = text;
+    a.has_view_ = true;
+    return a;
+  }
 
  private:
   friend class LineService;
   enum class Kind : uint8_t { kReply, kClose, kFuture, kLater, kBusy };
   Answer(Kind kind, std::string text) : kind_(kind), text_(std::move(text)) {}
 
+  absl::string_view text() const {
+    return has_view_ ? view_ : absl::string_view(text_);
+  }
+
   Kind kind_;
+  bool error_ = false;  // Made from an error status.
+  bool has_view_ = false;
   std::string text_;
+  absl::string_view view_;
   Future<std::string> future_;
 };
 
@@ -281,6 +303,14 @@ class LineService {
     std::vector<int> stop_signals = {2 /*SIGINT*/, 15 /*SIGTERM*/};
     // Prefix of log lines and thread names.
     std::string name = "line_service";
+    // If set (not owned; it must outlive the service and its pending
+    // futures), each request whose handler named its command
+    // (Request::set_command) is recorded there when answered: its latency
+    // from received() to the answer (for a Future, to its completion) and
+    // whether it succeeded (not an error status, exception or failed
+    // future). A request answered through its Responder (Answer::Later) is
+    // the handler's to record. Costs no clock read of its own on a worker.
+    CommandStats* command_stats = nullptr;
   };
 
   // Runs on a worker thread, concurrently with itself.
@@ -362,7 +392,10 @@ class LineService {
   // Sends `answer` for `responder`'s request: through `replies` if given
   // (a worker's batch), or at once; a future is answered when it completes
   // (and counted in Stats::answered then): returns false for it.
-  bool Deliver(Answer answer, Responder& responder, ReplyBatch* replies);
+  // Records a request of command `command` (if >= 0 and command_stats is
+  // set) answered at `now_ns`.
+  bool Deliver(Answer answer, Responder& responder, ReplyBatch* replies,
+               int command = -1, int64_t received_ns = 0, int64_t now_ns = 0);
   void WorkerMain();
   // On loop 0's thread.
   void BeginShutdown(absl::Duration grace);
