@@ -19,14 +19,11 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include <array>
 #include <atomic>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -39,7 +36,7 @@
 #include "spindle/concurrency/semaphore.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/examples/primes.h"
-#include "spindle/io/command_stats.h"
+#include "spindle/io/command_table.h"
 #include "spindle/io/line_service.h"
 #include "spindle/process/process_pool.h"
 
@@ -63,6 +60,7 @@ ABSL_FLAG(int, process_workers, 0,
 namespace {
 
 using spindle::io::Answer;
+using spindle::io::CommandTable;
 using spindle::io::LineService;
 using spindle::io::Request;
 
@@ -87,186 +85,93 @@ std::string CrashTask(absl::string_view) {
   return "still alive?";
 }
 
-class JobServer {
+// PRIMES and CRASH in worker processes: the worker thread submits the task
+// and moves on; the reply goes out when the future completes. At most 4
+// per worker process are in flight (a worker waits for a slot), so a flood
+// backs up into the service's bounded queue, not the pool's unbounded one.
+class ProcessJobs {
  public:
-  explicit JobServer(spindle::ProcessPoolExecutor* procs)
-      : procs_(procs), slots_(procs ? 4 * procs->max_workers() : 1) {}
-  void set_service(const LineService* s) { service_ = s; }
-  spindle::io::CommandStats* stats() { return &stats_; }
-
-  // LineService's handlers: the loop thread sees each line first and runs
-  // the loop's commands; the workers run the rest.
-  std::optional<Answer> OnLoop(Request& r);
-  Answer OnWorker(Request& r);
-
-  std::string Stats() const {
-    const LineService::Stats s = service_->stats();
-    std::string out = absl::StrCat(
-        "STATS connections=", s.connections, " unanswered=", s.unanswered,
-        " queue=", s.queued, " busy_workers=", s.busy_workers,
-        " done=", stats_.done(), " failed=", stats_.failed(),
-        " internal_errors=", s.internal_errors, " memory=", s.memory_used, "/",
-        s.memory_budget);
-    if (procs_ != nullptr) {
-      absl::StrAppend(&out, " process_workers=", procs_->max_workers(),
-                      " in_process=", in_process_.load(),
-                      " crashed=", crashed_.load());
-    }
-    return out + stats_.Fields();
-  }
-  std::string Summary(absl::Duration up) const {
-    const LineService::Stats s = service_->stats();
-    std::string out = absl::StrCat(
-        "job_server: up ",
-        absl::FormatDuration(absl::Trunc(up, absl::Milliseconds(1))), "; ",
-        s.accepted, " connections (", s.refused, " refused, ", s.idle_closed,
-        " idle-closed), ", s.requests, " requests (", s.oversize,
-        " oversize), ", stats_.done(), " jobs done, ", stats_.failed(),
-        " failed, ", s.dropped, " dropped at shutdown\n");
-    if (procs_ != nullptr) {
-      absl::StrAppend(&out, "  process pool: ", procs_->max_workers(),
-                      " worker processes, ", crashed_.load(), " crashed\n");
-    }
-    return out + stats_.Lines();
-  }
-
- private:
-  // One command: its name, whether the loop thread answers it (then it
-  // must not block), and its handler.
-  struct Command {
-    const char* name;
-    bool on_loop;
-    Answer (JobServer::*run)(Request& r, absl::string_view arg);
-  };
-  static const std::array<Command, 8> kCommands;
-
-  Answer Echo(Request&, absl::string_view arg) {
-    return Answer::View(arg);  // A view of the line: no copy.
-  }
-  Answer Upper(Request&, absl::string_view arg) {
-    return absl::AsciiStrToUpper(arg);
-  }
-  Answer Primes(Request&, absl::string_view arg) {
-    const absl::StatusOr<int64_t> n = IntArg(arg, "n", 20000000);
-    if (!n.ok()) return n.status();
-    if (procs_ != nullptr) return InProcess(arg, &PrimesTask);
-    return absl::StrCat(spindle_examples::CountPrimes(*n));
-  }
-  // Waits on a loop timer: the request holds no thread meanwhile.
-  Answer Sleep(Request& r, absl::string_view arg) {
-    const absl::StatusOr<int64_t> ms = IntArg(arg, "ms", 60000);
-    if (!ms.ok()) return ms.status();
-    r.loop().CallLater(absl::Milliseconds(*ms),
-                       [this, c = r.command(), ms = *ms, at = r.received(),
-                        responder = r.TakeResponder()]() mutable {
-                         stats_.RecordSince(c, at, true);
-                         responder.Reply(absl::StrCat("SLEPT ", ms));
-                       });
-    return Answer::Later();
-  }
-  Answer StatsCmd(Request&, absl::string_view) { return Stats(); }
-  Answer Fail(Request&, absl::string_view arg) {
-    throw std::runtime_error(absl::StrCat("FAIL requested: ", arg));
-  }
-  Answer Crash(Request&, absl::string_view arg) {
-    if (procs_ != nullptr) return InProcess(arg, &CrashTask);
-    return absl::FailedPreconditionError("CRASH needs --process_workers");
-  }
-  Answer Quit(Request&, absl::string_view) { return Answer::Close("BYE"); }
-
-  // PRIMES/CRASH in the process pool: the worker moves on and the reply goes
-  // out when the future completes. At most 4 per worker process are in
-  // flight (a worker waits for a slot), so a flood backs up into the
-  // service's bounded queue rather than the pool's unbounded one.
-  Answer InProcess(absl::string_view arg,
-                   std::string (*task)(absl::string_view)) {
+  explicit ProcessJobs(spindle::ProcessPoolExecutor* procs)
+      : procs_(procs), slots_(4 * procs->max_workers()) {}
+  Answer Run(std::string (*task)(absl::string_view), absl::string_view arg) {
     slots_.Acquire();
-    in_process_.fetch_add(1);
+    in_flight_.fetch_add(1);
     spindle::Future<std::string> f = procs_->Submit(task, std::string(arg));
-    f.AddDoneCallback([this](const auto& f) {
-      const absl::Status s = f.Exception().status();  // Cancelled, crashed?
-      if (spindle::IsBroken(s)) crashed_.fetch_add(1);
-      in_process_.fetch_sub(1);
+    f.AddDoneCallback([this](const spindle::Future<std::string>& f) {
+      if (spindle::IsBroken(f.Exception().status())) crashed_.fetch_add(1);
+      in_flight_.fetch_sub(1);
       slots_.Release();
     });
     return f;
   }
-
-  // The command of `line` (an index into kCommands, or -1) and its argument,
-  // which starts after one space or tab.
-  static int Find(absl::string_view line, absl::string_view* arg);
-  static absl::Status Unknown(absl::string_view line);
-  static std::vector<std::string> Names() {
-    std::vector<std::string> names;
-    for (const Command& c : kCommands) names.push_back(c.name);
-    return names;
+  std::string Stats() const {
+    return absl::StrCat(" process_workers=", procs_->max_workers(),
+                        " in_process=", in_flight_.load(),
+                        " crashed=", crashed_.load());
+  }
+  std::string Summary() const {
+    return absl::StrCat("  process pool: ", procs_->max_workers(),
+                        " worker processes, ", crashed_.load(), " crashed\n");
   }
 
+ private:
   spindle::ProcessPoolExecutor* const procs_;
   spindle::BoundedSemaphore slots_;
-  const LineService* service_ = nullptr;
-  spindle::io::CommandStats stats_{Names()};
-  std::atomic<int64_t> in_process_{0}, crashed_{0};
+  std::atomic<int64_t> in_flight_{0}, crashed_{0};
 };
 
-// The command table.
-const std::array<JobServer::Command, 8> JobServer::kCommands = {{
-    {"ECHO", false, &JobServer::Echo},
-    {"UPPER", false, &JobServer::Upper},
-    {"PRIMES", false, &JobServer::Primes},
-    {"SLEEP", true, &JobServer::Sleep},
-    {"STATS", true, &JobServer::StatsCmd},
-    {"FAIL", false, &JobServer::Fail},
-    {"CRASH", false, &JobServer::Crash},
-    {"QUIT", false, &JobServer::Quit},
-}};
-
-std::optional<Answer> JobServer::OnLoop(Request& r) {
-  const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
-  if (line.empty() || absl::ascii_toupper(line[0]) != 'S') return {};  // Fast.
-  absl::string_view arg;
-  const int c = Find(r.line(), &arg);
-  if (c < 0 || !kCommands[c].on_loop) return std::nullopt;  // To a worker.
-  r.set_command(c);  // LineService records it in stats_ when answered.
-  return (this->*kCommands[c].run)(r, arg);
-}
-
-Answer JobServer::OnWorker(Request& r) {
-  absl::string_view arg;
-  const int c = Find(r.line(), &arg);
-  if (c >= 0) {
-    r.set_command(c);
-    return (this->*kCommands[c].run)(r, arg);
-  }
-  stats_.RecordUnknown();
-  return Unknown(r.line());
-}
-
-int JobServer::Find(absl::string_view line, absl::string_view* arg) {
-  line = absl::StripLeadingAsciiWhitespace(line);
-  const size_t end = std::min(line.find_first_of(" \t"), line.size());
-  *arg = end < line.size() ? line.substr(end + 1) : "";
-  for (size_t c = 0; c < kCommands.size(); ++c) {
-    if (absl::EqualsIgnoreCase(line.substr(0, end), kCommands[c].name)) {
-      return static_cast<int>(c);
-    }
-  }
-  return -1;
-}
-
-absl::Status JobServer::Unknown(absl::string_view line) {
-  line = absl::StripLeadingAsciiWhitespace(line);
-  std::string word(
-      line.substr(0, std::min<size_t>(32, line.find_first_of(" \t"))));
-  if (word.empty()) return absl::InvalidArgumentError("empty request");
-  for (char& ch : word) {
-    if (!absl::ascii_isprint(static_cast<unsigned char>(ch))) ch = '?';
-  }
-  std::string names;
-  for (const Command& c : kCommands)
-    absl::StrAppend(&names, names.empty() ? "" : ", ", c.name);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown command '", word, "' (try ", names, ")"));
+// The protocol: each command, and where it runs.
+void AddCommands(CommandTable& t, ProcessJobs* procs) {
+  t.Add("ECHO", [](Request&, absl::string_view arg) {
+    return Answer::View(arg);  // A view of the line: no copy.
+  });
+  t.Add("UPPER", [](Request&, absl::string_view arg) -> Answer {
+    return absl::AsciiStrToUpper(arg);
+  });
+  t.Add("PRIMES", [procs](Request&, absl::string_view arg) -> Answer {
+    const absl::StatusOr<int64_t> n = IntArg(arg, "n", 20000000);
+    if (!n.ok()) return n.status();
+    if (procs != nullptr) return procs->Run(&PrimesTask, arg);
+    return absl::StrCat(spindle_examples::CountPrimes(*n));
+  });
+  // On a loop timer: the request holds no thread while it waits.
+  t.Add(
+      "SLEEP",
+      [&t](Request& r, absl::string_view arg) -> Answer {
+        const absl::StatusOr<int64_t> ms = IntArg(arg, "ms", 60000);
+        if (!ms.ok()) return ms.status();
+        r.loop().CallLater(absl::Milliseconds(*ms),
+                           [&t, c = r.command(), ms = *ms, at = r.received(),
+                            responder = r.TakeResponder()]() mutable {
+                             t.stats()->RecordSince(c, at, true);
+                             responder.Reply(absl::StrCat("SLEPT ", ms));
+                           });
+        return Answer::Later();
+      },
+      CommandTable::kOnLoop);
+  // Answered by the loop at once, not queued behind what it reports on.
+  t.Add(
+      "STATS",
+      [&t, procs](Request& r, absl::string_view) -> Answer {
+        const LineService::Stats s = r.service().stats();
+        return absl::StrCat(
+            "STATS connections=", s.connections, " unanswered=", s.unanswered,
+            " queue=", s.queued, " busy_workers=", s.busy_workers,
+            " done=", t.stats()->done(), " failed=", t.stats()->failed(),
+            " internal_errors=", s.internal_errors, " memory=", s.memory_used,
+            "/", s.memory_budget, procs ? procs->Stats() : "",
+            t.stats()->Fields());
+      },
+      CommandTable::kOnLoop);
+  t.Add("FAIL", [](Request&, absl::string_view arg) -> Answer {
+    throw std::runtime_error(absl::StrCat("FAIL requested: ", arg));
+  });
+  t.Add("CRASH", [procs](Request&, absl::string_view arg) -> Answer {
+    if (procs != nullptr) return procs->Run(&CrashTask, arg);
+    return absl::FailedPreconditionError("CRASH needs --process_workers");
+  });
+  t.Add("QUIT",
+        [](Request&, absl::string_view) { return Answer::Close("BYE"); });
 }
 
 }  // namespace
@@ -305,12 +210,12 @@ int main(int argc, char** argv) {
     }
     procs = *std::move(made);
   }
-  JobServer jobs(procs.get());
-  o.command_stats = jobs.stats();
-  LineService service(
-      o, [&jobs](Request& r) { return jobs.OnWorker(r); },
-      [&jobs](Request& r) { return jobs.OnLoop(r); });
-  jobs.set_service(&service);
+  std::unique_ptr<ProcessJobs> jobs;
+  if (procs != nullptr) jobs = std::make_unique<ProcessJobs>(procs.get());
+  CommandTable table;
+  AddCommands(table, jobs.get());
+  o.command_stats = table.stats();
+  LineService service(o, table.WorkerHandler(), table.LoopHandler());
   const absl::Time start = absl::Now();
   const absl::Status s = service.Run([&] {
     std::printf(
@@ -327,6 +232,18 @@ int main(int argc, char** argv) {
   }
   // PRIMES still running in worker processes end; the rest were cancelled.
   if (procs != nullptr) procs->Shutdown(/*wait=*/true);
-  std::printf("%s", jobs.Summary(absl::Now() - start).c_str());
+  const LineService::Stats st = service.stats();
+  std::printf(
+      "job_server: up %s; %lld connections (%lld refused, %lld idle-closed), "
+      "%lld requests (%lld oversize), %lld jobs done, %lld failed, %lld "
+      "dropped at shutdown\n%s%s",
+      absl::FormatDuration(
+          absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
+          .c_str(),
+      (long long)st.accepted, (long long)st.refused, (long long)st.idle_closed,
+      (long long)st.requests, (long long)st.oversize,
+      (long long)table.stats()->done(), (long long)table.stats()->failed(),
+      (long long)st.dropped, jobs ? jobs->Summary().c_str() : "",
+      table.stats()->Lines().c_str());
   return 0;
 }

@@ -407,7 +407,7 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
     refused = false;
     const uint64_t key = LaneKey(static_cast<uint32_t>(index), conn);
     if (loop_handler_ != nullptr) {
-      Request r(req.line, &req.responder, now, l.loop.get(), index);
+      Request r(this, req.line, &req.responder, now, l.loop.get(), index);
       std::optional<Answer> answer;
       try {
         answer = loop_handler_(r);
@@ -582,7 +582,7 @@ void LineService::WorkerMain() {
     for (; done < jobs.size(); ++done) {
       if (lanes_->dropping()) break;
       Job& job = jobs[done];
-      Request r(job.line.view(), &job.responder, job.received_ns,
+      Request r(this, job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
       std::optional<Answer> answer;
       try {

@@ -152,6 +152,8 @@
 
 namespace spindle::io {
 
+class LineService;
+
 namespace internal {
 class RequestLanes;
 struct Job;
@@ -173,6 +175,8 @@ class Request {
   uint64_t connection_id() const;
   // Which of the service's loops serves the connection (0-based).
   int loop_index() const { return loop_index_; }
+  // The service handling the request (e.g. for its stats()).
+  const LineService& service() const { return *service_; }
   // When the front end read the line.
   absl::Time received() const { return absl::FromUnixNanos(received_ns_); }
   // The loop that serves the connection. Its loop-thread-only calls
@@ -189,13 +193,17 @@ class Request {
 
  private:
   friend class LineService;
-  Request(absl::string_view line, Responder* responder, int64_t received_ns,
-          EventLoop* loop, int loop_index)
-      : line_(line),
+  Request(const LineService* service, absl::string_view line,
+          Responder* responder, int64_t received_ns, EventLoop* loop,
+          int loop_index)
+      : service_(service),
+        line_(line),
         responder_(responder),
         received_ns_(received_ns),
         loop_(loop),
         loop_index_(loop_index) {}
+
+  const LineService* service_;
 
   absl::string_view line_;
   Responder* responder_;

@@ -1,0 +1,84 @@
+// Copyright 2026 The spindle Authors.
+
+#include "spindle/io/command_table.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace spindle::io {
+
+void CommandTable::Add(std::string name, Fn fn, Where where) {
+  if (where == kOnLoop && !name.empty()) {
+    const auto first = static_cast<unsigned char>(name[0]);
+    loop_initial_[static_cast<unsigned char>(absl::ascii_toupper(first))] =
+        true;
+    loop_initial_[static_cast<unsigned char>(absl::ascii_tolower(first))] =
+        true;
+  }
+  commands_.push_back(Command{std::move(name), std::move(fn), where});
+}
+
+CommandStats* CommandTable::stats() {
+  if (stats_ == nullptr) {
+    std::vector<std::string> names;
+    for (const Command& c : commands_) names.push_back(c.name);
+    stats_ = std::make_unique<CommandStats>(std::move(names));
+  }
+  return stats_.get();
+}
+
+int CommandTable::Find(absl::string_view line, absl::string_view* arg) const {
+  line = absl::StripLeadingAsciiWhitespace(line);
+  const size_t end = std::min(line.find_first_of(" \t"), line.size());
+  *arg = end < line.size() ? line.substr(end + 1) : "";
+  const absl::string_view word = line.substr(0, end);
+  for (size_t c = 0; c < commands_.size(); ++c) {
+    if (absl::EqualsIgnoreCase(word, commands_[c].name)) {
+      return static_cast<int>(c);
+    }
+  }
+  return -1;
+}
+
+std::optional<Answer> CommandTable::OnLoop(Request& r) const {
+  const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
+  if (line.empty() || !loop_initial_[static_cast<unsigned char>(line[0])]) {
+    return std::nullopt;  // The common case: no parsing on the loop.
+  }
+  absl::string_view arg;
+  const int c = Find(r.line(), &arg);
+  if (c < 0 || commands_[c].where != kOnLoop) return std::nullopt;
+  r.set_command(c);
+  return commands_[c].fn(r, arg);
+}
+
+Answer CommandTable::OnWorker(Request& r) const {
+  absl::string_view arg;
+  const int c = Find(r.line(), &arg);
+  if (c >= 0) {
+    r.set_command(c);
+    return commands_[c].fn(r, arg);
+  }
+  if (stats_ != nullptr) stats_->RecordUnknown();
+  const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
+  std::string word(
+      line.substr(0, std::min(line.find_first_of(" \t"), size_t{32})));
+  if (word.empty()) return absl::InvalidArgumentError("empty request");
+  for (char& ch : word) {
+    if (!absl::ascii_isprint(static_cast<unsigned char>(ch))) ch = '?';
+  }
+  std::string names;
+  for (const Command& cmd : commands_) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", cmd.name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown command '", word, "' (try ", names, ")"));
+}
+
+}  // namespace spindle::io
