@@ -9,7 +9,9 @@ Two measurements, each interleaved over --runs rounds (every round runs
 each server back to back, so load from elsewhere hits all alike):
 
   * ECHO throughput at 16 connections x depth 64 (pipelined, closed loop):
-    req/s of each server, and the ratios new/old and new/python.
+    req/s of each server, and the ratios new/old and new/python; and the
+    server CPU time per request (less sensitive to a noisy machine than
+    throughput, which also depends on how the client is scheduled).
   * 64 connections x depth 1 (ping-pong): server CPU time (user + system,
     /proc) per request of each server, and the ratio new/epoll. The epoll
     loop echoes the line back whole ("ECHO <text>"), so job_client counts
@@ -48,15 +50,17 @@ def main():
         "epoll": [echo_servers, "--impl=epoll"],
     }
     tput = {n: [] for n in ("new", "old", "python")}
+    tcpu = {n: [] for n in ("new", "old", "python")}
     cpu = {n: [] for n in ("new", "old", "epoll")}
     for run in range(runs):
         for name in tput:
             r = job_bench.measure(servers[name], client, "ECHO:1", secs, 16,
                                   64)
             tput[name].append(r["rate"])
-            print("run %d %-7s 16x64 ECHO: %9.0f req/s %s" %
-                  (run + 1, name, r["rate"], "ok" if r["ok"] else "ERRORS"),
-                  flush=True)
+            tcpu[name].append(r["cpu_us"])
+            print("run %d %-7s 16x64 ECHO: %9.0f req/s, %5.2f us CPU/req %s"
+                  % (run + 1, name, r["rate"], r["cpu_us"],
+                     "ok" if r["ok"] else "ERRORS"), flush=True)
         for name in cpu:
             r = job_bench.measure(servers[name], client, "ECHO:1", secs, 64,
                                   1)
@@ -77,6 +81,10 @@ def main():
               " %s |" % (med(tput["new"]), med(tput["old"]),
                          med(tput["python"]), other, med(rs),
                          ", ".join("%.2f" % x for x in rs)))
+    rs = ratios("new", "old", tcpu)
+    print("| 16x64 CPU us/req | %.2f | %.2f | %.2f | - | new/old %.2f | %s |"
+          % (med(tcpu["new"]), med(tcpu["old"]), med(tcpu["python"]),
+             med(rs), ", ".join("%.2f" % x for x in rs)))
     for other in ("epoll", "old"):
         rs = ratios("new", other, cpu)
         print("| 64x1 CPU us/req | %.2f | %.2f | - | %.2f | new/%s %.2f |"

@@ -47,8 +47,8 @@ class CommandStats {
   }
   // The same, with the latency in nanoseconds.
   void RecordNanos(size_t i, int64_t latency_ns, bool ok) {
-    latency_[i].RecordNanos(latency_ns);
-    (ok ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
+    latency_[i].RecordNanos(latency_ns);  // Counts it, done or failed.
+    if (!ok) failed_known_.Add(1);
   }
   // A request of command `i` read at `received` is answered now.
   void RecordSince(size_t i, absl::Time received, bool ok) {
@@ -56,10 +56,16 @@ class CommandStats {
                 ok);
   }
   // A request that named no command (counted as failed, no latency).
-  void RecordUnknown() { failed_.fetch_add(1, std::memory_order_relaxed); }
+  void RecordUnknown() { failed_unknown_.Add(1); }
 
-  int64_t done() const { return done_.load(std::memory_order_relaxed); }
-  int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  // Requests that succeeded / failed (sums of per-thread counts: recording
+  // touches no counter that all threads share).
+  int64_t done() const {
+    int64_t total = 0;
+    for (size_t i = 0; i < names_.size(); ++i) total += latency_[i].count();
+    return total - failed_known_.Sum();
+  }
+  int64_t failed() const { return failed_known_.Sum() + failed_unknown_.Sum(); }
 
   // For a STATS line: " NAME:n=N,p50=D,p99=D" for each command that has
   // samples.
@@ -86,10 +92,35 @@ class CommandStats {
   }
 
  private:
+  // A counter with one cache line per thread shard.
+  class ShardedCounter {
+   public:
+    void Add(int64_t n) {
+      static std::atomic<int> next{0};
+      thread_local const int shard =
+          next.fetch_add(1, std::memory_order_relaxed) % kShards;
+      shards_[shard].v.fetch_add(n, std::memory_order_relaxed);
+    }
+    int64_t Sum() const {
+      int64_t total = 0;
+      for (const Shard& s : shards_) {
+        total += s.v.load(std::memory_order_relaxed);
+      }
+      return total;
+    }
+
+   private:
+    static constexpr int kShards = 8;
+    struct alignas(64) Shard {
+      std::atomic<int64_t> v{0};
+    };
+    Shard shards_[kShards];
+  };
+
   const std::vector<std::string> names_;
   const std::unique_ptr<LatencyHistogram[]> latency_;
-  std::atomic<int64_t> done_{0};
-  std::atomic<int64_t> failed_{0};
+  ShardedCounter failed_known_;    // Failures with a command.
+  ShardedCounter failed_unknown_;  // Lines that named none.
 };
 
 }  // namespace spindle::io

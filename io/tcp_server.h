@@ -175,7 +175,10 @@ class Responder {
   Responder& operator=(Responder&& other) noexcept;
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
-  ~Responder();
+  // Inline: most responders are destroyed empty (moved from, or replied).
+  ~Responder() {
+    if (shared_ != nullptr) AnswerNoReply();
+  }
 
   // Answers the request; afterwards valid() is false. Checked crash if
   // !valid().
@@ -189,6 +192,8 @@ class Responder {
   friend class ReplyBatch;
   // Forgets the request without answering it.
   void Disarm();
+  // Answers "ERR internal error: no reply" (the destructor's slow path).
+  void AnswerNoReply();
   // `shared` must already count this responder (ServerShared::Acquire).
   Responder(internal::ServerShared* shared, uint64_t conn_id, uint64_t seq)
       : shared_(shared), conn_id_(conn_id), seq_(seq) {}

@@ -24,9 +24,7 @@ Responder& Responder::operator=(Responder&& other) noexcept {
   return *this;
 }
 
-Responder::~Responder() {
-  if (valid()) Reply("ERR internal error: no reply");
-}
+void Responder::AnswerNoReply() { Reply("ERR internal error: no reply"); }
 
 void Responder::Disarm() {
   if (shared_ == nullptr) return;
