@@ -72,9 +72,11 @@ def flood_then_probe(flood_line):
                 break
             assert time.monotonic() < deadline, st
         lat = probe_echo(srv)
-        # Generous for sanitizer builds; the benchmark reports the real
-        # figure (bench/fairness_bench.py).
-        assert max(lat) < 10.0, lat
+        # Generous for sanitizer builds and a loaded machine (the flood's
+        # workers take both cores); a starved client waits for the whole
+        # flood instead (minutes). bench/fairness_bench.py reports the real
+        # figure.
+        assert max(lat) < 30.0, lat
         flood.close()
     finally:
         srv.stop()
