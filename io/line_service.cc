@@ -85,15 +85,20 @@ std::string ErrorReply(const absl::Status& s) {
   return absl::StrCat("ERR ", s.message());
 }
 
+sigset_t SignalSet(const std::vector<int>& signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : signals) sigaddset(&set, s);
+  return set;
+}
+
 // Blocks the stop signals in the calling thread (threads it starts inherit
 // the mask) until destroyed.
 class BlockSignals {
  public:
   // With `int_and_term`, SIGINT and SIGTERM too.
   BlockSignals(const std::vector<int>& signals, bool int_and_term) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : signals) sigaddset(&set, s);
+    sigset_t set = SignalSet(signals);
     if (int_and_term) {
       sigaddset(&set, SIGINT);
       sigaddset(&set, SIGTERM);
@@ -144,9 +149,7 @@ void RegisterForExit(LineService* s) {
 }();
 
 void UnblockSignals(const std::vector<int>& signals) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : signals) sigaddset(&set, s);
+  const sigset_t set = SignalSet(signals);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
@@ -225,10 +228,6 @@ absl::Status LineService::StartLocked(bool route_signals) {
     return absl::InvalidArgumentError(
         "LineService: workers, loops (<= 256), queue_size and quantum must be "
         ">= 1");
-  }
-  if (o.server.port < 0 || o.server.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad port ", o.server.port, ": must be in [0, 65535]"));
   }
   // A vanished client must be an error, not a process kill.
   signal(SIGPIPE, SIG_IGN);
@@ -413,10 +412,10 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
         answer = loop_handler_(r);
       } catch (const std::exception& e) {
         shared_->LogException("loop handler", e.what());
-        answer = Answer("ERR internal error");
+        answer = Answer::InternalError();
       } catch (...) {
         shared_->LogException("loop handler", "unknown exception");
-        answer = Answer("ERR internal error");
+        answer = Answer::InternalError();
       }
       if (answer.has_value()) {
         if (answer->kind_ == Answer::Kind::kBusy) {
@@ -445,8 +444,8 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
   return batch.size();
 }
 
-bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
-  if (l.jobs.empty()) return true;
+void LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
+  if (l.jobs.empty()) return;
   for (size_t k = 0; k < l.offers.size(); ++k) {
     const size_t begin = l.offers[k].taken;
     const size_t end =
@@ -458,7 +457,6 @@ bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
   // keeps those lines and offers them again later. Once the lanes are
   // closed (shutting down), they are answered instead.
   const bool closed = lanes_->closed();
-  bool last_whole = true;
   size_t base = 0;
   for (const RequestLanes::Offer& o : l.offers) {
     for (size_t k = base + o.taken; k < base + o.jobs.size(); ++k) {
@@ -467,12 +465,10 @@ bool LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
       if (closed) r.Reply("ERR server shutting down");
     }
     base += o.jobs.size();
-    last_whole = closed || o.taken == o.jobs.size();
   }
   l.jobs.clear();
   l.index.clear();
   l.offers.clear();
-  return last_whole;
 }
 
 // --- answers -------------------------------------------------------------
@@ -595,16 +591,14 @@ void LineService::WorkerMain() {
       // One clock read per request: for the stats and the slowness test.
       const int64_t now = absl::GetCurrentTimeNanos();
       if (!answer.has_value()) {  // It threw.
-        answer.emplace("ERR internal error");
-        answer->error_ = true;
-        if (!job.responder.valid()) answer.emplace(Answer::Later());
+        answer.emplace(job.responder.valid() ? Answer::InternalError()
+                                             : Answer::Later());
       }
       // A future is counted as answered by its callback.
-      if (!Deliver(*std::move(answer), job.responder, &replies, r.command_,
-                   job.received_ns, now)) {
-        --answered;
+      if (Deliver(*std::move(answer), job.responder, &replies, r.command_,
+                  job.received_ns, now)) {
+        ++answered;
       }
-      ++answered;
       const bool slow = now - started > kSlowNs;
       while (ticket_left == 0 && ticket + 1 < tickets.size()) {
         ticket_left = tickets[++ticket].count;

@@ -97,11 +97,12 @@
 // SIGINT/SIGTERM at any point of the shutdown ends the process at once
 // (exit status 130), even while running requests are awaited.
 //
-// Errors: Start()/Run() return InvalidArgument for bad options (a port
-// outside [0, 65535], zero workers, loops or queue_size, an unresolvable
-// host) and the kernel's errors for binding (address in use, address not
-// local); after a failed start nothing of the service is left running, so
-// the caller can print the error and exit at once.
+// Errors: Start()/Run() return TcpServer::Start's errors (InvalidArgument
+// for a port outside [0, 65535] or an address that is not local, NotFound
+// for an unresolvable host, AlreadyExists for an address in use) and
+// InvalidArgument for zero workers, loops or queue_size; after a failed start
+// nothing of the service is left running, so the caller can print the error and
+// exit at once.
 //
 // Thread safety: Start, Shutdown, Wait, Run, port and stats may be called
 // from any thread (Run/Wait block the caller). The worker Handler runs on
@@ -258,6 +259,12 @@ class Answer {
   friend class LineService;
   enum class Kind : uint8_t { kReply, kClose, kFuture, kLater, kBusy };
   Answer(Kind kind, std::string text) : kind_(kind), text_(std::move(text)) {}
+  // What an exception escaping a handler is answered (a failure).
+  static Answer InternalError() {
+    Answer a(Kind::kReply, "ERR internal error");
+    a.error_ = true;
+    return a;
+  }
 
   absl::string_view text() const {
     return has_view_ ? view_ : absl::string_view(text_);
@@ -394,9 +401,8 @@ class LineService {
   // The TcpServer batch handler of loop `index` (on its thread).
   size_t Accept(int index, absl::Span<TcpServer::Request> batch);
   // Offers loop `l`'s collected jobs to the lanes; gives the responders of
-  // those not taken back to `batch`. Returns false if the last offer was
-  // not taken whole.
-  bool FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch);
+  // those not taken back to `batch` (answers them once the lanes closed).
+  void FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch);
   // Sends `answer` for `responder`'s request: through `replies` if given
   // (a worker's batch), or at once; a future is answered when it completes
   // (and counted in Stats::answered then): returns false for it.

@@ -116,10 +116,6 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
 bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
                         std::vector<Ticket>* tickets) {
   absl::MutexLock lock(&mu_);
-  if (!tickets->empty()) {  // The previous batch: finished, same lock.
-    FinishLocked(*tickets);
-    tickets->clear();
-  }
   while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
     ++waiting_;
     cv_.Wait(&mu_);

@@ -127,8 +127,7 @@ class RequestLanes {
   // closed), then appends up to `max_jobs` (>= 1) requests to `jobs` -
   // round-robin over the ready lanes, at most `quantum` per lane, a slow
   // lane's one request alone - and one Ticket per lane to `tickets`.
-  // Tickets already in `tickets` (the worker's previous batch) are finished
-  // first, under the same lock (see Finish), then cleared. Returns false
+  // Returns false
   // once closed and dropping, or closed and empty: the worker should exit.
   // Wakes on: an Offer, a Finish/GiveBack that makes a lane takeable again,
   // Close (and the last request taken after Close(false)).

@@ -52,7 +52,8 @@ TEST(CommandTableTest, DispatchesByNameAndRunsWhereTold) {
             "ERR unknown command 'FROB' (try ECHO, WHERE, WHO, FAIL)");
   EXPECT_EQ(c.ReadLine(), "ERR empty request");
   EXPECT_EQ(c.ReadLine(),
-            "ERR unknown command '?" "?' (try ECHO, WHERE, WHO, FAIL)");
+            "ERR unknown command '?"
+            "?' (try ECHO, WHERE, WHO, FAIL)");
   // Every reply above is out, so every request is recorded.
   const CommandStats& s = *table.stats();
   EXPECT_EQ(s.done(), 5);
