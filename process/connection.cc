@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -209,16 +210,27 @@ absl::StatusOr<std::string> Connection::RecvBytes() {
                                             len, " bytes, over the limit of ",
                                             max_message_));
   }
-  std::string out(len, '\0');
-  s = ReadExactly(out.data(), len, &got);
-  if (!s.ok()) {
-    broken_ = true;
-    return s;
-  }
-  if (got < len) {
-    broken_ = true;
-    return absl::DataLossError(absl::StrCat("end of stream inside a message (",
-                                            got, " of ", len, " bytes)"));
+  // The buffer grows with the bytes that arrive, not with the length the
+  // peer announced: four bytes announcing max_message cost no more than
+  // the first step (kFirstStep), and memory stays within about twice
+  // what was received.
+  constexpr size_t kFirstStep = 64 << 10;
+  std::string out;
+  size_t done = 0;
+  while (done < len) {
+    const size_t want = std::min(len, std::max(kFirstStep, 2 * done));
+    out.resize(want);
+    s = ReadExactly(out.data() + done, want - done, &got);
+    done += got;
+    if (!s.ok()) {
+      broken_ = true;
+      return s;
+    }
+    if (done < want) {
+      broken_ = true;
+      return absl::DataLossError(absl::StrCat(
+          "end of stream inside a message (", done, " of ", len, " bytes)"));
+    }
   }
   return out;
 }

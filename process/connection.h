@@ -57,7 +57,10 @@
 //     `kDataLoss` if EOF (or a reset) arrives in the middle of a message, or
 //     the peer announces a message longer than `max_message()`; the stream
 //     is then out of step, so every later `RecvBytes` returns `kDataLoss`
-//     as well (close the connection).
+//     as well (close the connection). Memory for a message grows with the
+//     bytes that arrive (at most about twice those, or 64 KiB), not with
+//     the length announced: a peer cannot make the receiver allocate
+//     max_message() by sending a header alone.
 //   * Any other OS failure: `ErrnoError`.
 //
 // Thread safety: a `Connection` is a handle to one end, like a file
