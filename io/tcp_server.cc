@@ -98,12 +98,20 @@ absl::Status TcpServer::Start() {
   if (acceptor_->listening() || shutting_down_) {
     return absl::FailedPreconditionError("server already started");
   }
-  if (options_.hosts.empty() || options_.max_line == 0 ||
-      options_.output_low_water > options_.output_high_water ||
-      options_.pending_low_water > options_.pending_high_water ||
-      options_.max_pipelined == 0 || options_.read_chunk == 0 ||
-      options_.accept_batch <= 0) {
-    return absl::InvalidArgumentError("invalid TcpServer options");
+  const Options& o = options_;
+  const char* bad = o.hosts.empty()        ? "hosts is empty"
+                    : o.max_line == 0      ? "max_line must be at least 1"
+                    : o.max_pipelined == 0 ? "max_pipelined must be at least 1"
+                    : o.read_chunk == 0    ? "read_chunk must be at least 1"
+                    : o.accept_batch <= 0  ? "accept_batch must be at least 1"
+                    : o.output_low_water > o.output_high_water
+                        ? "output_low_water is above output_high_water"
+                    : o.pending_low_water > o.pending_high_water
+                        ? "pending_low_water is above pending_high_water"
+                        : nullptr;
+  if (bad != nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid TcpServer options: ", bad));
   }
   scratch_.resize(options_.read_chunk);
   return acceptor_->Listen();
