@@ -340,7 +340,7 @@ void ProcessPoolExecutor::EndCompleting() {
   t_completing_worker = nullptr;
 }
 
-absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
+absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w, bool* killed) {
   absl::StatusOr<std::pair<pid_t, int>> spawned = core_->fork_server->Spawn();
   if (!spawned.ok()) {
     return BrokenError(absl::StrCat("cannot start a worker process: ",
@@ -363,6 +363,15 @@ absl::Status ProcessPoolExecutor::SpawnWorker(Worker& w) {
                                     pid, ": ", hello->substr(1)));
   }
   std::string how = StopWorker(w, /*kill=*/true);
+  // SIGKILLed from outside before it was ready (a SIGKILL is never the
+  // worker's own doing): a crash of this worker, not a pool that cannot
+  // start workers.
+  if (absl::IsOutOfRange(hello.status()) &&
+      how == DescribeWaitStatus(SIGKILL)) {
+    *killed = true;
+    return BrokenError(absl::StrCat("process pool worker crashed: pid ", pid,
+                                    " ", how, " before it received the task"));
+  }
   return BrokenError(
       absl::StrCat("worker process ", pid, " failed to start: ", how));
 }
@@ -405,11 +414,13 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
       if (!readable.ok() || *readable) StopWorker(w, /*kill=*/true);
     }
     if (w.conn.closed()) {
-      absl::Status s = SpawnWorker(w);
+      bool killed = false;
+      absl::Status s = SpawnWorker(w, &killed);
       if (!s.ok()) {
         BeginCompleting(w);
         (void)task.promise.SetError(s);
         EndCompleting();
+        if (killed) return true;  // Its task failed; the next one respawns.
         Break(s);
         return false;
       }

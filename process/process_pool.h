@@ -112,7 +112,11 @@
 //     "process pool worker crashed: pid <p> killed by signal <n> (<NAME>)"
 //     or "... exited with status <n>". The worker is reaped and a new one is
 //     started for the next task; other tasks are not affected. A worker
-//     found dead while idle is replaced without failing anything.
+//     found dead while idle is replaced without failing anything. A worker
+//     SIGKILLed while it starts (before it is ready for its first task)
+//     fails the task it was started for the same way ("... killed by
+//     signal 9 (SIGKILL) before it received the task"); the pool does not
+//     break.
 //   * Argument larger than `max_message`: Submit returns a future already
 //     done with kInvalidArgument. A result larger than `max_message`: the
 //     future fails with kInvalidArgument; the worker lives on.
@@ -453,7 +457,9 @@ class ProcessPoolExecutor {
   // Runs `task` on `w` (starting or replacing the worker as needed).
   // Returns false if the pool is now broken.
   bool RunTask(Worker& w, Task& task);
-  absl::Status SpawnWorker(Worker& w);
+  // Starts a worker in `w`. On failure the pool is broken, unless
+  // `*killed` was set: the worker was SIGKILLed before it was ready.
+  absl::Status SpawnWorker(Worker& w, bool* killed);
   // Stops `w` (asks it to exit, or kills it) and reaps it; returns the wait
   // status description.
   std::string StopWorker(Worker& w, bool kill);

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -180,6 +181,53 @@ int ReapChild(pid_t pid, absl::Duration grace) {
   return status;
 }
 
+// SIGCHLD in the fork server: blocked except while it waits for a request
+// (ppoll), where its handler's only effect is to interrupt the wait, so
+// that a worker that dies while idle is reaped at once (ReapExited), not
+// left a zombie until the pool next asks for it.
+void OnSigchld(int) {}
+
+void CatchSigchld(sigset_t* wait_mask) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, wait_mask);
+  sigdelset(wait_mask, SIGCHLD);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = &OnSigchld;  // No SA_RESTART: ppoll returns EINTR.
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, nullptr);
+}
+
+// In a just-forked worker: SIGCHLD as the fork server found it.
+void ReleaseSigchld() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, nullptr);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+}
+
+// Reaps the workers in `children` that have ended, moving each to `exited`
+// with its wait status (kept for the pool's kReap).
+void ReapExited(std::vector<pid_t>& children,
+                std::vector<std::pair<pid_t, int>>& exited) {
+  for (size_t i = 0; i < children.size();) {
+    int status = 0;
+    if (waitpid(children[i], &status, WNOHANG) == children[i]) {
+      exited.emplace_back(children[i], status);
+      children.erase(children.begin() + static_cast<ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
 absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
   struct iovec iov = {const_cast<Reply*>(&reply), sizeof(reply)};
   struct msghdr msg;
@@ -209,8 +257,14 @@ absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
   ConfigureForkServerSignals();
   // Tell the caller that the start-up is over (see ForkServer::Start).
   if (!SendReply(ctl, Reply{getpid(), 0, 0}, -1).ok()) ExitChild(0);
-  std::vector<pid_t> children;
+  sigset_t wait_mask;
+  CatchSigchld(&wait_mask);
+  std::vector<pid_t> children;                // Not reaped yet.
+  std::vector<std::pair<pid_t, int>> exited;  // Reaped, not yet reported.
   for (;;) {
+    ReapExited(children, exited);
+    struct pollfd p = {ctl, POLLIN, 0};
+    if (ppoll(&p, 1, nullptr, &wait_mask) < 0) continue;  // EINTR: SIGCHLD.
     Request req;
     ssize_t n = recv(ctl, &req, sizeof(req), 0);
     if (n < 0 && errno == EINTR) continue;
@@ -226,6 +280,7 @@ absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
       fflush(nullptr);
       pid_t pid = fork();
       if (pid == 0) {
+        ReleaseSigchld();
         close(ctl);
         close(sv[0]);
         WorkerMain(sv[1], config);
@@ -253,7 +308,14 @@ absl::Status SendReply(int ctl, const Reply& reply, int fd_to_pass) {
       if (!SendReply(ctl, reply, -1).ok()) break;
     } else if (req.op == kReap || req.op == kKillAndReap) {
       auto it = std::find(children.begin(), children.end(), req.pid);
-      if (it == children.end()) {
+      auto gone = std::find_if(
+          exited.begin(), exited.end(),
+          [&](const std::pair<pid_t, int>& e) { return e.first == req.pid; });
+      if (gone != exited.end()) {  // Reaped already (ReapExited).
+        reply.pid = req.pid;
+        reply.status = gone->second;
+        exited.erase(gone);
+      } else if (it == children.end()) {
         reply.error = ECHILD;
       } else {
         children.erase(it);

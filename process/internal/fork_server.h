@@ -7,12 +7,14 @@
 // PRIVATE to //process:process_pool; not part of the public API. A pool's
 // fork server: the single-threaded process, forked once when the pool starts,
 // that forks the pool's workers (so that they are never forked from the
-// multithreaded caller), signals them and reaps them on request. Here are its
-// control protocol (a SOCK_SEQPACKET socket, one record a request or reply; a
-// new worker's socket comes back with SCM_RIGHTS), the fork server process
-// itself, and `ForkServer`, the caller's side of the control socket (see the
-// layout at the top of process_pool.cc); also DescribeWaitStatus(), which
-// puts the wait statuses it reports into words.
+// multithreaded caller), signals them, and reaps each as soon as it ends (a
+// worker killed while idle is no zombie), keeping its wait status until the
+// caller asks for it. Here are its control protocol (a SOCK_SEQPACKET
+// socket, one record a request or reply; a new worker's socket comes back
+// with SCM_RIGHTS), the fork server process itself, and `ForkServer`, the
+// caller's side of the control socket (see the layout at the top of
+// process_pool.cc); also DescribeWaitStatus(), which puts the wait statuses
+// it reports into words.
 
 #ifndef SPINDLE_PROCESS_INTERNAL_FORK_SERVER_H_
 #define SPINDLE_PROCESS_INTERNAL_FORK_SERVER_H_

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -113,6 +114,18 @@ absl::Status SetInitValue() {
 }
 std::string InitValue(absl::string_view) { return absl::StrCat(init_value); }
 absl::Status FailingInit() { return absl::InternalError("init says no"); }
+// The first worker to run it writes its pid to `stuck_init_file` and waits
+// to be killed; the others find the file there and start normally.
+char stuck_init_file[256] = "";
+absl::Status StuckFirstInit() {
+  const int fd =
+      open(stuck_init_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::OkStatus();
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  (void)!write(fd, pid.data(), pid.size());
+  close(fd);
+  for (;;) pause();
+}
 absl::Status ThrowingInit() { throw std::runtime_error("init threw"); }
 
 // A task that runs a process pool of its own (nested pools): "<inner
@@ -602,13 +615,34 @@ TEST(ProcessPoolExecutorTest, WorkerThatDiedIdleIsReplacedSilently) {
   ASSERT_TRUE(first.ok()) << first.status();
   const pid_t old_pid = ToPid(*first);
   ASSERT_EQ(kill(old_pid, SIGKILL), 0);
-  // Dead (a zombie of the fork server, every thread gone) means its socket
-  // is closed.
-  ASSERT_TRUE(test_util::Eventually([&] { return IsDead(old_pid); }));
+  // Dead (a zombie of the fork server, every thread gone, or already
+  // reaped) means its socket is closed.
+  ASSERT_TRUE(
+      test_util::Eventually([&] { return IsDead(old_pid) || Gone(old_pid); }));
   auto r = pool.Submit(&Pid, "").ResultFor(kBound);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(ToPid(*r), old_pid);
   EXPECT_TRUE(Gone(old_pid));
+}
+
+// A worker killed while idle is reaped by the fork server at once, not left
+// a zombie until the pool next gives it a task (which may be never: the
+// job_server chaos run found zombies of idle workers it had SIGKILLed).
+TEST(ProcessPoolExecutorTest, WorkerKilledWhileIdleIsNotLeftAZombie) {
+  ProcessPoolExecutor pool(Workers(1));
+  auto first = pool.Submit(&Pid, "").ResultFor(kBound);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const pid_t old_pid = ToPid(*first);
+  ASSERT_EQ(kill(old_pid, SIGKILL), 0);
+  // No task is submitted: nothing but the fork server can reap it.
+  EXPECT_TRUE(test_util::Eventually([&] { return Gone(old_pid); }))
+      << "worker " << old_pid << " left a zombie";
+  // The pool still works, and reports nothing for the idle death.
+  for (int i = 0; i < 4; ++i) {
+    auto r = pool.Submit(&Pid, "").ResultFor(kBound);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NE(ToPid(*r), old_pid);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1054,6 +1088,37 @@ TEST(ProcessPoolExecutorTest, FailingInitializerBreaksThePool) {
   Future<std::string> later = pool.Submit(&Echo, "x");
   ASSERT_TRUE(later.done());
   EXPECT_TRUE(IsBroken(later.Result().status()));
+}
+
+// A worker SIGKILLed before it is ready (here: in its initializer) is a
+// crash of that worker, not a pool that cannot start workers: the task it
+// was started for fails as crashed, and the next one gets a new worker. The
+// job_server chaos run found the whole pool broken by such a kill.
+TEST(ProcessPoolExecutorTest, WorkerKilledWhileStartingFailsOnlyItsTask) {
+  const std::string file =
+      absl::StrCat(testing::TempDir(), "/stuck_init_", getpid());
+  unlink(file.c_str());
+  ASSERT_LT(file.size(), sizeof(stuck_init_file));
+  strcpy(stuck_init_file, file.c_str());  // Before the fork server starts.
+  ProcessPoolExecutor::Options o = Workers(1);
+  o.initializer = &StuckFirstInit;
+  ProcessPoolExecutor pool(o);
+  Future<std::string> first = pool.Submit(&Echo, "first");
+  pid_t stuck = 0;
+  ASSERT_TRUE(test_util::Eventually([&] {
+    std::ifstream f(file);
+    std::string line;
+    return std::getline(f, line) && absl::SimpleAtoi(line, &stuck);
+  }));
+  ASSERT_EQ(kill(stuck, SIGKILL), 0);
+  ExpectCrashed(first, stuck, "killed by signal 9 (SIGKILL)");
+  EXPECT_TRUE(absl::StrContains(first.Result().status().message(),
+                                "before it received the task"))
+      << first.Result().status();
+  auto r = pool.Submit(&Echo, "second").ResultFor(kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "second");
+  unlink(file.c_str());
 }
 
 TEST(ProcessPoolExecutorTest, ThrowingInitializerBreaksThePool) {
