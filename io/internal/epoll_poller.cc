@@ -140,7 +140,9 @@ class EpollPoller final : public Poller {
           woken = true;
           continue;
         }
-        if (collecting && !seen.insert(ev.data.u64).second) continue;
+        // (A copy: epoll_event is packed, its data may be misaligned.)
+        const uint64_t data = ev.data.u64;
+        if (collecting && !seen.insert(data).second) continue;
         // Python's mapping: anything but "writable" (incl. EPOLLERR and
         // EPOLLHUP) counts as readable, anything but "readable" as writable.
         int events = 0;
@@ -161,7 +163,8 @@ class EpollPoller final : public Poller {
       }
       if (static_cast<size_t>(n) == buffer_.size()) {
         if (!collecting) {
-          for (int i = 0; i < n; ++i) seen.insert(buffer_[i].data.u64);
+          for (int i = 0; i < n; ++i)
+            seen.insert(uint64_t{buffer_[i].data.u64});
         }
         collecting = true;
         buffer_.resize(2 * buffer_.size());
