@@ -13,7 +13,8 @@
 //   FAIL <text>  -> a handler that throws: "ERR internal error"
 //   CRASH        -> with --process_workers, kills its worker process
 //   QUIT         -> BYE, and the connection is closed
-// Case-insensitive; spaces before a command, a space or tab after it.
+// Case-insensitive; spaces and tabs before a command, one space or tab
+// after it.
 // Numbers are plain decimal digits (leading zeros allowed; no sign, space,
 // exponent or hex): "PRIMES 007" is 7, "PRIMES +7" and "PRIMES 7 " are
 // "ERR bad argument: ...".
