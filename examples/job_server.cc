@@ -3,7 +3,8 @@
 // job_server: spindle's main program, a line-protocol job service on
 // spindle::io::LineService (io/line_service.h), which owns the event loops,
 // the fair bounded hand-off to the workers, the limits and the shutdown.
-// This file is the protocol - its commands, where each one runs - and STATS:
+// The protocol - its commands, where each one runs, STATS - is
+// examples/job_commands.{h,cc}; this file is its flags and main():
 //   ECHO <text>  -> <text>             UPPER <text> -> <TEXT>   (a worker)
 //   PRIMES <n>   -> primes <= n, n <= 20000000 (a worker; with
 //                   --process_workers a worker process, asynchronously)
@@ -12,30 +13,25 @@
 //   FAIL <text>  -> a handler that throws: "ERR internal error"
 //   CRASH        -> with --process_workers, kills its worker process
 //   QUIT         -> BYE, and the connection is closed
-// Case-insensitive; spaces before a command, a space or tab after it.
+// Case-insensitive; spaces and tabs before a command, one space or tab
+// after it.
+// Numbers are plain decimal digits (leading zeros allowed; no sign, space,
+// exponent or hex): "PRIMES 007" is 7, "PRIMES +7" and "PRIMES 7 " are
+// "ERR bad argument: ...".
 // Run: ./bazelw run //examples:job_server -- --port=7070; nc 127.0.0.1 7070.
 // Ctrl-C/SIGTERM: graceful shutdown (up to --shutdown_grace); twice: now.
 
-#include <signal.h>
-#include <sys/resource.h>
-
-#include <atomic>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "spindle/concurrency/semaphore.h"
-#include "spindle/concurrency/status.h"
-#include "spindle/examples/primes.h"
+#include "spindle/examples/job_commands.h"
 #include "spindle/io/command_table.h"
 #include "spindle/io/line_service.h"
 #include "spindle/process/process_pool.h"
@@ -57,124 +53,7 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(int, process_workers, 0,
           "worker processes for PRIMES (0 = off); also enables CRASH");
 
-namespace {
-
-using spindle::io::Answer;
-using spindle::io::CommandTable;
 using spindle::io::LineService;
-using spindle::io::Request;
-
-// An integer argument in [0, hi], or the client's error.
-absl::StatusOr<int64_t> IntArg(absl::string_view arg, absl::string_view what,
-                               int64_t hi) {
-  int64_t v;
-  if (absl::SimpleAtoi(arg, &v) && v >= 0 && v <= hi) return v;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "bad argument: ", what, " must be an integer in [0, ", hi, "]"));
-}
-
-// Process-pool tasks: bytes in, bytes out, run in a worker process.
-std::string PrimesTask(absl::string_view n) {  // `n` was checked.
-  return absl::StrCat(
-      spindle_examples::CountPrimes(std::stoll(std::string(n))));
-}
-std::string CrashTask(absl::string_view) {
-  const struct rlimit no_core = {0, 0};
-  setrlimit(RLIMIT_CORE, &no_core);  // A demo crash: no core file.
-  raise(SIGSEGV);
-  return "still alive?";
-}
-
-// PRIMES and CRASH in worker processes: the worker thread submits the task
-// and moves on; the reply goes out when the future completes. At most 4
-// per worker process are in flight (a worker waits for a slot), so a flood
-// backs up into the service's bounded queue, not the pool's unbounded one.
-class ProcessJobs {
- public:
-  explicit ProcessJobs(spindle::ProcessPoolExecutor* procs)
-      : procs_(procs), slots_(4 * procs->max_workers()) {}
-  Answer Run(std::string (*task)(absl::string_view), absl::string_view arg) {
-    slots_.Acquire();
-    in_flight_.fetch_add(1);
-    spindle::Future<std::string> f = procs_->Submit(task, std::string(arg));
-    f.AddDoneCallback([this](const spindle::Future<std::string>& f) {
-      if (spindle::IsBroken(f.Exception().status())) crashed_.fetch_add(1);
-      in_flight_.fetch_sub(1);
-      slots_.Release();
-    });
-    return f;
-  }
-  std::string Stats() const {
-    return absl::StrCat(" process_workers=", procs_->max_workers(),
-                        " in_process=", in_flight_.load(),
-                        " crashed=", crashed_.load());
-  }
-  std::string Summary() const {
-    return absl::StrCat("  process pool: ", procs_->max_workers(),
-                        " worker processes, ", crashed_.load(), " crashed\n");
-  }
-
- private:
-  spindle::ProcessPoolExecutor* const procs_;
-  spindle::BoundedSemaphore slots_;
-  std::atomic<int64_t> in_flight_{0}, crashed_{0};
-};
-
-// The protocol: each command, and where it runs.
-void AddCommands(CommandTable& t, ProcessJobs* procs) {
-  t.Add("ECHO", [](Request&, absl::string_view arg) {
-    return Answer::View(arg);  // A view of the line: no copy.
-  });
-  t.Add("UPPER", [](Request&, absl::string_view arg) -> Answer {
-    return absl::AsciiStrToUpper(arg);
-  });
-  t.Add("PRIMES", [procs](Request&, absl::string_view arg) -> Answer {
-    const absl::StatusOr<int64_t> n = IntArg(arg, "n", 20000000);
-    if (!n.ok()) return n.status();
-    if (procs != nullptr) return procs->Run(&PrimesTask, arg);
-    return absl::StrCat(spindle_examples::CountPrimes(*n));
-  });
-  // On a loop timer: the request holds no thread while it waits.
-  t.Add(
-      "SLEEP",
-      [&t](Request& r, absl::string_view arg) -> Answer {
-        const absl::StatusOr<int64_t> ms = IntArg(arg, "ms", 60000);
-        if (!ms.ok()) return ms.status();
-        r.loop().CallLater(absl::Milliseconds(*ms),
-                           [&t, c = r.command(), ms = *ms, at = r.received(),
-                            responder = r.TakeResponder()]() mutable {
-                             t.stats()->RecordSince(c, at, true);
-                             responder.Reply(absl::StrCat("SLEPT ", ms));
-                           });
-        return Answer::Later();
-      },
-      CommandTable::kOnLoop);
-  // Answered by the loop at once, not queued behind what it reports on.
-  t.Add(
-      "STATS",
-      [&t, procs](Request& r, absl::string_view) -> Answer {
-        const LineService::Stats s = r.service().stats();
-        return absl::StrCat(
-            "STATS connections=", s.connections, " unanswered=", s.unanswered,
-            " queue=", s.queued, " busy_workers=", s.busy_workers,
-            " done=", t.stats()->done(), " failed=", t.stats()->failed(),
-            " internal_errors=", s.internal_errors, " memory=", s.memory_used,
-            "/", s.memory_budget, procs ? procs->Stats() : "",
-            t.stats()->Fields());
-      },
-      CommandTable::kOnLoop);
-  t.Add("FAIL", [](Request&, absl::string_view arg) -> Answer {
-    throw std::runtime_error(absl::StrCat("FAIL requested: ", arg));
-  });
-  t.Add("CRASH", [procs](Request&, absl::string_view arg) -> Answer {
-    if (procs != nullptr) return procs->Run(&CrashTask, arg);
-    return absl::FailedPreconditionError("CRASH needs --process_workers");
-  });
-  t.Add("QUIT",
-        [](Request&, absl::string_view) { return Answer::Close("BYE"); });
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -210,10 +89,12 @@ int main(int argc, char** argv) {
     }
     procs = *std::move(made);
   }
-  std::unique_ptr<ProcessJobs> jobs;
-  if (procs != nullptr) jobs = std::make_unique<ProcessJobs>(procs.get());
-  CommandTable table;
-  AddCommands(table, jobs.get());
+  std::unique_ptr<spindle_examples::ProcessJobs> jobs;
+  if (procs != nullptr) {
+    jobs = std::make_unique<spindle_examples::ProcessJobs>(procs.get());
+  }
+  spindle::io::CommandTable table;
+  spindle_examples::AddJobCommands(table, jobs.get());
   o.command_stats = table.stats();
   LineService service(o, table.WorkerHandler(), table.LoopHandler());
   const absl::Time start = absl::Now();

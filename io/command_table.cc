@@ -12,6 +12,16 @@
 #include "absl/strings/str_cat.h"
 
 namespace spindle::io {
+namespace {
+
+// The separators before a command: spaces and tabs only (not "\r", "\v" or
+// "\f", which absl::StripLeadingAsciiWhitespace would also skip).
+absl::string_view SkipBlanks(absl::string_view line) {
+  const size_t start = line.find_first_not_of(" \t");
+  return start == line.npos ? absl::string_view() : line.substr(start);
+}
+
+}  // namespace
 
 void CommandTable::Add(std::string name, Fn fn, Where where) {
   if (where == kOnLoop && !name.empty()) {
@@ -34,7 +44,7 @@ CommandStats* CommandTable::stats() {
 }
 
 int CommandTable::Find(absl::string_view line, absl::string_view* arg) const {
-  line = absl::StripLeadingAsciiWhitespace(line);
+  line = SkipBlanks(line);
   const size_t end = std::min(line.find_first_of(" \t"), line.size());
   *arg = end < line.size() ? line.substr(end + 1) : "";
   const absl::string_view word = line.substr(0, end);
@@ -47,7 +57,7 @@ int CommandTable::Find(absl::string_view line, absl::string_view* arg) const {
 }
 
 std::optional<Answer> CommandTable::OnLoop(Request& r) const {
-  const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
+  const absl::string_view line = SkipBlanks(r.line());
   if (line.empty() || !loop_initial_[static_cast<unsigned char>(line[0])]) {
     return std::nullopt;  // The common case: no parsing on the loop.
   }
@@ -66,7 +76,7 @@ Answer CommandTable::OnWorker(Request& r) const {
     return commands_[c].fn(r, arg);
   }
   if (stats_ != nullptr) stats_->RecordUnknown();
-  const absl::string_view line = absl::StripLeadingAsciiWhitespace(r.line());
+  const absl::string_view line = SkipBlanks(r.line());
   std::string word(
       line.substr(0, std::min(line.find_first_of(" \t"), size_t{32})));
   if (word.empty()) return absl::InvalidArgumentError("empty request");

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/io/internal/poller.h"
@@ -113,13 +114,20 @@ class EpollPoller final : public Poller {
   absl::Status Wait(const Deadline& deadline,
                     std::vector<PollerEvent>* out) override {
     out->clear();
+    // The buffer holds every registration and the wake-up fd, but not the
+    // stale interests that outlived their fd numbers (see the file
+    // comment): when it comes back full, more may be ready, so collect the
+    // rest at once with a bigger buffer (level-triggered ones reported
+    // already come again; they are skipped).
+    bool collecting = false;
+    absl::flat_hash_set<uint64_t> seen;  // Only filled when collecting.
     for (;;) {
       const int n =
           epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()),
-                     deadline.RemainingMillis());
+                     collecting ? 0 : deadline.RemainingMillis());
       if (n < 0) {
         if (errno == EINTR) {
-          if (deadline.Expired()) return absl::OkStatus();
+          if (collecting || deadline.Expired()) return absl::OkStatus();
           continue;  // PEP 475: retry with the time left
         }
         return ErrnoError(errno, "epoll_wait");
@@ -132,6 +140,9 @@ class EpollPoller final : public Poller {
           woken = true;
           continue;
         }
+        // (A copy: epoll_event is packed, its data may be misaligned.)
+        const uint64_t data = ev.data.u64;
+        if (collecting && !seen.insert(data).second) continue;
         // Python's mapping: anything but "writable" (incl. EPOLLERR and
         // EPOLLHUP) counts as readable, anything but "readable" as writable.
         int events = 0;
@@ -150,8 +161,18 @@ class EpollPoller final : public Poller {
         }
         out->push_back(PollerEvent{fd, token, events});
       }
+      if (static_cast<size_t>(n) == buffer_.size()) {
+        if (!collecting) {
+          for (int i = 0; i < n; ++i)
+            seen.insert(uint64_t{buffer_[i].data.u64});
+        }
+        collecting = true;
+        buffer_.resize(2 * buffer_.size());
+        continue;
+      }
       // The rounded-up wait cannot end before the deadline, but be exact.
-      if (n == 0 && !woken && !deadline.infinite() && !deadline.Expired()) {
+      if (n == 0 && !collecting && !woken && !deadline.infinite() &&
+          !deadline.Expired()) {
         continue;
       }
       return absl::OkStatus();

@@ -63,5 +63,26 @@ TEST(CommandTableTest, DispatchesByNameAndRunsWhereTold) {
   EXPECT_NE(fields.find(" FAIL:n=1,"), std::string::npos) << fields;
 }
 
+// Only spaces and tabs separate: a line that starts with another control
+// byte names no command (found by tests/fuzz/job_commands_fuzz).
+TEST(CommandTableTest, OnlySpacesAndTabsBeforeTheCommand) {
+  CommandTable table;
+  table.Add("ECHO",
+            [](Request&, absl::string_view arg) { return Answer::View(arg); });
+  table.Add(
+      "STATS", [](Request&, absl::string_view) -> Answer { return "stats"; },
+      CommandTable::kOnLoop);
+  LineService service(LineService::Options{}, table.WorkerHandler(),
+                      table.LoopHandler());
+  ASSERT_TRUE(service.Start().ok());
+  Client c(service.port());
+  c.Send(" \t ECHO a\n\vECHO b\n\fSTATS\n\rECHO c\n\v\n");
+  EXPECT_EQ(c.ReadLine(), "a");
+  EXPECT_EQ(c.ReadLine(), "ERR unknown command '?ECHO' (try ECHO, STATS)");
+  EXPECT_EQ(c.ReadLine(), "ERR unknown command '?STATS' (try ECHO, STATS)");
+  EXPECT_EQ(c.ReadLine(), "ERR unknown command '?ECHO' (try ECHO, STATS)");
+  EXPECT_EQ(c.ReadLine(), "ERR unknown command '?' (try ECHO, STATS)");
+}
+
 }  // namespace
 }  // namespace spindle::io

@@ -1057,6 +1057,31 @@ TEST(EpollSelectorTest, StaleInterestIsNeverReportedForReusedNumber) {
   EXPECT_EQ(std::any_cast<std::string>((*ready)[0].key->data), "new");
 }
 
+// A stale interest takes a place in epoll_wait's buffer, which is sized for
+// the registrations: a zero-timeout Select must still report every ready
+// registration (found by tests/fuzz/selectors_model_fuzz).
+TEST(EpollSelectorTest, StaleInterestDoesNotCrowdOutReadyRegistrations) {
+  auto sel = MakeEpoll();
+  auto [old_rd, old_wr] = Pair();
+  const int n = old_rd.fileno();
+  ASSERT_TRUE(sel->Register(n, kEventRead).ok());
+  Fd keep_old_open(dup(n));
+  ASSERT_TRUE(keep_old_open.valid());
+  ASSERT_OK(old_rd.Close());
+  ASSERT_OK(sel->Unregister(n));  // EBADF: the interest stays in the kernel.
+  // The kernel's ready list: the stale interest, the wake-up fd, then a
+  // writable registration - one more than the buffer's two places.
+  ASSERT_OK(old_wr.SendAll("stale"));
+  ASSERT_OK(sel->Wakeup());
+  auto [rd, wr] = Pair();
+  ASSERT_TRUE(sel->Register(wr.fileno(), kEventWrite).ok());
+  auto ready = sel->Select(absl::ZeroDuration());
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  ASSERT_EQ(ready->size(), 1u);
+  EXPECT_EQ((*ready)[0].key->fd, wr.fileno());
+  EXPECT_EQ((*ready)[0].events, kEventWrite);
+}
+
 // Purging a stale interest rebuilds the epoll set; a one-shot registration
 // that was reported (and so disarmed) must stay disarmed through the
 // rebuild, until Rearm() - not be re-armed by it and reported again.
