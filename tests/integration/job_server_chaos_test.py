@@ -129,9 +129,9 @@ CRASH_RE = re.compile(CRASHED % r"(9 \(SIGKILL\)|11 \(SIGSEGV\))")
 
 
 def int_arg(arg, hi):
-    """absl::SimpleAtoi for the arguments generated here (digits, maybe a
-    sign), in [0, hi]; None if it is not."""
-    m = re.fullmatch(r"\s*([+-]?\d+)\s*", arg)
+    """The job server's number grammar (examples/job_commands.h): ASCII
+    digits only, in [0, hi]; None if it is not."""
+    m = re.fullmatch(r"([0-9]+)", arg)
     if not m:
         return None
     v = int(m.group(1))
@@ -143,7 +143,7 @@ def model(line):
     name it counts under (None: unknown), check(reply) says whether `reply`
     (str) is an acceptable answer. Mirrors examples/job_server.cc and
     io/command_table.cc."""
-    s = line.lstrip(" \t\n\v\f\r")
+    s = line.lstrip(" \t")
     end = min([i for i in (s.find(" "), s.find("\t")) if i >= 0] or [len(s)])
     word, arg = s[:end], s[end + 1:]
     cmd = word.upper() if word.upper() in COMMANDS else None
