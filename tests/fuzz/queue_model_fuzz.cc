@@ -31,7 +31,7 @@
 // SimpleQueue, or all four in turn on the same operations); byte 1 the
 // initial maxsize ((b % 12) - 3, so <= 0 is unbounded); then operations, at
 // most 256, each an opcode byte (% 12) and its argument bytes (see Op; a
-// missing byte reads as 0). Timed waits (1 us) are capped at 16 per input.
+// missing byte reads as 0). Timed waits (1 us) are capped at 2 per input.
 //
 // Seed corpus: corpus/queue_model_fuzz/, made by gen_queue_model_corpus.py.
 
@@ -200,7 +200,9 @@ const char* const kOpName[] = {
     "TaskDone", "Join",   "Shutdown", "set_maxsize", "PutGet", "Snapshot"};
 
 constexpr int kMaxOps = 256;
-constexpr int kMaxTimedWaits = 16;
+// Timed waits per input (all queues together): each costs ~60 us.
+constexpr int kMaxTimedWaits = 2;
+int g_timed_waits = 0;
 
 template <typename Q>
 class Runner {
@@ -296,8 +298,8 @@ class Runner {
     Mode m = static_cast<Mode>(b % 8);
     if (m == kBlock && !returns_at_once) m = kTry;
     if (m == kForShort || m == kUntilShort) {
-      if (timed_waits_ >= kMaxTimedWaits) return kTry;
-      ++timed_waits_;
+      if (g_timed_waits >= kMaxTimedWaits) return kTry;
+      ++g_timed_waits;
     }
     return m;
   }
@@ -665,7 +667,6 @@ class Runner {
   int op_ = 0;
   const char* op_name_ = "";
   uint32_t next_seq_ = 1;
-  int timed_waits_ = 0;
 };
 
 template <typename Q>
@@ -693,6 +694,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t maxsize = static_cast<int64_t>(data[1] % 12) - 3;
   const Reader ops(data + 2, size - 2);
   g_live = 0;
+  g_timed_waits = 0;
   if (which == 0 || which == 4) {
     RunOne<spindle::Queue<Ptr>>(Kind::kFifo, maxsize, ops);
   }
