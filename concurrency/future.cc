@@ -72,6 +72,11 @@ bool FutureStateBase::Cancel() {
 
 namespace {
 
+// True if `deadline` is already over: a wait for it must not block.
+bool DeadlinePassed(absl::Time deadline) {
+  return deadline != absl::InfiniteFuture() && deadline <= absl::Now();
+}
+
 // This thread's trampoline for user callbacks: while `active`, completions
 // on this thread queue their user nodes here (FIFO) instead of running them
 // one stack frame deeper; the outermost RunUserCallbacks drains the queue.
@@ -162,6 +167,9 @@ void FutureStateBase::NotifyListeners(TaskNode::Hook hook, void* arg,
 
 bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
   if (done()) return true;
+  // A deadline already passed does not block (Mutex::AwaitWithDeadline
+  // would still sleep in the kernel until that past time).
+  if (DeadlinePassed(deadline)) return done();
   mu_.Lock();
   uint32_t old = word_.fetch_or(kListeners, std::memory_order_acq_rel);
   bool is_done = IsDoneState(old & kStateMask);
@@ -234,7 +242,7 @@ struct WaitNode final : CallbackNode {
 void WaitForStates(const std::vector<FutureStateBase*>& states,
                    absl::Time deadline, ReturnWhen when) {
   const size_t n = states.size();
-  if (n == 0) return;
+  if (n == 0 || DeadlinePassed(deadline)) return;  // Callers read done().
   Waiter waiter;
   std::vector<WaitNode> nodes(n);
   std::vector<bool> registered(n, false);
@@ -323,6 +331,7 @@ std::ptrdiff_t AsCompletedCore::Next(absl::Time deadline) {
   auto has_ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return next_ready_ < ready_.size();
   };
+  if (!has_ready() && DeadlinePassed(deadline)) return -1;
   if (!mu_.AwaitWithDeadline(absl::Condition(&has_ready), deadline)) {
     return -1;
   }

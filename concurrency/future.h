@@ -284,12 +284,15 @@ class Future : public FutureBase {
   // Nesting: a future completed *inside* a callback or continuation (a
   // `Then` whose result completes, a callback that sets a Promise or cancels
   // a future) wakes its waiters at once, but its own callbacks are queued
-  // on this thread and run right after the current callback returns, by the
-  // outermost one, oldest first. So a chain of any length (a million
-  // `Then`s on a pending Promise) runs in constant stack space. Python runs
-  // them recursively instead; the difference shows only if a callback
-  // blocks waiting for the result of a continuation of a future it just
-  // completed itself, which here would wait forever.
+  // on this thread and run by the outermost call: after every callback of
+  // the list it is running (the current callback's later siblings too),
+  // in the order the futures completed, each future's oldest first. So a
+  // chain of any length (a million `Then`s on a pending Promise) runs in
+  // constant stack space. Python runs them recursively instead, before the
+  // completing callback returns; the difference shows in the order of
+  // different futures' callbacks, and if a callback blocks waiting for the
+  // result of a continuation of a future it just completed itself, which
+  // here would wait forever.
   //
   // On a ThreadPoolExecutor worker, callbacks are part of the task: the
   // worker counts as busy until they have run (a callback that submits to

@@ -208,6 +208,8 @@ class QueueApi {
   // `*num_put` (if not null). On error (ShutDown; Full for the Try/For/Until
   // forms once the deadline passes) the items from `*num_put` on are left
   // untouched. On an unbounded queue PutMany takes the lock exactly once.
+  // An empty span puts nothing: OK, or ShutDownError once the queue is shut
+  // down (like every put).
   absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
     return engine_.PutManyImpl(items, absl::InfiniteFuture(), num_put);
   }
@@ -265,9 +267,9 @@ class QueueApi {
   // --- Task tracking ------------------------------------------------------
   //
   // Every successful put adds one unfinished task. TaskDone(n) marks `n` of
-  // them done; asking for more than are unfinished is InvalidArgument
-  // (Python's ValueError) and changes nothing. When the count reaches zero
-  // every Join returns.
+  // them done; asking for more than are unfinished (or a negative `n`) is
+  // InvalidArgument (Python's ValueError) and changes nothing. When the
+  // count reaches zero every Join returns.
   absl::Status TaskDone(int64_t count = 1) {
     return engine_.TaskDoneImpl(count);
   }

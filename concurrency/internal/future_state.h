@@ -90,7 +90,7 @@ class TaskNode {
 // happens while this thread is already running user nodes (a continuation
 // that completes its own future, a callback that sets a Promise) does not
 // run its user nodes there and then: they are queued on this thread and run
-// by the outermost call once the current node returns, so a chain of any
+// by the outermost call once its own list has run, so a chain of any
 // length costs heap, not stack (see RunUserCallbacks in future.cc).
 class CallbackNode {
  public:

@@ -80,6 +80,10 @@ class BasicQueue {
     size_t put = 0;
     absl::Status status;
     mu_.Lock();
+    // An empty batch is a put too: it fails on a shut down queue.
+    if (items.empty() && shutdown_) {
+      status = ShutDownError("put on a shut down queue");
+    }
     while (put < items.size()) {
       if (shutdown_) {
         status = ShutDownError("put on a shut down queue");

@@ -133,6 +133,10 @@ class FifoQueue {
     absl::Status status;
     bool put = false;
     put_mu_.Lock();
+    // An empty batch is a put too: it fails on a shut down queue.
+    if (items.empty() && shutdown_) {
+      status = ShutDownError("put on a shut down queue");
+    }
     while (done < items.size()) {
       if (shutdown_) {
         status = ShutDownError("put on a shut down queue");

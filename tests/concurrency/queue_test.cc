@@ -714,6 +714,24 @@ TYPED_TEST(BoundedQueueTest, PutManyStopsAtShutdown) {
   EXPECT_EQ(q.qsize(), 2u);
 }
 
+// An empty batch is still a put: on a shut down queue it fails like any
+// other (found by tests/fuzz/queue_model_fuzz), and on a full one it is OK.
+TYPED_TEST(BoundedQueueTest, EmptyPutManyFailsAfterShutdown) {
+  TypeParam q(1);
+  ASSERT_TRUE(q.Put(1).ok());
+  std::vector<int> none;
+  size_t n = 7;
+  EXPECT_TRUE(q.TryPutMany(absl::MakeSpan(none), &n).ok());
+  EXPECT_EQ(n, 0u);
+  q.Shutdown();
+  n = 7;
+  EXPECT_TRUE(IsShutDown(q.PutMany(absl::MakeSpan(none), &n)));
+  EXPECT_EQ(n, 0u);
+  EXPECT_TRUE(IsShutDown(q.TryPutMany(absl::MakeSpan(none))));
+  EXPECT_TRUE(IsShutDown(q.PutManyFor(absl::MakeSpan(none), kLong)));
+  EXPECT_EQ(q.unfinished_tasks(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Kind-specific ordering.
 // ---------------------------------------------------------------------------
