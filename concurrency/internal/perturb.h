@@ -17,30 +17,19 @@
 // N"); set SPINDLE_PERTURB_SEED=N to draw the same choices again (each
 // thread's generator is seeded from N and the order in which threads first
 // reach a point, so a rerun repeats a failure's schedule only roughly).
-// Pass it to a Bazel test with `--test_env=SPINDLE_PERTURB_SEED=N`.
+// SPINDLE_PERTURB_ODDS=K makes 1 in K points act (default 8; 1: every
+// point). Both reach Bazel tests under --config=perturb when set.
 
 #ifndef SPINDLE_CONCURRENCY_INTERNAL_PERTURB_H_
 #define SPINDLE_CONCURRENCY_INTERNAL_PERTURB_H_
 
 #if defined(SPINDLE_PERTURB) && SPINDLE_PERTURB
 
-#include <cstdint>
-
 namespace spindle::internal {
 
-// The slow path of a point: sleeps or yields (defined in perturb.cc).
-void PerturbAct(uint64_t draw);
-
-// Advances this thread's generator (seeded on first use from the run's seed,
-// see perturb.cc) and returns its next value.
-uint64_t PerturbDraw();
-
-inline void PerturbPoint() {
-  const uint64_t draw = PerturbDraw();
-  // 1 in 8 points acts (7 of those 8 yield, 1 sleeps): frequent enough to
-  // reorder threads, rare enough that the tests still finish in time.
-  if ((draw & 7) == 0) PerturbAct(draw >> 3);
-}
+// One point: draws from this thread's generator and usually returns at
+// once; sometimes yields, rarely sleeps (defined in perturb.cc).
+void PerturbPoint();
 
 }  // namespace spindle::internal
 
