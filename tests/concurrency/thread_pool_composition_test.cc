@@ -84,8 +84,8 @@ TEST(PoolCompositionTest, CallbackSubmitRunsAfterTheCallbackOnOneWorker) {
   ThreadPoolExecutor pool({.max_workers = 1});
   // A finishes only once its callback is registered, so the callback runs
   // on the worker (registered on a done future, it would run right here).
-  Future<void> a = pool.Submit(
-      [&] { registered.WaitForNotificationWithTimeout(kBound); });
+  Future<void> a =
+      pool.Submit([&] { registered.WaitForNotificationWithTimeout(kBound); });
   a.AddDoneCallback([&] {
     callback_thread = std::this_thread::get_id();
     b = pool.Submit([] { return 5; });
@@ -109,8 +109,8 @@ TEST(PoolCompositionTest, SlowCallbackDoesNotHoldBackOtherTasks) {
   // AddDoneCallback, the callback ran on this thread and blocked it for
   // kBound; the test still passed, after 60 s. Schedule perturbation made
   // that common.)
-  Future<void> a = pool.Submit(
-      [&] { registered.WaitForNotificationWithTimeout(kBound); });
+  Future<void> a =
+      pool.Submit([&] { registered.WaitForNotificationWithTimeout(kBound); });
   std::thread::id callback_thread;
   a.AddDoneCallback([&] {
     callback_thread = std::this_thread::get_id();
