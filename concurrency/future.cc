@@ -43,6 +43,7 @@ FutureStateBase::~FutureStateBase() {
 }
 
 bool FutureStateBase::Claim() {
+  SPINDLE_PERTURB_POINT();
   uint32_t expected = word_.load(std::memory_order_relaxed);
   for (;;) {
     uint32_t s = expected & kStateMask;
@@ -56,6 +57,7 @@ bool FutureStateBase::Claim() {
 }
 
 bool FutureStateBase::Cancel() {
+  SPINDLE_PERTURB_POINT();
   uint32_t expected = word_.load(std::memory_order_relaxed);
   for (;;) {
     uint32_t s = expected & kStateMask;
@@ -154,6 +156,7 @@ void FutureStateBase::NotifyListeners(TaskNode::Hook hook, void* arg,
   }
   // Unlock wakes threads blocked in WaitUntilDone (their condition is true).
   mu_.Unlock();
+  SPINDLE_PERTURB_POINT();
   if (user == nullptr) {
     if (hook != nullptr && !idle_said) hook(arg, true);
     return;
@@ -170,6 +173,7 @@ bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
   // A deadline already passed does not block (Mutex::AwaitWithDeadline
   // would still sleep in the kernel until that past time).
   if (DeadlinePassed(deadline)) return done();
+  SPINDLE_PERTURB_POINT();
   mu_.Lock();
   uint32_t old = word_.fetch_or(kListeners, std::memory_order_acq_rel);
   bool is_done = IsDoneState(old & kStateMask);
@@ -182,6 +186,7 @@ bool FutureStateBase::WaitUntilDone(absl::Time deadline) {
 }
 
 void FutureStateBase::AddCallback(CallbackNode* node) {
+  SPINDLE_PERTURB_POINT();
   mu_.Lock();
   uint32_t old =
       word_.fetch_or(kListeners | kUserCallbacks, std::memory_order_acq_rel);
@@ -198,6 +203,7 @@ void FutureStateBase::AddCallback(CallbackNode* node) {
 }
 
 bool FutureStateBase::AddInternal(CallbackNode* node) {
+  SPINDLE_PERTURB_POINT();
   absl::MutexLock lock(&mu_);
   uint32_t old = word_.fetch_or(kListeners, std::memory_order_acq_rel);
   if (IsDoneState(old & kStateMask)) return false;
@@ -207,6 +213,7 @@ bool FutureStateBase::AddInternal(CallbackNode* node) {
 }
 
 void FutureStateBase::RemoveInternal(CallbackNode* node) {
+  SPINDLE_PERTURB_POINT();
   absl::MutexLock lock(&mu_);
   for (CallbackNode** p = &callbacks_; *p != nullptr; p = &(*p)->next) {
     if (*p == node) {

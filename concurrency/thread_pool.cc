@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "spindle/concurrency/internal/lifecycle.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/spin.h"
 
 namespace spindle {
@@ -282,6 +283,7 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
   // wake-up is lost: a worker parks only after seeing an empty queue under
   // the lock, so one parked before our unlock is still waiting now, and one
   // that parks later sees the task.
+  SPINDLE_PERTURB_POINT();
   if (wake) work_cv_.Signal();
   FreeBlocks(stale_blocks);
   return absl::OkStatus();
@@ -309,6 +311,7 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
         pool->has_work_hint_.load(std::memory_order_relaxed)) {
       return;
     }
+    SPINDLE_PERTURB_POINT();
     absl::MutexLock lock(&pool->mu_);
     if (pool->head_ == nullptr && !pool->shutdown_) {
       ++pool->idle_;
@@ -374,6 +377,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
         ctx.idle_registered = false;
       }
       mu_.Unlock();
+      SPINDLE_PERTURB_POINT();
       void* block = task->Run(&WorkerHook, &ctx);
       if (block != nullptr) {
         // Kept for Execute to reuse (under the lock we take anyway).
@@ -403,9 +407,11 @@ void ThreadPoolExecutor::WorkerMain(int index) {
           stop_hint_.load(std::memory_order_relaxed)) {
         break;
       }
+      SPINDLE_PERTURB_POINT();
       for (int j = 0; j < kPausesPerRound; ++j) CpuRelax();
       std::this_thread::yield();
     }
+    SPINDLE_PERTURB_POINT();
     mu_.Lock();
     if (head_ != nullptr || shutdown_ || !broken_.ok()) continue;
     ++parked_;
@@ -461,6 +467,7 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     cancelled = next;
   }
   if (!wait) return;
+  SPINDLE_PERTURB_POINT();
   // No lock is held while joining, so any number of callers, workers among
   // them, can wait at once. A caller from outside the pool joins the
   // threads it finds (a later caller finds none and waits for the workers

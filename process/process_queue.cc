@@ -35,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/spin.h"
 #include "spindle/concurrency/status.h"
 
@@ -225,6 +226,7 @@ void WaitLocked(Shared* s, std::atomic<uint32_t>* seq,
   const uint32_t seen = seq->load(std::memory_order_relaxed);
   waiters->fetch_add(1, std::memory_order_relaxed);
   s->mu.Unlock();
+  SPINDLE_PERTURB_POINT();
   const int64_t recheck = g_recheck_nanos.load(std::memory_order_relaxed);
   absl::Duration wait =
       recheck < 0 ? absl::InfiniteDuration() : absl::Nanoseconds(recheck);
@@ -232,6 +234,7 @@ void WaitLocked(Shared* s, std::atomic<uint32_t>* seq,
     wait = std::min(wait, deadline - absl::Now());
   }
   if (wait > absl::ZeroDuration()) FutexWait(seq, seen, wait);
+  SPINDLE_PERTURB_POINT();
   LockQueue(s);
   waiters->fetch_sub(1, std::memory_order_relaxed);
 }
@@ -442,6 +445,7 @@ absl::Status ProcessQueue::PutImpl(absl::string_view message,
   MaybeCrash(CrashPoint::kPutAfterCommit);
   const bool wake = PrepareWake(s->getters, &s->get_seq);
   s->mu.Unlock();
+  SPINDLE_PERTURB_POINT();
   // One message: one getter is enough (any getter can take it).
   if (wake) FutexWake(&s->get_seq, 1);
   return absl::OkStatus();
@@ -511,6 +515,7 @@ absl::StatusOr<std::string> ProcessQueue::GetImpl(absl::Time deadline) {
   MaybeCrash(CrashPoint::kGetAfterCommit);
   const bool wake = PrepareWake(s->putters, &s->put_seq);
   s->mu.Unlock();
+  SPINDLE_PERTURB_POINT();
   // Every blocked putter: the room freed may suit one but not another.
   if (wake) FutexWake(&s->put_seq, INT_MAX);
   return out;
@@ -533,6 +538,7 @@ void ProcessQueue::Shutdown(bool immediate) {
     w->fetch_add(1, std::memory_order_relaxed);
   }
   s->mu.Unlock();
+  SPINDLE_PERTURB_POINT();
   for (std::atomic<uint32_t>* w : {&s->get_seq, &s->put_seq, &s->join_seq}) {
     FutexWake(w, INT_MAX);
   }
@@ -560,6 +566,7 @@ absl::Status ProcessQueue::TaskDoneImpl(int64_t count) {
   const bool wake =
       next.unfinished == 0 && PrepareWake(s->joiners, &s->join_seq);
   s->mu.Unlock();
+  SPINDLE_PERTURB_POINT();
   if (wake) FutexWake(&s->join_seq, INT_MAX);
   return absl::OkStatus();
 }

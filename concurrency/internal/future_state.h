@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "spindle/concurrency/internal/perturb.h"
 
 namespace spindle {
 namespace internal {
@@ -162,6 +163,7 @@ class FutureStateBase {
 
   // pending -> running: true. Otherwise false (cancelled, or misuse).
   bool Start() {
+    SPINDLE_PERTURB_POINT();
     uint32_t expected = word_.load(std::memory_order_relaxed);
     for (;;) {
       if ((expected & kStateMask) != kPending) return false;
@@ -181,7 +183,9 @@ class FutureStateBase {
   // `from` (the current state, known to the caller) -> kFinished; wakes
   // waiters and runs callbacks if any were registered.
   void Publish(uint32_t from) {
+    SPINDLE_PERTURB_POINT();
     uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
+    SPINDLE_PERTURB_POINT();
     if (old & kListeners) NotifyListeners(nullptr, nullptr, true);
   }
 
@@ -199,8 +203,11 @@ class FutureStateBase {
     // the bit comes with kListeners).
     const bool callbacks =
         (word_.load(std::memory_order_acquire) & kUserCallbacks) != 0;
+    SPINDLE_PERTURB_POINT();
     if (!callbacks) hook(arg, true);
+    SPINDLE_PERTURB_POINT();
     uint32_t old = word_.fetch_add(kFinished - from, std::memory_order_acq_rel);
+    SPINDLE_PERTURB_POINT();
     if (old & kListeners) NotifyListeners(hook, arg, !callbacks);
   }
 

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/queue_waiters.h"
 #include "spindle/concurrency/status.h"
 
@@ -55,6 +56,7 @@ class BasicQueue {
     if (putters_.empty()) {
       const int64_t max = maxsize_;
       mu_.Unlock();
+      SPINDLE_PERTURB_POINT();
       Spin([this, max] {
         return size_.load(std::memory_order_relaxed) < static_cast<size_t>(max);
       });
@@ -129,6 +131,7 @@ class BasicQueue {
     if (Expired(deadline)) return EmptyError("queue is empty");
     if (getters_.empty()) {
       mu_.Unlock();
+      SPINDLE_PERTURB_POINT();
       Spin([this] { return size_.load(std::memory_order_relaxed) > 0; });
       mu_.Lock();
       if (!items_.empty()) {

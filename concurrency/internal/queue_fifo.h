@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/queue_waiters.h"
 #include "spindle/concurrency/status.h"
 
@@ -123,6 +124,7 @@ class FifoQueue {
       break;
     }
     put_mu_.Unlock();
+    SPINDLE_PERTURB_POINT();
     if (put) AfterPut();
     return status;
   }
@@ -167,6 +169,7 @@ class FifoQueue {
       ++done;
     }
     put_mu_.Unlock();
+    SPINDLE_PERTURB_POINT();
     if (put) AfterPut();
     if (num_put != nullptr) *num_put = done;
     return status;
@@ -214,6 +217,7 @@ class FifoQueue {
       break;
     }
     get_mu_.Unlock();
+    SPINDLE_PERTURB_POINT();
     if (got) AfterGet();
     return status;
   }
@@ -228,6 +232,7 @@ class FifoQueue {
     } while (!unfinished_.compare_exchange_weak(now, now - count,
                                                 std::memory_order_acq_rel,
                                                 std::memory_order_relaxed));
+    SPINDLE_PERTURB_POINT();
     if (now == count) WakeJoiners();
     return absl::OkStatus();
   }
@@ -342,6 +347,7 @@ class FifoQueue {
     ::new (static_cast<void*>(slots_ + (tail & mask_))) T(std::move(item));
     // Counted before it is published, so a TaskDone for it never underflows.
     unfinished_.fetch_add(1, std::memory_order_relaxed);
+    SPINDLE_PERTURB_POINT();
     tail_.store(tail + 1, std::memory_order_release);
   }
 
@@ -395,6 +401,7 @@ class FifoQueue {
     T* slot = slots_ + (head & mask_);
     T item(std::move(*slot));
     slot->~T();
+    SPINDLE_PERTURB_POINT();
     head_.store(head + 1, std::memory_order_release);
     return item;
   }
@@ -437,13 +444,16 @@ class FifoQueue {
   void AfterGet() { Settle(/*put=*/false); }
   void Settle(bool put) {
     for (;;) {
+      SPINDLE_PERTURB_POINT();
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (put) {
         if (!getters_flag_.load(std::memory_order_relaxed)) return;
+        SPINDLE_PERTURB_POINT();
         absl::MutexLock lock(&get_mu_);
         if (ServeGetters() == 0) return;
       } else {
         if (!putters_flag_.load(std::memory_order_relaxed)) return;
+        SPINDLE_PERTURB_POINT();
         absl::MutexLock lock(&put_mu_);
         if (AdmitPutters() == 0) return;
       }
@@ -461,6 +471,7 @@ class FifoQueue {
     w.item = item;
     putters_.PushBack(&w);
     putters_flag_.store(true, std::memory_order_relaxed);
+    SPINDLE_PERTURB_POINT();
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // A get may have freed a slot before it could see the flag.
     if (AdmitPutters() > 0) {
@@ -483,6 +494,7 @@ class FifoQueue {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(get_mu_) {
     getters_.PushBack(w);
     getters_flag_.store(true, std::memory_order_relaxed);
+    SPINDLE_PERTURB_POINT();
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // A put may have published an item before it could see the flag.
     if (ServeGetters() > 0) {

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/spin.h"
 
 namespace spindle {
@@ -111,6 +112,7 @@ template <typename Node>
 bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
                  absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
   while (!w->done) {
+    SPINDLE_PERTURB_POINT();
     if (deadline == absl::InfiniteFuture()) {
       w->cv.Wait(mu);
     } else if (w->cv.WaitWithDeadline(mu, deadline) && !w->done) {

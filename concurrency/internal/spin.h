@@ -8,6 +8,8 @@
 
 #include <thread>
 
+#include "spindle/concurrency/internal/perturb.h"
+
 namespace spindle::internal {
 
 // One CPU "pause": tells the core this is a spin-wait loop.
@@ -33,6 +35,7 @@ inline int SpinBudget(int pauses) {
 template <typename Ready>
 void SpinUntil(Ready ready, int budget) {
   for (int i = 0, spent = 0; spent < budget && !ready(); ++i) {
+    SPINDLE_PERTURB_POINT();
     const int gap = i < 3 ? (1 << i) : 8;
     for (int j = 0; j < gap; ++j) CpuRelax();
     spent += gap;

@@ -79,13 +79,21 @@ TEST(PoolCompositionTest, DoneCallbackThatSubmitsAndWaitsGetsAWorker) {
 TEST(PoolCompositionTest, CallbackSubmitRunsAfterTheCallbackOnOneWorker) {
   Future<int> b;
   absl::Notification b_submitted;
+  absl::Notification registered;
+  std::thread::id callback_thread;
   ThreadPoolExecutor pool({.max_workers = 1});
-  Future<void> a = pool.Submit([] {});
+  // A finishes only once its callback is registered, so the callback runs
+  // on the worker (registered on a done future, it would run right here).
+  Future<void> a =
+      pool.Submit([&] { registered.WaitForNotificationWithTimeout(kBound); });
   a.AddDoneCallback([&] {
+    callback_thread = std::this_thread::get_id();
     b = pool.Submit([] { return 5; });
     b_submitted.Notify();
   });
+  registered.Notify();
   ASSERT_TRUE(b_submitted.WaitForNotificationWithTimeout(kBound));
+  EXPECT_NE(callback_thread, std::this_thread::get_id());
   EXPECT_EQ(*b.ResultFor(kBound), 5);
   EXPECT_EQ(pool.num_threads(), 1);
 }
@@ -94,13 +102,24 @@ TEST(PoolCompositionTest, CallbackSubmitRunsAfterTheCallbackOnOneWorker) {
 TEST(PoolCompositionTest, SlowCallbackDoesNotHoldBackOtherTasks) {
   absl::Notification release_callback;
   absl::Notification callback_running;
+  absl::Notification registered;
   ThreadPoolExecutor pool({.max_workers = 2});
-  Future<void> a = pool.Submit([] {});
+  // A finishes only once its callback is registered, so the callback runs
+  // on the worker. (It used to be `Submit([] {})`: when A was done before
+  // AddDoneCallback, the callback ran on this thread and blocked it for
+  // kBound; the test still passed, after 60 s. Schedule perturbation made
+  // that common.)
+  Future<void> a =
+      pool.Submit([&] { registered.WaitForNotificationWithTimeout(kBound); });
+  std::thread::id callback_thread;
   a.AddDoneCallback([&] {
+    callback_thread = std::this_thread::get_id();
     callback_running.Notify();
     release_callback.WaitForNotificationWithTimeout(kBound);
   });
+  registered.Notify();
   ASSERT_TRUE(callback_running.WaitForNotificationWithTimeout(kBound));
+  EXPECT_NE(callback_thread, std::this_thread::get_id());
   // The callback still runs on the first worker (for up to kBound); this
   // task gets the second, well before.
   absl::StatusOr<int> r =
