@@ -405,16 +405,25 @@ TEST(ProcessPoolExecutorTest, ContinuationThatSubmitsAndWaitsGetsAWorker) {
 }
 
 TEST(ProcessPoolExecutorTest, DoneCallbackThatSubmitsAndWaitsGetsAWorker) {
+  GatePipes gate;
   ProcessPoolExecutor pool(Workers(2));
   Promise<std::string> out;
-  Future<std::string> a = pool.Submit(&Echo, "x");
-  a.AddDoneCallback([&pool, &out] {
+  const std::thread::id test_thread = std::this_thread::get_id();
+  std::atomic<bool> on_test_thread{true};
+  // The task is held until the callback is attached, so the callback runs
+  // on the pool's thread when the task completes, not here.
+  Future<std::string> a = pool.Submit(&Gate, gate.arg());
+  ASSERT_TRUE(gate.WaitStarted(1));
+  a.AddDoneCallback([&pool, &out, &on_test_thread, test_thread] {
+    on_test_thread = std::this_thread::get_id() == test_thread;
     auto b = pool.Submit(&Upper, "y").ResultFor(kBound);
     (void)(b.ok() ? out.SetValue(*b) : out.SetError(b.status()));
   });
+  gate.Release(1);
   auto r = out.future().ResultFor(2 * kBound);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "Y");
+  EXPECT_FALSE(on_test_thread.load());
 }
 
 // The worker running a blocked callback is not idle, so a task another
@@ -838,13 +847,23 @@ TEST(ProcessPoolExecutorTest, DestructorRunsQueuedTasks) {
 }
 
 TEST(ProcessPoolExecutorTest, ShutdownFromADoneCallbackDoesNotDeadlock) {
+  GatePipes gate;
   ProcessPoolExecutor pool(Workers(1));
   absl::Notification called;
-  pool.Submit(&Echo, "x").AddDoneCallback([&] {
+  const std::thread::id test_thread = std::this_thread::get_id();
+  std::atomic<bool> on_test_thread{true};
+  // Held until the callback is attached, so that it runs on the pool's own
+  // thread (attached to a done future it would run here).
+  Future<std::string> f = pool.Submit(&Gate, gate.arg());
+  ASSERT_TRUE(gate.WaitStarted(1));
+  f.AddDoneCallback([&] {
+    on_test_thread = std::this_thread::get_id() == test_thread;
     pool.Shutdown(/*wait=*/true);  // Runs on the pool's own thread.
     called.Notify();
   });
+  gate.Release(1);
   ASSERT_TRUE(called.WaitForNotificationWithTimeout(kBound));
+  EXPECT_FALSE(on_test_thread.load());
   EXPECT_TRUE(IsShutDown(pool.Submit(&Echo, "y").Result().status()));
 }
 
