@@ -27,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -188,7 +189,16 @@ int Connect() {
   addr.sin_port = htons(static_cast<uint16_t>(ServerPort()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    Fail(absl::StrCat("connect: errno ", errno));
+    // libFuzzer's timeout alarm (SIGALRM, every second) can interrupt the
+    // connect, which then goes on: wait for it rather than fail.
+    if (errno != EINTR) Fail(absl::StrCat("connect: errno ", errno));
+    pollfd p = {fd, POLLOUT, 0};
+    while (poll(&p, 1, 10000) < 0 && errno == EINTR) {
+    }
+    int err = -1;
+    socklen_t len = sizeof(err);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) Fail(absl::StrCat("connect (after EINTR): errno ", err));
   }
   return fd;
 }
@@ -221,6 +231,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t sent = 0; sent < input.size();) {
     const ssize_t n =
         send(fd, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // The server may close first (QUIT, too long).
     sent += static_cast<size_t>(n);
   }
