@@ -12,7 +12,11 @@
 #define SPINDLE_TESTS_TEST_UTIL_H_
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 
+#include <cerrno>
 #include <thread>
 
 #include "absl/base/internal/raw_logging.h"
@@ -100,6 +104,25 @@ bool Eventually(P pred, absl::Duration bound = kBound) {
 template <typename Waitable>
 bool WaitForWaiters(const Waitable& w, int n, absl::Duration bound = kBound) {
   return Eventually([&w, n] { return w.n_waiting() >= n; }, bound);
+}
+
+// Waits (yielding, bounded) for child process `pid` to end: its wait
+// status; -1 after killing it (SIGKILL) if it did not end within `bound` (a
+// hang); -2 if waitpid failed.
+inline int WaitChild(pid_t pid, absl::Duration bound = kBound) {
+  const absl::Time deadline = absl::Now() + bound;
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return -2;
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::yield();
+  }
 }
 
 }  // namespace spindle::test_util

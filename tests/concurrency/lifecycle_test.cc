@@ -27,6 +27,7 @@
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "tests/test_util.h"
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -169,24 +170,6 @@ TEST(LifecycleDeathTest, ExitWaitsForAThreadStartedByAPoolTask) {
               "thread from pool task done");
 }
 
-// Waits (bounded) for child `pid`; returns its wait status, or -1 after
-// killing it if it did not end in time (a hang).
-int WaitChild(pid_t pid) {
-  const absl::Time deadline = absl::Now() + kBound;
-  for (;;) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -2;
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::yield();
-  }
-}
-
 // Bits of the child's exit code: which check failed.
 enum ChildCheck {
   kActiveCount = 1 << 0,
@@ -240,7 +223,7 @@ TEST(LifecycleForkTest, ChildOfAThreadedParentDescribesItselfAndExits) {
     child_exit_code = code;
     std::exit(code);
   }
-  const int status = WaitChild(pid);
+  const int status = test_util::WaitChild(pid, kBound);
   stop.Notify();
   ASSERT_NE(status, -1) << "the child hung (exit() waited for the parent's "
                            "threads?)";
@@ -262,7 +245,7 @@ TEST(LifecycleForkTest, ChildJoinOfAParentThreadReturns) {
     bool joined = worker.JoinFor(absl::Seconds(30));
     _exit(joined && !worker.IsAlive() ? 0 : 1);
   }
-  const int status = WaitChild(pid);
+  const int status = test_util::WaitChild(pid, kBound);
   stop.Notify();
   ASSERT_NE(status, -1) << "the child hung";
   ASSERT_TRUE(WIFEXITED(status));

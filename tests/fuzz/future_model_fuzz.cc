@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
+#include "tests/fuzz/fuzz_input.h"
 
 // Aborts with the op index, its name and `...` unless `cond`.
 #define CHECK_MODEL(cond, ...)                       \
@@ -77,20 +78,7 @@ struct TestError {
   int id;
 };
 
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : p_(data), n_(size) {}
-  bool empty() const { return n_ == 0; }
-  uint8_t Byte() {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-};
+using Reader = ::spindle::fuzz::ByteReader;
 
 // --- Outcomes
 // -------------------------------------------------------------------

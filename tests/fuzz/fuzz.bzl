@@ -15,7 +15,7 @@ def spindle_fuzz_test(name, srcs, deps = [], size = "small", **kwargs):
     Args:
       name: target name; its corpus is corpus/<name>/ (at least one file).
       srcs: the target's sources; one defines LLVMFuzzerTestOneInput.
-      deps: what it tests.
+      deps: what it tests (fuzz_input.h comes with every target).
       size: the test size.
       **kwargs: passed to cc_test.
     """
@@ -25,7 +25,7 @@ def spindle_fuzz_test(name, srcs, deps = [], size = "small", **kwargs):
         size = size,
         srcs = srcs,
         copts = SPINDLE_COPTS,
-        deps = deps + ["//bazel:tsan_suppressions"] + select({
+        deps = deps + [":fuzz_input", "//bazel:tsan_suppressions"] + select({
             "//bazel:fuzz": [],
             "//conditions:default": [":fuzz_main"],
         }),

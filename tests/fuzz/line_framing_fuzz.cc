@@ -24,6 +24,7 @@
 
 #include "absl/strings/string_view.h"
 #include "spindle/io/internal/line_framing.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
@@ -33,19 +34,12 @@ using spindle::io::internal::NextLine;
 
 constexpr char kOversize[] = "<line too long>";
 
-// The reference: split the whole stream at "\n", drop one "\r" before it,
-// a last line without "\n" counts, a line over max_line is an error that
-// ends the stream.
+// The reference (fuzz_input.h), with the error as a line of its own.
 std::vector<std::string> Reference(absl::string_view s, size_t max_line) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    const size_t nl = s.find('\n');
-    absl::string_view line = s.substr(0, nl);
-    s.remove_prefix(nl == s.npos ? s.size() : nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > max_line) return out.push_back(kOversize), out;
-    out.emplace_back(line);
-  }
+  bool oversize;
+  std::vector<std::string> out =
+      spindle::fuzz::SplitLines(s, max_line, &oversize);
+  if (oversize) out.push_back(kOversize);
   return out;
 }
 

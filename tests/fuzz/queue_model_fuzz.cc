@@ -54,6 +54,7 @@
 #include "absl/types/span.h"
 #include "spindle/concurrency/queue.h"
 #include "spindle/concurrency/status.h"
+#include "tests/fuzz/fuzz_input.h"
 
 // Inside Runner: aborts with the op and the model's state unless `cond`.
 #define CHECK_MODEL(cond, ...)                       \
@@ -89,20 +90,7 @@ struct ByKey {
 
 // --- Input ------------------------------------------------------------------
 
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : p_(data), n_(size) {}
-  bool empty() const { return n_ == 0; }
-  uint8_t Byte() {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-};
+using Reader = ::spindle::fuzz::ByteReader;
 
 // --- The model
 // ----------------------------------------------------------------

@@ -49,6 +49,7 @@
 #include "spindle/io/poll_selector.h"
 #include "spindle/io/select_selector.h"
 #include "spindle/io/selectors.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
@@ -106,18 +107,7 @@ const bool kTrace = std::getenv("SPINDLE_FUZZ_TRACE") != nullptr;
     if (!(ok)) Fail(what);   \
   } while (0)
 
-// Bytes of the input, then zeros.
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool done() const { return pos_ >= size_; }
-  uint8_t Byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
+using Reader = ::spindle::fuzz::ByteReader;
 
 // One open file description (a socket of a pair).
 struct File {
@@ -208,7 +198,7 @@ class Run {
   void Go() {
     Setup();
     int n = 0;
-    while (!in_.done() && n < 400) Step(n++);
+    while (!in_.empty() && n < 400) Step(n++);
     Teardown();
   }
 

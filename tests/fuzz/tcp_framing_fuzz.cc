@@ -36,6 +36,7 @@
 #include "spindle/io/event_loop.h"
 #include "spindle/io/socket.h"
 #include "spindle/io/tcp_server.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
@@ -83,20 +84,16 @@ Servers& GetServers() {
   return *servers;
 }
 
-// The reference: what the server must answer for `stream`.
+// The reference (fuzz_input.h): what the server must answer for `stream`.
 std::vector<std::string> Reference(absl::string_view s, size_t max_line) {
+  bool oversize;
   std::vector<std::string> out;
-  while (!s.empty()) {
-    const size_t nl = s.find('\n');
-    absl::string_view line = s.substr(0, nl);
-    s.remove_prefix(nl == s.npos ? s.size() : nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > max_line) {
-      out.push_back(
-          absl::StrCat("ERR line too long (max ", max_line, " bytes)"));
-      break;
-    }
+  for (const std::string& line :
+       spindle::fuzz::SplitLines(s, max_line, &oversize)) {
     out.push_back(absl::BytesToHexString(line));
+  }
+  if (oversize) {
+    out.push_back(absl::StrCat("ERR line too long (max ", max_line, " bytes)"));
   }
   return out;
 }

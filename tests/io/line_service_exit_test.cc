@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "spindle/io/line_service.h"
 #include "tests/io/tcp_test_util.h"
+#include "tests/test_util.h"
 
 namespace spindle::io {
 namespace {
@@ -40,24 +41,6 @@ std::atomic<bool> in_forked_child{false};
   });
   return true;
 }();
-
-// Waits (bounded) for child `pid`; its wait status, or -1 after killing it
-// if it did not end in time (a hang).
-int WaitChild(pid_t pid) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (;;) {
-    int status = 0;
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -2;
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::yield();
-  }
-}
 
 // A leaked, running service with a client connected: exit(0) must end the
 // process (its workers wait for requests; the pools' exit step alone would
@@ -89,7 +72,7 @@ TEST(LineServiceExitTest, ForkedChildExitLeavesTheServiceAlone) {
     in_forked_child = true;
     std::exit(0);  // Must not try to stop the parent's copy.
   }
-  const int status = WaitChild(pid);
+  const int status = test_util::WaitChild(pid);
   ASSERT_NE(status, -1) << "the child's exit() hung";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   Client c(service.port());  // The parent's service still serves.
