@@ -553,6 +553,10 @@ TEST(LineServiceTest, ShutdownAnswersLinesNotHandedOverAsShuttingDown) {
   SendLines(*c, "r", 5);
   ASSERT_TRUE(gate.WaitEntered(1));
   service->Shutdown(kBound);
+  // Shutdown returns at once; r0 must not finish before the shutdown has
+  // begun (its listener closed), or r1 could be handed over in between.
+  ASSERT_TRUE(Eventually(
+      [&] { return !ConnectTcp("127.0.0.1", service->port()).ok(); }));
   gate.Open();
   EXPECT_EQ(c->ReadLine(), "echo:r0");
   for (int i = 1; i < 5; ++i) {
