@@ -38,16 +38,6 @@ def has_flag(name):
     return ("--" + name + " ") in (p.stdout + p.stderr).decode(errors="replace")
 
 
-def sanitizer():
-    """'asan', 'tsan' or None: which runtime the server binary carries."""
-    with open(base.SERVER, "rb") as f:
-        exe = f.read()
-    for name in ("asan", "tsan"):
-        if b"__%s_init" % name.encode() in exe:
-            return name
-    return None
-
-
 # --- memory -------------------------------------------------------------------
 
 BUDGET = 4 << 20  # --memory_budget, bytes.
@@ -145,7 +135,7 @@ def test_never_reading_clients_stay_within_the_memory_budget():
     else:
         print("  NOTE: %s has no --memory_budget; the flood runs without it"
               % base.SERVER)
-    san = sanitizer()
+    san = base.sanitizer()
     srv = Server(*flags)
     hogs = []
     try:

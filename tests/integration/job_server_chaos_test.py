@@ -84,16 +84,6 @@ UNKNOWN_TAIL = " (try %s)" % ", ".join(COMMANDS)
 RSS_MARGIN_MB = {None: 8, "asan": 512, "tsan": 512}
 
 
-def sanitizer():
-    """'asan', 'tsan' or None: which runtime the server binary carries."""
-    with open(base.SERVER, "rb") as f:
-        exe = f.read()
-    for name in ("asan", "tsan"):
-        if b"__%s_init" % name.encode() in exe:
-            return name
-    return None
-
-
 # --- the protocol's model -------------------------------------------------
 
 def _prime_counts(n):
@@ -547,7 +537,7 @@ def server_counts(out):
 # --- the run ----------------------------------------------------------------
 
 def test_chaos():
-    san = sanitizer()
+    san = base.sanitizer()
     srv = Server("--workers=%d" % WORKERS,
                  "--process_workers=%d" % PROCESS_WORKERS,
                  "--loops=%d" % LOOPS, "--max_line=%d" % MAX_LINE,
@@ -732,7 +722,7 @@ def main():
     base.SERVER = os.path.abspath(sys.argv[1])
     base.CLIENT = os.path.abspath(sys.argv[2])
     print("job_server_chaos_test: seed %d, %gs, %d clients (%s build)" %
-          (SEED, SECONDS, CLIENTS, sanitizer() or "default"))
+          (SEED, SECONDS, CLIENTS, base.sanitizer() or "default"))
     rc = base.run_tests([("test_chaos", test_chaos)])
     if rc != 0:
         print("To rerun this chaos: ./bazelw test "

@@ -130,6 +130,16 @@ class LineReader:
         return line
 
 
+def sanitizer():
+    """'asan', 'tsan' or None: which runtime the server binary carries."""
+    with open(SERVER, "rb") as f:
+        exe = f.read()
+    for name in ("asan", "tsan"):
+        if b"__%s_init" % name.encode() in exe:
+            return name
+    return None
+
+
 def expect_eq(got, want, what=""):
     if got != want:
         raise AssertionError("%s: got %r, want %r" % (what, got, want))
