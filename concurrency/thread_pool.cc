@@ -21,6 +21,7 @@
 #include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/internal/spin.h"
+#include "spindle/concurrency/internal/worker_os.h"
 
 namespace spindle {
 namespace {
@@ -64,8 +65,9 @@ constexpr int kPausesPerRound = 16;
 
 using internal::CpuRelax;
 
-// The pool whose worker this thread is, if any.
-thread_local const ThreadPoolExecutor* current_worker_pool = nullptr;
+// The pool whose worker this thread is, if any, and the worker's index.
+thread_local ThreadPoolExecutor* current_worker_pool = nullptr;
+thread_local int current_worker_index = -1;
 
 // Every live pool of this process, for the exit step (Python's
 // concurrent.futures joins its pools through threading._register_atexit).
@@ -161,16 +163,22 @@ absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> ThreadPoolExecutor::Create(
   if (options.max_workers.has_value() && *options.max_workers <= 0) {
     return absl::InvalidArgumentError("max_workers must be greater than 0");
   }
+  absl::Status os =
+      internal::ProbeWorkerOsControls(options.cpu_affinity, options.nice);
+  if (!os.ok()) return os;
   return std::make_unique<ThreadPoolExecutor>(std::move(options));
 }
 
 ThreadPoolExecutor::ThreadPoolExecutor(Options options)
-    : max_workers_(options.max_workers.value_or(DefaultMaxWorkers())),
-      prefix_(
+    : prefix_(
           options.thread_name_prefix.empty()
               ? absl::StrCat("ThreadPoolExecutor-", pool_counter.fetch_add(1))
               : options.thread_name_prefix),
       initializer_(std::move(options.initializer)),
+      cleanup_(std::move(options.cleanup)),
+      cpu_affinity_(std::move(options.cpu_affinity)),
+      nice_(options.nice),
+      max_workers_(options.max_workers.value_or(DefaultMaxWorkers())),
       id_(pool_ids.fetch_add(1, std::memory_order_relaxed) + 1),
       fork_generation_(internal::ForkGeneration()) {
   ABSL_RAW_CHECK(max_workers_ > 0, "max_workers must be greater than 0");
@@ -229,8 +237,19 @@ int ThreadPoolExecutor::num_threads() const {
   return static_cast<int>(threads_.size());
 }
 
+int ThreadPoolExecutor::max_workers() const {
+  absl::MutexLock lock(&mu_);
+  return max_workers_;
+}
+
+absl::Status ThreadPoolExecutor::PriorityError(int priority) {
+  return absl::InvalidArgumentError(absl::StrCat("priority ", priority,
+                                                 " is outside [", kMinPriority,
+                                                 ", ", kMaxPriority, "]"));
+}
+
 absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
-                                         bool refill_blocks) {
+                                         bool refill_blocks, int priority) {
   if (InheritedByFork()) {
     // Checked before taking mu_, which a parent's thread may have held.
     return ShutDownError(
@@ -262,20 +281,13 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
         free_block_count_ = 0;
       }
     }
-    task->next_task = nullptr;
-    if (tail_ == nullptr) {
-      head_ = task;
-    } else {
-      tail_->next_task = task;
-    }
-    tail_ = task;
-    if (queued_count_++ == 0) {
-      has_work_hint_.store(true, std::memory_order_relaxed);
-    }
-    wake = parked_ > 0;
+    task->wait_generation = generations_.Submitted();
+    if (queue_.empty()) has_work_hint_.store(true, std::memory_order_relaxed);
+    queue_.Push(task, priority);
+    wake = parked_ > 0 && !paused_;
     // More queued tasks than idle workers to take them: start one more.
-    if (queued_count_ > idle_ &&
-        threads_.size() < static_cast<size_t>(max_workers_)) {
+    if (queue_.size() > idle_ &&
+        active_workers_ < static_cast<size_t>(max_workers_) && !paused_) {
       StartWorkerLocked();
     }
   }
@@ -290,12 +302,28 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
 }
 
 void ThreadPoolExecutor::StartWorkerLocked() {
-  int index = static_cast<int>(threads_.size());
+  int index;
+  if (free_indices_.empty()) {
+    index = next_index_++;
+  } else {
+    // The lowest free index, so indices stay in [0, max_workers).
+    auto lowest = std::min_element(free_indices_.begin(), free_indices_.end());
+    index = *lowest;
+    free_indices_.erase(lowest);
+  }
   // The new worker counts as idle from now on (it will take a task without
   // anyone waking it), so the next Submit does not start another thread.
   ++idle_;
+  ++active_workers_;
   ++live_workers_;
   threads_.emplace_back([this, index] { WorkerMain(index); });
+}
+
+void ThreadPoolExecutor::StartNeededWorkersLocked() {
+  while (!paused_ && !shutdown_ && broken_.ok() && queue_.size() > idle_ &&
+         active_workers_ < static_cast<size_t>(max_workers_)) {
+    StartWorkerLocked();
+  }
 }
 
 void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
@@ -313,7 +341,7 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
     }
     SPINDLE_PERTURB_POINT();
     absl::MutexLock lock(&pool->mu_);
-    if (pool->head_ == nullptr && !pool->shutdown_) {
+    if (pool->queue_.empty() && !pool->shutdown_) {
       ++pool->idle_;
       ctx->idle_registered = true;
     }
@@ -326,9 +354,35 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
   absl::MutexLock lock(&pool->mu_);
   --pool->idle_;
   ctx->idle_registered = false;
-  if (pool->queued_count_ > pool->idle_ && !pool->shutdown_ &&
-      pool->threads_.size() < static_cast<size_t>(pool->max_workers_)) {
-    pool->StartWorkerLocked();
+  if (pool->queue_.size() > pool->idle_) pool->StartNeededWorkersLocked();
+}
+
+absl::Status ThreadPoolExecutor::RunInitializer() {
+  if (!initializer_) return absl::OkStatus();
+  absl::Status s;
+  try {
+    s = initializer_();
+  } catch (const std::exception& e) {
+    s = absl::UnknownError(absl::StrCat("initializer threw: ", e.what()));
+  } catch (...) {
+    s = absl::UnknownError("initializer threw");
+  }
+  return s;
+}
+
+void ThreadPoolExecutor::RunCleanup(const std::string& name) {
+  if (!cleanup_) return;
+  absl::Status s;
+  try {
+    s = cleanup_();
+  } catch (const std::exception& e) {
+    s = absl::UnknownError(absl::StrCat("cleanup threw: ", e.what()));
+  } catch (...) {
+    s = absl::UnknownError("cleanup threw");
+  }
+  if (!s.ok()) {
+    ABSL_RAW_LOG(ERROR, "spindle: cleanup of %s failed: %s", name.c_str(),
+                 s.ToString().c_str());
   }
 }
 
@@ -336,73 +390,83 @@ void ThreadPoolExecutor::WorkerMain(int index) {
   const std::string name = ThreadName(prefix_, index);
   pthread_setname_np(pthread_self(), name.c_str());
   current_worker_pool = this;
+  current_worker_index = index;
 
   WorkerContext ctx{this};
   ctx.idle_registered = true;  // StartWorkerLocked counted us idle.
 
-  if (initializer_) {
-    absl::Status s;
-    try {
-      s = initializer_();
-    } catch (const std::exception& e) {
-      s = absl::UnknownError(absl::StrCat("initializer threw: ", e.what()));
-    } catch (...) {
-      s = absl::UnknownError("initializer threw");
-    }
-    if (!s.ok()) {
-      ABSL_RAW_LOG(ERROR, "spindle: exception in initializer of %s: %s",
-                   name.c_str(), s.ToString().c_str());
-      Break(BrokenError(absl::StrCat(
-          "a thread initializer failed, the thread pool is not usable "
-          "anymore: ",
-          s.ToString())));
-      absl::MutexLock lock(&mu_);
-      --idle_;
-      --live_workers_;
-      return;
-    }
+  // OS controls first, so that the initializer runs where the tasks will.
+  const absl::Status os = internal::ApplyWorkerOsControls(cpu_affinity_, nice_);
+  const absl::Status s = os.ok() ? RunInitializer() : os;
+  if (!s.ok()) {
+    const char* what = os.ok() ? "a thread initializer failed"
+                               : "a worker could not apply its OS controls";
+    ABSL_RAW_LOG(ERROR, "spindle: starting %s: %s: %s", name.c_str(), what,
+                 s.ToString().c_str());
+    Break(BrokenError(absl::StrCat(
+        what, ", the thread pool is not usable anymore: ", s.ToString())));
+    absl::MutexLock lock(&mu_);
+    --idle_;
+    --active_workers_;
+    --live_workers_;
+    return;
   }
 
+  bool retired = false;
   mu_.Lock();
   for (;;) {
-    if (head_ != nullptr) {
-      internal::TaskNode* task = head_;
-      head_ = task->next_task;
-      if (head_ == nullptr) tail_ = nullptr;
-      if (--queued_count_ == 0) {
+    if (!paused_ && !queue_.empty()) {
+      // More workers than max_workers (SetMaxWorkers shrank the pool): this
+      // one leaves instead of taking another task.
+      if (active_workers_ > static_cast<size_t>(max_workers_)) {
+        retired = true;
+        break;
+      }
+      internal::TaskNode* task = queue_.Pop();
+      if (queue_.empty()) {
         has_work_hint_.store(false, std::memory_order_relaxed);
       }
       if (ctx.idle_registered) {
         --idle_;
         ctx.idle_registered = false;
       }
+      ++running_;
+      const uint64_t generation = task->wait_generation;
       mu_.Unlock();
       SPINDLE_PERTURB_POINT();
       void* block = task->Run(&WorkerHook, &ctx);
+      mu_.Lock();
+      --running_;
+      generations_.Finished(generation);
       if (block != nullptr) {
         // Kept for Execute to reuse (under the lock we take anyway).
-        mu_.Lock();
         if (free_block_count_ < kMaxFreeBlocks) {
           RecycleBlockLocked(block);
-          continue;
+        } else {
+          mu_.Unlock();
+          ::operator delete(block);
+          mu_.Lock();
         }
-        mu_.Unlock();
-        ::operator delete(block);
       }
-      mu_.Lock();
       continue;
     }
     if (shutdown_ || !broken_.ok()) break;
+    if (active_workers_ > static_cast<size_t>(max_workers_)) {
+      retired = true;
+      break;
+    }
     if (!ctx.idle_registered) {
       ++idle_;
       ctx.idle_registered = true;
     }
     // Spin briefly: a task that arrives now is taken without a futex
-    // round trip, and the submitter does not have to signal.
+    // round trip, and the submitter does not have to signal. A paused
+    // worker does not spin: the hint may stay set while paused.
     // Between polls the worker yields its core: on a machine with few cores
     // the submitter (or anyone else) gets to run instead of a spinner.
+    const bool spin = !paused_;
     mu_.Unlock();
-    for (int i = 0; i < kSpinRounds; ++i) {
+    for (int i = 0; spin && i < kSpinRounds; ++i) {
       if (has_work_hint_.load(std::memory_order_relaxed) ||
           stop_hint_.load(std::memory_order_relaxed)) {
         break;
@@ -413,14 +477,47 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     }
     SPINDLE_PERTURB_POINT();
     mu_.Lock();
-    if (head_ != nullptr || shutdown_ || !broken_.ok()) continue;
+    if ((!paused_ && !queue_.empty()) || shutdown_ || !broken_.ok() ||
+        active_workers_ > static_cast<size_t>(max_workers_)) {
+      continue;
+    }
     ++parked_;
     work_cv_.Wait(&mu_);
     --parked_;
   }
   if (ctx.idle_registered) --idle_;
-  --live_workers_;  // Shutdown(wait) callers wake on this.
+  // No longer counted against max_workers; still live until it has run
+  // its cleanup (Shutdown(wait) waits for that).
+  --active_workers_;
+  if (retired) {
+    free_indices_.push_back(index);
+    retired_.push_back(std::this_thread::get_id());
+    // Tasks it would have taken need someone else (e.g. it retired with
+    // the queue non-empty because it was over the limit, and another worker
+    // parked meanwhile).
+    if (!queue_.empty()) work_cv_.Signal();
+  }
   mu_.Unlock();
+  RunCleanup(name);
+  absl::MutexLock lock(&mu_);
+  --live_workers_;  // Shutdown(wait) callers wake on this.
+}
+
+void ThreadPoolExecutor::AbandonAll(internal::TaskNode* tasks,
+                                    const absl::Status& why) {
+  if (tasks == nullptr) return;
+  // Each node is gone after Abandon: keep the generations to count them.
+  std::vector<uint64_t> generations;
+  for (internal::TaskNode* t = tasks; t != nullptr; t = t->next_task) {
+    generations.push_back(t->wait_generation);
+  }
+  while (tasks != nullptr) {
+    internal::TaskNode* next = tasks->next_task;
+    tasks->Abandon(why);
+    tasks = next;
+  }
+  absl::MutexLock lock(&mu_);
+  for (uint64_t g : generations) generations_.Finished(g);
 }
 
 void ThreadPoolExecutor::Break(const absl::Status& why) {
@@ -429,18 +526,116 @@ void ThreadPoolExecutor::Break(const absl::Status& why) {
     absl::MutexLock lock(&mu_);
     if (!broken_.ok()) return;
     broken_ = why;
-    pending = head_;
-    head_ = tail_ = nullptr;
-    queued_count_ = 0;
+    pending = queue_.TakeAll();
     has_work_hint_.store(false, std::memory_order_relaxed);
     stop_hint_.store(true, std::memory_order_relaxed);
     work_cv_.SignalAll();
   }
-  while (pending != nullptr) {
-    internal::TaskNode* next = pending->next_task;
-    pending->Abandon(why);
-    pending = next;
+  AbandonAll(pending, why);
+}
+
+void ThreadPoolExecutor::Pause() {
+  if (InheritedByFork()) return;
+  absl::MutexLock lock(&mu_);
+  if (!shutdown_) paused_ = true;
+}
+
+void ThreadPoolExecutor::Resume() {
+  if (InheritedByFork()) return;
+  absl::MutexLock lock(&mu_);
+  if (!paused_) return;
+  paused_ = false;
+  StartNeededWorkersLocked();
+  if (parked_ > 0 && !queue_.empty()) work_cv_.SignalAll();
+}
+
+bool ThreadPoolExecutor::is_paused() const {
+  if (InheritedByFork()) return false;
+  absl::MutexLock lock(&mu_);
+  return paused_;
+}
+
+absl::Status ThreadPoolExecutor::WaitAllUntil(absl::Time deadline) {
+  if (current_worker_pool == this) {
+    return absl::FailedPreconditionError(
+        "WaitAll called on one of the pool's own workers would deadlock (it "
+        "waits for the task it is running)");
   }
+  if (InheritedByFork()) {
+    return ShutDownError(
+        "this thread pool was created before fork(); its workers do not "
+        "exist in the child process");
+  }
+  absl::MutexLock lock(&mu_);
+  const uint64_t cut = generations_.Cut();
+  auto done = [this, cut]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return generations_.Done(cut);
+  };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+    return TimeoutError("WaitAll: tasks still unfinished at the deadline");
+  }
+  return absl::OkStatus();
+}
+
+size_t ThreadPoolExecutor::tasks_queued() const {
+  if (InheritedByFork()) return 0;
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+size_t ThreadPoolExecutor::tasks_running() const {
+  if (InheritedByFork()) return 0;
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
+size_t ThreadPoolExecutor::tasks_total() const {
+  if (InheritedByFork()) return 0;
+  absl::MutexLock lock(&mu_);
+  return queue_.size() + running_;
+}
+
+ThreadPoolExecutor* ThreadPoolExecutor::Current() {
+  return current_worker_pool;
+}
+
+std::optional<int> ThreadPoolExecutor::CurrentWorkerIndex() {
+  if (current_worker_pool == nullptr) return std::nullopt;
+  return current_worker_index;
+}
+
+absl::Status ThreadPoolExecutor::SetMaxWorkers(int n) {
+  if (n <= 0) {
+    return absl::InvalidArgumentError("max_workers must be greater than 0");
+  }
+  if (InheritedByFork()) {
+    return ShutDownError(
+        "this thread pool was created before fork(); its workers do not "
+        "exist in the child process");
+  }
+  std::vector<std::thread> exited;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (shutdown_) return ShutDownError("cannot resize after shutdown");
+    max_workers_ = n;
+    StartNeededWorkersLocked();
+    // Surplus workers parked idle wake up to leave.
+    if (active_workers_ > static_cast<size_t>(n)) work_cv_.SignalAll();
+    // Join the workers that retired earlier (they have left the loop).
+    for (std::thread::id id : retired_) {
+      for (auto it = threads_.begin(); it != threads_.end(); ++it) {
+        if (it->get_id() == id) {
+          exited.push_back(std::move(*it));
+          threads_.erase(it);
+          break;
+        }
+      }
+    }
+    retired_.clear();
+  }
+  for (std::thread& t : exited) t.join();
+  return absl::OkStatus();
 }
 
 void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
@@ -450,22 +645,21 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
   internal::TaskNode* cancelled = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    shutdown_ = true;
-    stop_hint_.store(true, std::memory_order_relaxed);
     if (cancel_futures) {
-      cancelled = head_;
-      head_ = tail_ = nullptr;
-      queued_count_ = 0;
+      cancelled = queue_.TakeAll();
       has_work_hint_.store(false, std::memory_order_relaxed);
     }
+    if (paused_) {
+      // Shutdown ends a pause: the queued tasks run (none started a worker
+      // while paused, so start those they need now).
+      paused_ = false;
+      StartNeededWorkersLocked();
+    }
+    shutdown_ = true;
+    stop_hint_.store(true, std::memory_order_relaxed);
     work_cv_.SignalAll();
   }
-  const absl::Status why = CancelledError("cancelled by Shutdown()");
-  while (cancelled != nullptr) {
-    internal::TaskNode* next = cancelled->next_task;
-    cancelled->Abandon(why);
-    cancelled = next;
-  }
+  AbandonAll(cancelled, CancelledError("cancelled by Shutdown()"));
   if (!wait) return;
   SPINDLE_PERTURB_POINT();
   // No lock is held while joining, so any number of callers, workers among

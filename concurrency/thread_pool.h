@@ -18,6 +18,18 @@
 //   with ThreadPoolExecutor() as pool:           destructor: Shutdown(true)
 //   (none)                                       pool.Execute(fn)
 //
+// Beyond Python (what users of BS::thread_pool and oneTBB expect):
+//   pool.SubmitWithPriority(p, fn, args...) / pool.ExecuteWithPriority(p, fn):
+//       higher p runs first, FIFO within a level (kMinPriority..kMaxPriority)
+//   pool.Pause() / pool.Resume() / pool.is_paused()
+//   pool.WaitAll() / WaitAllFor(d) / WaitAllUntil(t): every task submitted
+//       before the call has finished; the pool stays open
+//   pool.tasks_queued() / tasks_running() / tasks_total(); inside a task:
+//       ThreadPoolExecutor::Current(), ThreadPoolExecutor::CurrentWorkerIndex()
+//   Options::cleanup (the counterpart of initializer), Options::cpu_affinity,
+//       Options::nice (Linux)
+//   pool.SetMaxWorkers(n): grow at once, shrink as workers become idle
+//
 // Errors (see status.h; futures follow future.h's error model):
 //   * Submitting after Shutdown(): Submit returns a future that is already
 //     done with IsShutDown ("cannot schedule new futures after shutdown");
@@ -31,7 +43,20 @@
 //     exception escaping an Execute() task is logged on stderr; the worker
 //     carries on.
 //   * Invalid Options (max_workers <= 0) are a checked crash in the
-//     constructor; use Create() to get InvalidArgument instead.
+//     constructor; use Create() to get InvalidArgument instead. Create() also
+//     checks cpu_affinity and nice by trying them on a probe thread
+//     (InvalidArgument for a CPU this process may not use, PermissionDenied
+//     where the OS refuses a nice value); if a worker's own attempt fails
+//     later, it breaks the pool as a failing initializer does.
+//   * A priority outside [kMinPriority, kMaxPriority]: SubmitWithPriority
+//     returns a future already done with InvalidArgument;
+//     ExecuteWithPriority returns InvalidArgument.
+//   * WaitAll on one of the pool's own workers (in a task, a done callback
+//     or a continuation running there) returns FailedPrecondition ("would
+//     deadlock": the caller's own task is among those it waits for).
+//     WaitAllFor/Until return IsTimeout when the deadline passes first.
+//   * A cleanup that throws or returns a non-OK status is logged on stderr;
+//     the worker exits anyway and the pool is not broken.
 //
 // Workers start lazily: Submit starts a new thread (up to max_workers) only
 // when there are more queued tasks than idle workers, so idle workers are
@@ -74,7 +99,18 @@
 // Happens-before: everything before a Submit/Execute call happens-before the
 // task starts; a task's completion happens-before the calls that observe its
 // future done return (future.h). Shutdown(wait = true) returning
-// happens-after every task it waited for finished.
+// happens-after every task it waited for finished, and after the exiting
+// workers' cleanup returned. WaitAll returning OK happens-after every task it
+// waited for finished (its future published and its done callbacks run).
+//
+// Priorities: a task's priority decides only the order in which queued tasks
+// are taken; a running task is never pre-empted, and the OS scheduler knows
+// nothing of it. Strict priority can starve: while tasks of a higher level
+// keep arriving at least as fast as the workers take them, a lower-level
+// task stays queued (nothing ages it). Tasks without a priority (Submit,
+// Execute) have kDefaultPriority (0), and as long as none with another
+// priority is queued, they take the same path as in a pool without
+// priorities.
 //
 // Performance: at most one heap allocation per submitted task (the future's
 // shared state holds the callable inline and is itself the queue node of an
@@ -107,6 +143,8 @@
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/internal/future_state.h"
 #include "spindle/concurrency/internal/lifecycle.h"
+#include "spindle/concurrency/internal/pool_generations.h"
+#include "spindle/concurrency/internal/pool_queue.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -182,9 +220,16 @@ class MapResults {
 // ThreadPoolExecutor
 //
 // A pool of up to `max_workers` threads running submitted callables, with
-// Python's ThreadPoolExecutor semantics (see the file comment).
+// Python's ThreadPoolExecutor semantics (see the file comment), plus
+// priorities, pause/resume, WaitAll, monitoring, worker hooks and OS controls,
+// and resizing.
 class ThreadPoolExecutor {
  public:
+  // The range of task priorities; higher runs first.
+  static constexpr int kMinPriority = internal::PoolQueue::kMinPriority;
+  static constexpr int kMaxPriority = internal::PoolQueue::kMaxPriority;
+  static constexpr int kDefaultPriority = internal::PoolQueue::kDefaultPriority;
+
   struct Options {
     // At most this many worker threads; unset: min(32, cores + 4).
     std::optional<int> max_workers = std::nullopt;
@@ -194,12 +239,30 @@ class ThreadPoolExecutor {
     // status breaks the pool (see the file comment). It may be called from
     // several workers at once.
     std::function<absl::Status()> initializer = nullptr;
+    // Run by each worker as it exits (at shutdown, when a broken pool
+    // stops, or when SetMaxWorkers retires it), after its last task: the
+    // counterpart of `initializer`, and run only by workers whose start
+    // (OS controls and initializer) succeeded. A throw or a non-OK status is
+    // logged on stderr and is otherwise ignored. It may be called from
+    // several workers at once.
+    std::function<absl::Status()> cleanup = nullptr;
+    // Linux: CPUs every worker may run on (pthread_setaffinity_np); empty:
+    // inherited from the thread that starts the worker. Each must be one
+    // this process may use (sched_getaffinity).
+    std::vector<int> cpu_affinity = {};
+    // Linux: the workers' nice value (-20..19, setpriority on the worker's
+    // thread id); unset: inherited. A value below the current one needs
+    // CAP_SYS_NICE or RLIMIT_NICE, else the OS refuses (PermissionDenied).
+    std::optional<int> nice = std::nullopt;
   };
 
   // Python's default worker count: min(32, hardware threads + 4).
   static int DefaultMaxWorkers();
 
-  // Checks `options`: InvalidArgument if max_workers <= 0.
+  // Checks `options`: InvalidArgument if max_workers <= 0, if cpu_affinity
+  // names a CPU this process may not use, or if nice is outside -20..19;
+  // with cpu_affinity or nice set, applies them to a short-lived probe
+  // thread first and returns what the OS said (PermissionDenied...).
   static absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> Create(
       Options options);
 
@@ -219,6 +282,16 @@ class ThreadPoolExecutor {
   template <typename F, typename... Args>
   auto Submit(F&& fn, Args&&... args)
       -> Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
+    return SubmitWithPriority(kDefaultPriority, std::forward<F>(fn),
+                              std::forward<Args>(args)...);
+  }
+
+  // Submit() at `priority` (kMinPriority..kMaxPriority; higher runs first,
+  // FIFO among tasks of one priority; see the file comment on starvation).
+  // Out of range: the future is already done with InvalidArgument.
+  template <typename F, typename... Args>
+  auto SubmitWithPriority(int priority, F&& fn, Args&&... args)
+      -> Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
     auto call = [fn = std::forward<F>(fn),
                  ... args = std::forward<Args>(args)]() mutable -> R {
@@ -226,7 +299,9 @@ class ThreadPoolExecutor {
     };
     auto* task = new internal::TaskState<R, decltype(call)>(std::move(call));
     Future<R> future(task);  // Adopts the first of the task's two references.
-    absl::Status s = Enqueue(task);
+    absl::Status s = internal::PoolQueue::ValidPriority(priority)
+                         ? Enqueue(task, /*refill_blocks=*/false, priority)
+                         : PriorityError(priority);
     if (!s.ok()) task->Abandon(s);
     return future;
   }
@@ -240,6 +315,16 @@ class ThreadPoolExecutor {
   // malloc/free pair (allocated by the submitter, freed by a worker).
   template <typename F>
   absl::Status Execute(F&& fn) {
+    return ExecuteWithPriority(kDefaultPriority, std::forward<F>(fn));
+  }
+
+  // Execute() at `priority` (as SubmitWithPriority). Out of range: returns
+  // InvalidArgument and the task is destroyed, not run.
+  template <typename F>
+  absl::Status ExecuteWithPriority(int priority, F&& fn) {
+    if (!internal::PoolQueue::ValidPriority(priority)) {
+      return PriorityError(priority);
+    }
     using Task = internal::ExecuteTask<std::decay_t<F>>;
     Task* task;
     if constexpr (Task::kRecyclable) {
@@ -254,7 +339,8 @@ class ThreadPoolExecutor {
     } else {
       task = new Task(std::forward<F>(fn));
     }
-    absl::Status s = Enqueue(task, /*refill_blocks=*/Task::kRecyclable);
+    absl::Status s =
+        Enqueue(task, /*refill_blocks=*/Task::kRecyclable, priority);
     if (!s.ok()) task->Abandon(s);
     return s;
   }
@@ -278,8 +364,10 @@ class ThreadPoolExecutor {
     return MapResults<R>(std::move(futures), deadline);
   }
 
-  // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
-  // are still queued (running ones finish). With `wait`, blocks until every
+  // Stops accepting tasks, and ends a pause (queued tasks run, or with
+  // `cancel_futures` are cancelled; later Pause calls do nothing). With
+  // `cancel_futures`, cancels the tasks that are still queued (running ones
+  // finish). With `wait`, blocks until every
   // worker has finished the remaining queued tasks and exited. May be called
   // any number of times, from any threads at once; no lock is held while
   // waiting. Called with `wait` from one of the pool's own tasks (or from a
@@ -290,8 +378,59 @@ class ThreadPoolExecutor {
   // awaited worker exiting.
   void Shutdown(bool wait = true, bool cancel_futures = false);
 
-  int max_workers() const { return max_workers_; }
-  // Worker threads started so far (they start lazily).
+  // Stops workers from taking queued tasks: running tasks finish, then their
+  // workers park (no spinning) until Resume() or Shutdown(). Submit and
+  // Execute still queue tasks, and no worker starts while paused. After
+  // Shutdown() began, Pause does nothing (a paused pool could never drain).
+  void Pause();
+  // Lets the workers take tasks again, starting the workers the queued tasks
+  // need (up to max_workers). Does nothing if not paused.
+  void Resume();
+  bool is_paused() const;
+
+  // Blocks until every task submitted (accepted by Submit/Execute) before
+  // this call has finished: run (its future published, its done callbacks
+  // run), or been cancelled/abandoned by Shutdown or a broken pool. A task
+  // cancelled through its future while queued counts once a worker discards
+  // it. Tasks submitted meanwhile are not waited for, and the pool stays open.
+  // On a paused pool it waits for Resume(). Returns OK; FailedPrecondition
+  // when called on one of this pool's workers (it would deadlock); IsTimeout
+  // when the deadline of WaitAllFor/WaitAllUntil passes first (a deadline in
+  // the past: only checks). Wakes on: the last awaited task finishing, the
+  // deadline.
+  absl::Status WaitAll() { return WaitAllUntil(absl::InfiniteFuture()); }
+  absl::Status WaitAllFor(absl::Duration timeout) {
+    return WaitAllUntil(absl::Now() + timeout);
+  }
+  absl::Status WaitAllUntil(absl::Time deadline);
+
+  // Monitoring snapshots (racy: the numbers may change as soon as they are
+  // returned). Queued: accepted and not yet taken by a worker (cancelled
+  // futures included until a worker discards them). Running: taken by a
+  // worker and not finished (done callbacks included). Total: both.
+  size_t tasks_queued() const;
+  size_t tasks_running() const;
+  size_t tasks_total() const;
+
+  // On one of a pool's workers (in a task, or a done callback or
+  // continuation running there): that pool, and the worker's index in
+  // [0, max_workers) (the `_<i>` of its thread name; a retired worker's
+  // index is reused by the next worker started). Elsewhere: nullptr and
+  // std::nullopt.
+  static ThreadPoolExecutor* Current();
+  static std::optional<int> CurrentWorkerIndex();
+
+  // Changes max_workers of a live pool. Growing starts at once the workers
+  // that the queued tasks need; shrinking lets surplus workers exit as they
+  // become idle (after their running task, never interrupting it; each runs
+  // `cleanup`). InvalidArgument if n <= 0; IsShutDown after Shutdown();
+  // IsBroken on a broken pool. Also joins the threads of workers retired
+  // earlier (never its own; it does not wait for running tasks).
+  absl::Status SetMaxWorkers(int n);
+
+  int max_workers() const;
+  // Worker threads started and not yet joined (they start lazily; Shutdown
+  // and SetMaxWorkers join exited ones).
   int num_threads() const;
 
  private:
@@ -299,15 +438,26 @@ class ThreadPoolExecutor {
 
   // `refill_blocks`: if this thread has no recycled block of this pool left,
   // take the pool's free blocks.
-  absl::Status Enqueue(internal::TaskNode* task, bool refill_blocks = false);
+  absl::Status Enqueue(internal::TaskNode* task, bool refill_blocks,
+                       int priority);
+  static absl::Status PriorityError(int priority);
   // A block of internal::kExecuteBlockSize bytes: a recycled one from this
   // thread's cache for this pool, or a new one.
   void* AllocateExecuteBlock();
   // Keeps `block` (from a recyclable Execute task) for reuse, or frees it.
   void RecycleBlockLocked(void* block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartWorkerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts workers while the queued tasks outnumber the idle workers and
+  // max_workers allows (not while paused).
+  void StartNeededWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerMain(int index);
+  // Runs initializer_ (if any); a throw becomes an Unknown status.
+  absl::Status RunInitializer();
+  void RunCleanup(const std::string& name);
   void Break(const absl::Status& why);
+  // Abandons `tasks` (linked through next_task) with `why`, then counts them
+  // finished for WaitAll.
+  void AbandonAll(internal::TaskNode* tasks, const absl::Status& why);
   // internal::TaskNode::Hook: keeps idle_ right while a worker finishes a
   // task and runs its callbacks.
   static void WorkerHook(void* ctx, bool idle);
@@ -322,15 +472,20 @@ class ThreadPoolExecutor {
     return threads_;
   }
 
-  const int max_workers_;
   const std::string prefix_;
   const std::function<absl::Status()> initializer_;
+  const std::function<absl::Status()> cleanup_;
+  const std::vector<int> cpu_affinity_;
+  const std::optional<int> nice_;
 
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;  // Signalled when a task is queued or on shutdown.
-  internal::TaskNode* head_ ABSL_GUARDED_BY(mu_) = nullptr;
-  internal::TaskNode* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
-  size_t queued_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_workers_ ABSL_GUARDED_BY(mu_);
+  internal::PoolQueue queue_ ABSL_GUARDED_BY(mu_);
+  // Tasks taken by a worker and not finished.
+  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  internal::PoolGenerations generations_ ABSL_GUARDED_BY(mu_);
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   // Workers waiting for work that no queued task has been matched with.
   size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers blocked in work_cv_.
@@ -339,6 +494,13 @@ class ThreadPoolExecutor {
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   // Started workers whose std::thread no Shutdown caller has taken yet.
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  // Workers of threads_ that have retired (SetMaxWorkers), to be joined.
+  std::vector<std::thread::id> retired_ ABSL_GUARDED_BY(mu_);
+  // Worker indices free for reuse (retired workers'), and the next new one.
+  std::vector<int> free_indices_ ABSL_GUARDED_BY(mu_);
+  int next_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers started and not leaving (what max_workers limits).
+  size_t active_workers_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers started and not yet exited; those of them inside Shutdown(wait).
   size_t live_workers_ ABSL_GUARDED_BY(mu_) = 0;
   size_t workers_in_shutdown_ ABSL_GUARDED_BY(mu_) = 0;

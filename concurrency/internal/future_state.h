@@ -57,6 +57,9 @@ class FutureStateBase;
 class TaskNode {
  public:
   TaskNode* next_task = nullptr;
+  // The executor's bookkeeping: which WaitAll generation the task was
+  // submitted in (see internal/pool_generations.h).
+  uint64_t wait_generation = 0;
 
   // How a worker is told where it stands while it finishes a task (see
   // ThreadPoolExecutor's idle accounting): `idle(arg, true)` once the task
@@ -363,7 +366,7 @@ class ExecuteTask final : public TaskNode {
   void Abandon(const absl::Status&) override { Release(/*keep_block=*/false); }
 
   static constexpr bool kRecyclable =
-      sizeof(F) + 2 * sizeof(void*) <= kExecuteBlockSize &&
+      sizeof(F) + sizeof(TaskNode) <= kExecuteBlockSize &&
       alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 
  private:
