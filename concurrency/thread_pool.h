@@ -331,13 +331,13 @@ class ThreadPoolExecutor {
       static_assert(sizeof(Task) <= internal::kExecuteBlockSize);
       void* block = AllocateExecuteBlock();
       try {
-        task = ::new (block) Task(std::forward<F>(fn));
+        task = ::new (block) Task(std::decay_t<F>(std::forward<F>(fn)));
       } catch (...) {
         ::operator delete(block);
         throw;
       }
     } else {
-      task = new Task(std::forward<F>(fn));
+      task = new Task(std::decay_t<F>(std::forward<F>(fn)));
     }
     absl::Status s =
         Enqueue(task, /*refill_blocks=*/Task::kRecyclable, priority);
