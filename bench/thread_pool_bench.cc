@@ -7,6 +7,8 @@
 //                                        vs  thread_pool::ThreadPool (Debian
 //                                            libthread-pool-dev) Submit
 //       spindle Execute (no future)      vs  oneTBB task_group (no future)
+//       spindle SubmitWithPriority (four levels in turn) vs spindle Submit:
+//           what priorities cost once they are used
 //   * Latency: submit-to-start time of one task on an idle pool (workers
 //     parked: the benchmark sleeps between samples, outside the timing).
 //
@@ -79,16 +81,17 @@ class Counting {
 
 // --------------------------------------------------------------- Throughput
 
-void BM_Spindle_SubmitResult(benchmark::State& state) {
+// Submits kTasks tiny tasks through `submit(pool, i)`, then waits for every
+// result.
+template <typename SubmitFn>
+void SpindleSubmitAll(benchmark::State& state, SubmitFn submit) {
   spindle::ThreadPoolExecutor pool({.max_workers = kWorkers});
   std::vector<spindle::Future<int>> futures;
   futures.reserve(kTasks);
   Counting counting(state);
   for (auto _ : state) {
     counting.Begin();
-    for (int i = 0; i < kTasks; ++i) {
-      futures.push_back(pool.Submit([i] { return i; }));
-    }
+    for (int i = 0; i < kTasks; ++i) futures.push_back(submit(pool, i));
     std::int64_t sum = 0;
     for (auto& f : futures) sum += *f.Result();
     counting.End();
@@ -97,6 +100,21 @@ void BM_Spindle_SubmitResult(benchmark::State& state) {
     futures.clear();  // Frees the states outside the timing.
     state.ResumeTiming();
   }
+}
+
+void BM_Spindle_SubmitResult(benchmark::State& state) {
+  SpindleSubmitAll(state, [](spindle::ThreadPoolExecutor& pool, int i) {
+    return pool.Submit([i] { return i; });
+  });
+}
+
+// The same with the tasks spread over four priority levels (-1, 0, 1, 2 in
+// turn), so the workers pick among queued levels: what priorities cost once
+// they are used.
+void BM_Spindle_SubmitPriority(benchmark::State& state) {
+  SpindleSubmitAll(state, [](spindle::ThreadPoolExecutor& pool, int i) {
+    return pool.SubmitWithPriority(i % 4 - 1, [i] { return i; });
+  });
 }
 
 void BM_Asio_PackagedTask(benchmark::State& state) {
@@ -290,6 +308,7 @@ constexpr int kRepetitions = 7;
 SPINDLE_THROUGHPUT(BM_Spindle_SubmitResult);
 SPINDLE_THROUGHPUT(BM_Asio_PackagedTask);
 SPINDLE_THROUGHPUT(BM_ThreadPoolPeer_Submit);
+SPINDLE_THROUGHPUT(BM_Spindle_SubmitPriority);
 SPINDLE_THROUGHPUT(BM_Spindle_Execute);
 SPINDLE_THROUGHPUT(BM_Tbb_TaskGroup);
 SPINDLE_LATENCY(BM_Spindle_SubmitLatency);
@@ -330,6 +349,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
         "  Submit+Result throughput vs thread_pool::Submit: %.2fx\n"
         "  Execute throughput vs oneTBB task_group         : %.2fx "
         "(target >= 1)\n"
+        "  SubmitWithPriority (4 levels) vs plain Submit   : %.2fx\n"
         "  submit-to-start latency p50 vs asio             : %.2fx\n"
         "  submit-to-start latency p50 vs thread_pool      : %.2fx\n"
         "Heap allocations per task: spindle Submit %.2f, Execute %.2f; "
@@ -337,6 +357,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
         ratio("BM_Spindle_SubmitResult", "BM_Asio_PackagedTask"),
         ratio("BM_Spindle_SubmitResult", "BM_ThreadPoolPeer_Submit"),
         ratio("BM_Spindle_Execute", "BM_Tbb_TaskGroup"),
+        ratio("BM_Spindle_SubmitPriority", "BM_Spindle_SubmitResult"),
         faster("BM_Spindle_SubmitLatency", "BM_Asio_SubmitLatency"),
         faster("BM_Spindle_SubmitLatency", "BM_ThreadPoolPeer_SubmitLatency"),
         allocs_["BM_Spindle_SubmitResult"], allocs_["BM_Spindle_Execute"],
