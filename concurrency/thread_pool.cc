@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <new>
 #include <string>
 #include <thread>
@@ -115,6 +116,19 @@ std::string ThreadName(const std::string& prefix, int index) {
       0, suffix.size() >= kMax ? 0
                                : std::min(prefix.size(), kMax - suffix.size()));
   return head + suffix;
+}
+
+// Calls `hook` (if set); a throw becomes an Unknown status naming `what`.
+absl::Status CallWorkerHook(const std::function<absl::Status()>& hook,
+                            const char* what) {
+  if (!hook) return absl::OkStatus();
+  try {
+    return hook();
+  } catch (const std::exception& e) {
+    return absl::UnknownError(absl::StrCat(what, " threw: ", e.what()));
+  } catch (...) {
+    return absl::UnknownError(absl::StrCat(what, " threw"));
+  }
 }
 
 }  // namespace
@@ -357,29 +371,8 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
   if (pool->queue_.size() > pool->idle_) pool->StartNeededWorkersLocked();
 }
 
-absl::Status ThreadPoolExecutor::RunInitializer() {
-  if (!initializer_) return absl::OkStatus();
-  absl::Status s;
-  try {
-    s = initializer_();
-  } catch (const std::exception& e) {
-    s = absl::UnknownError(absl::StrCat("initializer threw: ", e.what()));
-  } catch (...) {
-    s = absl::UnknownError("initializer threw");
-  }
-  return s;
-}
-
 void ThreadPoolExecutor::RunCleanup(const std::string& name) {
-  if (!cleanup_) return;
-  absl::Status s;
-  try {
-    s = cleanup_();
-  } catch (const std::exception& e) {
-    s = absl::UnknownError(absl::StrCat("cleanup threw: ", e.what()));
-  } catch (...) {
-    s = absl::UnknownError("cleanup threw");
-  }
+  absl::Status s = CallWorkerHook(cleanup_, "cleanup");
   if (!s.ok()) {
     ABSL_RAW_LOG(ERROR, "spindle: cleanup of %s failed: %s", name.c_str(),
                  s.ToString().c_str());
@@ -397,7 +390,8 @@ void ThreadPoolExecutor::WorkerMain(int index) {
 
   // OS controls first, so that the initializer runs where the tasks will.
   const absl::Status os = internal::ApplyWorkerOsControls(cpu_affinity_, nice_);
-  const absl::Status s = os.ok() ? RunInitializer() : os;
+  const absl::Status s =
+      os.ok() ? CallWorkerHook(initializer_, "initializer") : os;
   if (!s.ok()) {
     const char* what = os.ok() ? "a thread initializer failed"
                                : "a worker could not apply its OS controls";

@@ -451,8 +451,7 @@ class ThreadPoolExecutor {
   // max_workers allows (not while paused).
   void StartNeededWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerMain(int index);
-  // Runs initializer_ (if any); a throw becomes an Unknown status.
-  absl::Status RunInitializer();
+  // Runs cleanup_ (if any) on an exiting worker; logs a failure.
   void RunCleanup(const std::string& name);
   void Break(const absl::Status& why);
   // Abandons `tasks` (linked through next_task) with `why`, then counts them

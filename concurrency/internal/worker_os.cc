@@ -18,6 +18,16 @@
 #include "spindle/concurrency/status.h"
 
 namespace spindle::internal {
+namespace {
+
+#ifdef __linux__
+absl::Status CpuRangeError(int cpu) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "cpu_affinity: CPU ", cpu, " is outside [0, ", CPU_SETSIZE, ")"));
+}
+#endif
+
+}  // namespace
 
 absl::Status ValidateWorkerOsControls(const std::vector<int>& cpus,
                                       std::optional<int> nice) {
@@ -29,10 +39,7 @@ absl::Status ValidateWorkerOsControls(const std::vector<int>& cpus,
       return ErrnoError(errno, "sched_getaffinity");
     }
     for (int cpu : cpus) {
-      if (cpu < 0 || cpu >= CPU_SETSIZE) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cpu_affinity: CPU ", cpu, " is outside [0, ", CPU_SETSIZE, ")"));
-      }
+      if (cpu < 0 || cpu >= CPU_SETSIZE) return CpuRangeError(cpu);
       if (!CPU_ISSET(cpu, &allowed)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "cpu_affinity: CPU ", cpu, " is not one this process may run on"));
@@ -58,10 +65,7 @@ absl::Status ApplyWorkerOsControls(const std::vector<int>& cpus,
     cpu_set_t set;
     CPU_ZERO(&set);
     for (int cpu : cpus) {
-      if (cpu < 0 || cpu >= CPU_SETSIZE) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cpu_affinity: CPU ", cpu, " is outside [0, ", CPU_SETSIZE, ")"));
-      }
+      if (cpu < 0 || cpu >= CPU_SETSIZE) return CpuRangeError(cpu);
       CPU_SET(cpu, &set);
     }
     // Returns the error number instead of setting errno.

@@ -21,6 +21,7 @@
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
@@ -28,16 +29,26 @@ namespace {
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 
-// Every blocking wait in these tests is bounded by this.
-constexpr absl::Duration kBound = absl::Seconds(60);
+using test_util::kBound;
 // For the waits whose timing out is the point of the test.
-constexpr absl::Duration kShort = absl::Milliseconds(20);
+using test_util::kBlockedFor;
 
 // A gate tasks block on until the test opens it (bounded).
 struct Gate {
   absl::Notification open;
   void Pass() const { open.WaitForNotificationWithTimeout(kBound); }
 };
+
+// Submits a task that blocks on `gate`, and waits until it runs.
+Future<void> StartBlocker(ThreadPoolExecutor& pool, const Gate& gate) {
+  absl::Notification started;
+  Future<void> f = pool.Submit([&started, &gate] {
+    started.Notify();
+    gate.Pass();
+  });
+  EXPECT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  return f;
+}
 
 TEST(ThreadPoolPauseTest, PausedPoolQueuesAndResumeRunsThem) {
   ThreadPoolExecutor pool({.max_workers = 2});
@@ -59,19 +70,13 @@ TEST(ThreadPoolPauseTest, PausedPoolQueuesAndResumeRunsThem) {
 TEST(ThreadPoolPauseTest, RunningTaskFinishesAndWorkersStopTakingTasks) {
   ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
-  absl::Notification started;
-  Future<int> running = pool.Submit([&] {
-    started.Notify();
-    gate.Pass();
-    return 1;
-  });
-  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  Future<void> running = StartBlocker(pool, gate);
   pool.Pause();
   Future<int> queued = pool.Submit([] { return 2; });
   gate.open.Notify();
-  EXPECT_EQ(*running.ResultFor(kBound), 1);  // Not interrupted.
+  EXPECT_TRUE(running.ResultFor(kBound).ok());  // Not interrupted.
   // The worker is free but paused: the task stays queued.
-  EXPECT_TRUE(IsTimeout(pool.WaitAllFor(kShort)));
+  EXPECT_TRUE(IsTimeout(pool.WaitAllFor(kBlockedFor)));
   EXPECT_EQ(pool.tasks_queued(), 1u);
   EXPECT_FALSE(queued.done());
   pool.Resume();
@@ -175,7 +180,7 @@ TEST(ThreadPoolWaitAllTest, WaitsForEverySubmittedTaskAndKeepsThePoolOpen) {
     }));
   }
   // The timeout is the point: nothing can finish before the gate opens.
-  EXPECT_TRUE(IsTimeout(pool.WaitAllFor(kShort)));
+  EXPECT_TRUE(IsTimeout(pool.WaitAllFor(kBlockedFor)));
   EXPECT_TRUE(IsTimeout(pool.WaitAllUntil(absl::InfinitePast())));
   gate.open.Notify();
   ASSERT_TRUE(pool.WaitAllFor(kBound).ok());
@@ -217,12 +222,7 @@ TEST(ThreadPoolWaitAllTest, FromOwnWorkerIsAnErrorNotADeadlock) {
 TEST(ThreadPoolWaitAllTest, CancelledTasksCountAsFinished) {
   ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;
-  absl::Notification started;
-  Future<void> blocker = pool.Submit([&] {
-    started.Notify();
-    gate.Pass();
-  });
-  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  Future<void> blocker = StartBlocker(pool, gate);
   Future<int> cancelled = pool.Submit([] { return 1; });
   ASSERT_TRUE(cancelled.Cancel());
   std::vector<Future<int>> queued;

@@ -16,14 +16,14 @@
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
 using ::testing::ElementsAre;
 
-// Every blocking wait in these tests is bounded by this.
-constexpr absl::Duration kBound = absl::Seconds(60);
+using test_util::kBound;
 
 // The order in which tasks ran, recorded by the tasks.
 class RunOrder {

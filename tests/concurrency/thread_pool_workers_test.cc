@@ -26,14 +26,14 @@
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "tests/test_util.h"
 
 namespace spindle {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Every blocking wait in these tests is bounded by this.
-constexpr absl::Duration kBound = absl::Seconds(60);
+using test_util::kBound;
 
 // A gate tasks block on until the test opens it (bounded).
 struct Gate {
