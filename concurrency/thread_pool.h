@@ -53,19 +53,23 @@
 //     ExecuteWithPriority returns InvalidArgument.
 //   * WaitAll on one of the pool's own workers (in a task, a done callback
 //     or a continuation running there) returns FailedPrecondition ("would
-//     deadlock": the caller's own task is among those it waits for).
-//     WaitAllFor/Until return IsTimeout when the deadline passes first.
+//     deadlock": the caller's own task is among those it waits for). That
+//     code is also what IsShutDown() tests, and what WaitAll returns in a
+//     forked child for an inherited pool; WaitAll on a pool that is shut
+//     down but not forked still waits (for the remaining tasks) and returns
+//     OK. WaitAllFor/Until return IsTimeout when the deadline passes first.
 //   * A cleanup that throws or returns a non-OK status is logged on stderr;
 //     the worker exits anyway and the pool is not broken.
 //
-// Workers start lazily: Submit starts a new thread (up to max_workers) only
-// when there are more queued tasks than idle workers, so idle workers are
-// reused before new ones start (Python's idle semaphore, made exact). A
-// worker is idle only once its task's done callbacks and `Then`
-// continuations (which run on it) have returned, so a callback that submits
-// to the same pool, and waits for the result, gets another worker while
-// max_workers allows; without callbacks, a worker counts idle just before
-// its future is published, so a waiter who submits again reuses it.
+// Workers start lazily: Submit starts a new thread (up to max_workers; none
+// while the pool is paused) only when there are more queued tasks than idle
+// workers, so idle workers are reused before new ones start (Python's idle
+// semaphore, made exact). A worker is idle only once its task's done
+// callbacks and `Then` continuations (which run on it) have returned, so a
+// callback that submits to the same pool, and waits for the result, gets
+// another worker while max_workers allows; without callbacks, a worker
+// counts idle just before its future is published, so a waiter who submits
+// again reuses it.
 //
 // At exit (Python's concurrent.futures does the same through
 // threading._register_atexit): a pool still alive when `exit()` runs, one
