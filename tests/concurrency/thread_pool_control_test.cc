@@ -109,9 +109,9 @@ TEST(ThreadPoolPauseTest, ShutdownCancelFuturesOfPausedPoolCancelsThem) {
 
 TEST(ThreadPoolPauseTest, DestroyingPausedPoolRunsQueuedTasks) {
   std::vector<Future<int>> fs;
+  Gate gate;  // Outlives the pool, whose destructor runs the tasks.
   {
     ThreadPoolExecutor pool({.max_workers = 2});
-    Gate gate;
     fs.push_back(pool.Submit([&gate] {
       gate.Pass();
       return 0;
