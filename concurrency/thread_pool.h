@@ -481,19 +481,27 @@ class ThreadPoolExecutor {
   const std::vector<int> cpu_affinity_;
   const std::optional<int> nice_;
 
+  // The members a Submit and a worker touch for every task come first, next
+  // to the lock, so they share as few cache lines as possible.
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;  // Signalled when a task is queued or on shutdown.
-  int max_workers_ ABSL_GUARDED_BY(mu_);
   internal::PoolQueue queue_ ABSL_GUARDED_BY(mu_);
-  // Tasks taken by a worker and not finished.
-  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
-  internal::PoolGenerations generations_ ABSL_GUARDED_BY(mu_);
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   // Workers waiting for work that no queued task has been matched with.
   size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers blocked in work_cv_.
   size_t parked_ ABSL_GUARDED_BY(mu_) = 0;
+  // Tasks taken by a worker and not finished.
+  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers started and not leaving (what max_workers limits).
+  size_t active_workers_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_workers_ ABSL_GUARDED_BY(mu_);
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  internal::PoolGenerations generations_ ABSL_GUARDED_BY(mu_);
+  // Recycled Execute blocks (linked through their first word), at most
+  // kMaxFreeBlocks of them.
+  void* free_blocks_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t free_block_count_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   // Started workers whose std::thread no Shutdown caller has taken yet.
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
@@ -502,15 +510,9 @@ class ThreadPoolExecutor {
   // Worker indices free for reuse (retired workers'), and the next new one.
   std::vector<int> free_indices_ ABSL_GUARDED_BY(mu_);
   int next_index_ ABSL_GUARDED_BY(mu_) = 0;
-  // Workers started and not leaving (what max_workers limits).
-  size_t active_workers_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers started and not yet exited; those of them inside Shutdown(wait).
   size_t live_workers_ ABSL_GUARDED_BY(mu_) = 0;
   size_t workers_in_shutdown_ ABSL_GUARDED_BY(mu_) = 0;
-  // Recycled Execute blocks (linked through their first word), at most
-  // kMaxFreeBlocks of them.
-  void* free_blocks_ ABSL_GUARDED_BY(mu_) = nullptr;
-  size_t free_block_count_ ABSL_GUARDED_BY(mu_) = 0;
   // Never reused: tells this pool's blocks in a thread's cache apart.
   const uint64_t id_;
   // internal::ForkGeneration() when the pool was made.

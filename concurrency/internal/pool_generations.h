@@ -20,7 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <vector>
 
 namespace spindle::internal {
 
@@ -45,9 +45,9 @@ class PoolGenerations {
         break;
       }
     }
-    while (!closed_.empty() && closed_.front().unfinished == 0) {
-      closed_.pop_front();
-    }
+    size_t done = 0;
+    while (done < closed_.size() && closed_[done].unfinished == 0) ++done;
+    closed_.erase(closed_.begin(), closed_.begin() + done);
   }
 
   // Closes the open generation: returns the generation whose completion
@@ -84,8 +84,9 @@ class PoolGenerations {
 
   uint64_t open_ = 0;
   size_t open_count_ = 0;
-  // Oldest first; the front one always has unfinished tasks.
-  std::deque<Closed> closed_;
+  // Oldest first; the front one always has unfinished tasks. Few: one per
+  // WaitAll call still waiting.
+  std::vector<Closed> closed_;
 };
 
 }  // namespace spindle::internal

@@ -16,6 +16,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "spindle/concurrency/internal/future_state.h"
 
@@ -34,40 +35,31 @@ class PoolQueue {
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
 
-  // Appends `task` to the list of `priority` (which must be valid).
+  // Appends `task` to the list of `priority` (which must be valid). The
+  // first task of a non-default priority allocates the other levels' lists.
   void Push(TaskNode* task, int priority = kDefaultPriority) {
-    const int level = priority - kMinPriority;
-    List& list = lists_[level];
     task->next_task = nullptr;
-    if (list.tail == nullptr) {
-      list.head = task;
-      if (level != kDefaultLevel) mask_ |= 1u << level;
-    } else {
-      list.tail->next_task = task;
-    }
-    list.tail = task;
     ++size_;
+    if (priority == kDefaultPriority) {
+      Append(default_, task);
+      return;
+    }
+    const int level = priority - kMinPriority;
+    if (levels_ == nullptr) levels_ = std::make_unique<List[]>(kLevels);
+    if (levels_[level].head == nullptr) mask_ |= 1u << level;
+    Append(levels_[level], task);
   }
 
   // Removes and returns the oldest task of the highest non-empty level;
   // nullptr if empty.
   TaskNode* Pop() {
-    int level = kDefaultLevel;
-    if (mask_ != 0) {
-      const int top = std::bit_width(mask_) - 1;
-      if (top > kDefaultLevel || lists_[kDefaultLevel].head == nullptr) {
-        level = top;
-      }
+    if (mask_ == 0) return size_ == 0 ? nullptr : PopFrom(default_);
+    const int top = std::bit_width(mask_) - 1;
+    if (top < kDefaultLevel && default_.head != nullptr) {
+      return PopFrom(default_);
     }
-    List& list = lists_[level];
-    TaskNode* task = list.head;
-    if (task == nullptr) return nullptr;
-    list.head = task->next_task;
-    if (list.head == nullptr) {
-      list.tail = nullptr;
-      if (level != kDefaultLevel) mask_ &= ~(1u << level);
-    }
-    --size_;
+    TaskNode* task = PopFrom(levels_[top]);
+    if (levels_[top].head == nullptr) mask_ &= ~(1u << top);
     return task;
   }
 
@@ -76,12 +68,18 @@ class PoolQueue {
   TaskNode* TakeAll() {
     TaskNode* head = nullptr;
     TaskNode** link = &head;
-    for (int level = kLevels - 1; level >= 0; --level) {
-      List& list = lists_[level];
-      if (list.head == nullptr) continue;
+    auto take = [&link](List& list) {
+      if (list.head == nullptr) return;
       *link = list.head;
       link = &list.tail->next_task;
       list.head = list.tail = nullptr;
+    };
+    for (int level = kLevels - 1; level >= 0; --level) {
+      if (level == kDefaultLevel) {
+        take(default_);
+      } else if (mask_ & (1u << level)) {
+        take(levels_[level]);
+      }
     }
     *link = nullptr;
     mask_ = 0;
@@ -99,10 +97,30 @@ class PoolQueue {
     TaskNode* tail = nullptr;
   };
 
-  List lists_[kLevels];
-  // Bit i set: lists_[i] is not empty (never set for the default level).
-  uint32_t mask_ = 0;
+  static void Append(List& list, TaskNode* task) {
+    if (list.tail == nullptr) {
+      list.head = task;
+    } else {
+      list.tail->next_task = task;
+    }
+    list.tail = task;
+  }
+  // `list` must not be empty.
+  TaskNode* PopFrom(List& list) {
+    TaskNode* task = list.head;
+    list.head = task->next_task;
+    if (list.head == nullptr) list.tail = nullptr;
+    --size_;
+    return task;
+  }
+
+  // The default level's list and the counts, together (the hot part); the
+  // other levels only once one is used (levels_[kDefaultLevel] is unused).
+  List default_;
   size_t size_ = 0;
+  // Bit i set: levels_[i] is not empty.
+  uint32_t mask_ = 0;
+  std::unique_ptr<List[]> levels_;
 };
 
 }  // namespace spindle::internal
