@@ -424,13 +424,11 @@ void ThreadPoolExecutor::WorkerMain(int index) {
         --idle_;
         ctx.idle_registered = false;
       }
-      ++running_;
       const uint64_t generation = task->wait_generation;
       mu_.Unlock();
       SPINDLE_PERTURB_POINT();
       void* block = task->Run(&WorkerHook, &ctx);
       mu_.Lock();
-      --running_;
       generations_.Finished(generation);
       if (block != nullptr) {
         // Kept for Execute to reuse (under the lock we take anyway).
@@ -580,13 +578,14 @@ size_t ThreadPoolExecutor::tasks_queued() const {
 size_t ThreadPoolExecutor::tasks_running() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return running_;
+  // Submitted and unfinished, less those still queued.
+  return generations_.unfinished() - queue_.size();
 }
 
 size_t ThreadPoolExecutor::tasks_total() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return queue_.size() + running_;
+  return generations_.unfinished();
 }
 
 ThreadPoolExecutor* ThreadPoolExecutor::Current() {

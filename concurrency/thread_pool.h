@@ -411,7 +411,8 @@ class ThreadPoolExecutor {
   // Monitoring snapshots (racy: the numbers may change as soon as they are
   // returned). Queued: accepted and not yet taken by a worker (cancelled
   // futures included until a worker discards them). Running: taken by a
-  // worker and not finished (done callbacks included). Total: both.
+  // worker and not finished (done callbacks included), or being cancelled
+  // by Shutdown(cancel_futures) or a broken pool right now. Total: both.
   size_t tasks_queued() const;
   size_t tasks_running() const;
   size_t tasks_total() const;
@@ -490,8 +491,6 @@ class ThreadPoolExecutor {
   size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers blocked in work_cv_.
   size_t parked_ ABSL_GUARDED_BY(mu_) = 0;
-  // Tasks taken by a worker and not finished.
-  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers started and not leaving (what max_workers limits).
   size_t active_workers_ ABSL_GUARDED_BY(mu_) = 0;
   int max_workers_ ABSL_GUARDED_BY(mu_);
