@@ -23,10 +23,14 @@ alike); the table shows per cell the median of spindle's and Python's
 figures, the median of the per-run throughput ratios, and the ratio's
 spread (min-max over the runs).
 
+With --csv=PATH every measurement is also written to PATH as CSV (one row
+per run, mix, workers and server), for bench/charts.py.
+
 Usage: job_bench.py JOB_SERVER JOB_CLIENT [seconds] [--runs=N]
-                    [--connections=C] [--depth=D]
+                    [--connections=C] [--depth=D] [--csv=PATH]
 """
 
+import csv
 import os
 import re
 import statistics
@@ -85,6 +89,20 @@ def measure(cmd, client, mix, secs, connections, depth):
             "cpu_us": cpu * 1e6 / max(replies, 1)}
 
 
+def write_csv(path, results, connections, depth):
+    """Writes results {(mix, workers): {server: [measurement per run]}}."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["mix", "workers", "connections", "depth", "server", "run",
+                    "req_per_s", "p99_us", "cpu_us_per_req", "ok"])
+        for (mix, workers), cell in results.items():
+            for name, runs in cell.items():
+                for run, r in enumerate(runs, 1):
+                    w.writerow([mix.split(":")[0], workers, connections, depth,
+                                name, run, "%.1f" % r["rate"], "%.0f" % r["p99"],
+                                "%.4f" % r["cpu_us"], int(r["ok"])])
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     opts = dict(a[2:].split("=", 1) for a in sys.argv[1:]
@@ -139,6 +157,8 @@ def main():
                    med([r["p99"] for r in p]) / 1e3,
                    med([r["cpu_us"] for r in p]),
                    med(ratios), spread))
+    if "csv" in opts:
+        write_csv(opts["csv"], results, connections, depth)
     if not all_ok:
         print("\nSOME RUNS HAD ERRORS (see above)")
         sys.exit(1)
