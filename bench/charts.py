@@ -50,9 +50,6 @@ COLORS = {
 }
 
 
-LOAD = None  # --load: the load average before the benchmarks ran.
-
-
 def machine():
     """'2 x Intel(R) Xeon(R) ...' from nproc and /proc/cpuinfo."""
     model = "unknown CPU"
@@ -67,27 +64,30 @@ def machine():
     return "%d x %s" % (os.cpu_count() or 0, model)
 
 
-def footer(fig, command, date, load):
-    where = machine() + (", load average %s before the run" % load
-                         if load else "")
-    fig.text(0.01, 0.005, "%s, %s\n%s" % (where, date, command),
-             fontsize=7, color="#555555", ha="left", va="bottom",
-             family="monospace")
+class Output:
+    """Where the charts go and what each one's footer says."""
+
+    def __init__(self, args):
+        self.dir, self.fmt = args.out, args.format
+        where = machine()
+        if args.load:
+            where += ", load average %s before the run" % args.load
+        self.footer = "%s, %s\n%s" % (where, args.date, args.command)
+
+    def save(self, fig, name):
+        fig.text(0.01, 0.005, self.footer, fontsize=7, color="#555555",
+                 ha="left", va="bottom", family="monospace")
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        path = os.path.join(self.dir, name + "." + self.fmt)
+        if self.fmt == "svg":
+            fig.savefig(path, metadata={"Date": None})  # No timestamp.
+        else:
+            fig.savefig(path, dpi=100)
+        plt.close(fig)
+        print("wrote " + path)
 
 
-def save(fig, out_dir, name, command, date, fmt):
-    footer(fig, command, date, LOAD)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    path = os.path.join(out_dir, name + "." + fmt)
-    if fmt == "svg":
-        fig.savefig(path, metadata={"Date": None})
-    else:
-        fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print("wrote " + path)
-
-
-def grouped_bars(ax, groups, series, value, unit, log=False):
+def grouped_bars(ax, groups, series, value, unit):
     """Bars for each series (name, label) within each group; value(group,
     name) is the height or None (no bar)."""
     width = 0.8 / max(1, len(series))
@@ -103,8 +103,6 @@ def grouped_bars(ax, groups, series, value, unit, log=False):
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups)
     ax.set_ylabel(unit)
-    if log:
-        ax.set_yscale("log")
 
 
 def medians(path):
@@ -116,7 +114,7 @@ def medians(path):
             and b.get("run_type") in (None, "aggregate", "iteration")]
 
 
-def queue_chart(path, out_dir, command, date, fmt):
+def queue_chart(path, out):
     # run_name: Handoff/<n>P<n>C/<cap1024|unbounded>/<impl>/...
     rate = {}
     for run_name, b in medians(path):
@@ -145,10 +143,10 @@ def queue_chart(path, out_dir, command, date, fmt):
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle("Queue hand-off throughput: spindle vs std, oneTBB, "
                  "moodycamel (//bench:queue_bench)")
-    save(fig, out_dir, "queue", command, date, fmt)
+    out.save(fig, "queue")
 
 
-def pool_chart(path, out_dir, command, date, fmt):
+def pool_chart(path, out):
     by_fn = {name.split("/")[0]: b for name, b in medians(path)}
 
     def get(fn, key, scale=1.0):
@@ -200,7 +198,7 @@ def pool_chart(path, out_dir, command, date, fmt):
     right.legend(fontsize=7)
     fig.suptitle("ThreadPoolExecutor vs asio, libthread-pool, oneTBB "
                  "(//bench:thread_pool_bench)")
-    save(fig, out_dir, "thread_pool", command, date, fmt)
+    out.save(fig, "thread_pool")
 
 
 def read_csv(paths):
@@ -211,7 +209,7 @@ def read_csv(paths):
     return rows
 
 
-def echo_chart(path, out_dir, command, date, fmt):
+def echo_chart(path, out):
     rows = read_csv([path])
     conns = sorted({int(r["connections"]) for r in rows})
     servers = []
@@ -242,10 +240,10 @@ def echo_chart(path, out_dir, command, date, fmt):
     left.legend(fontsize=7)
     fig.suptitle("Echo servers: spindle vs raw epoll, asio, libevent, Python "
                  "(bench/echo_bench.py)")
-    save(fig, out_dir, "echo", command, date, fmt)
+    out.save(fig, "echo")
 
 
-def job_chart(paths, out_dir, command, date, fmt):
+def job_chart(paths, out):
     rows = read_csv(paths)
     # Median over runs of each (mix, workers, depth, server).
     cells = {}
@@ -295,7 +293,7 @@ def job_chart(paths, out_dir, command, date, fmt):
     fig.suptitle("Job server: spindle vs the Python job server (selectors + "
                  "ThreadPoolExecutor), by pipelining depth "
                  "(bench/job_bench.py)")
-    save(fig, out_dir, "job_server", command, date, fmt)
+    out.save(fig, "job_server")
 
 
 def main():
@@ -312,17 +310,16 @@ def main():
     p.add_argument("--load", help="load average before the run, for the "
                    "footer (bench/make_charts.sh passes /proc/loadavg)")
     a = p.parse_args()
-    global LOAD
-    LOAD = a.load
     os.makedirs(a.out, exist_ok=True)
+    out = Output(a)
     if a.queue:
-        queue_chart(a.queue, a.out, a.command, a.date, a.format)
+        queue_chart(a.queue, out)
     if a.pool:
-        pool_chart(a.pool, a.out, a.command, a.date, a.format)
+        pool_chart(a.pool, out)
     if a.echo:
-        echo_chart(a.echo, a.out, a.command, a.date, a.format)
+        echo_chart(a.echo, out)
     if a.job:
-        job_chart(a.job.split(","), a.out, a.command, a.date, a.format)
+        job_chart(a.job.split(","), out)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@
 #include "absl/time/time.h"
 #include "spindle/examples/primes.h"
 #include "spindle/io/event_loop.h"
+#include "spindle/io/latency_histogram.h"
 #include "spindle/io/socket.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "server address (IPv4)");
@@ -92,7 +93,9 @@ constexpr int kMaxDepth = 4096;
 using spindle_examples::CountPrimes;
 
 // Latency histogram over nanoseconds: exact below 64 units of 1 us, then 32
-// linear sub-buckets per power of two.
+// linear sub-buckets per power of two. Finer than spindle's
+// io/latency_histogram.h (8 per power of two, sharded for many writers):
+// one thread records here, and the client's percentiles are its output.
 class LatencyHistogram {
  public:
   void Record(int64_t ns, int64_t n) {
@@ -263,12 +266,14 @@ class LoadGen {
   // its own.
   void Progress(bool in_place) {
     const absl::Time now = absl::Now();
-    const std::string line = absl::StrFormat(
-        "[%5.1fs] %d replies, %.0f req/s, p99 %s, %d errors",
-        absl::ToDoubleSeconds(now - start_), replies_,
-        (replies_ - last_replies_) /
-            std::max(1e-9, absl::ToDoubleSeconds(now - last_)),
-        FormatMicros(latency_.Percentile(0.99)), errors_ + mismatches_);
+    const std::string line =
+        absl::StrFormat("[%5.1fs] %d replies, %.0f req/s, p99 %s, %d errors",
+                        absl::ToDoubleSeconds(now - start_), replies_,
+                        (replies_ - last_replies_) /
+                            std::max(1e-9, absl::ToDoubleSeconds(now - last_)),
+                        spindle::io::LatencyHistogram::Format(
+                            absl::Microseconds(latency_.Percentile(0.99))),
+                        errors_ + mismatches_);
     if (in_place) {
       std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
       drawn_in_place_ = true;
@@ -311,13 +316,6 @@ class LoadGen {
 
  private:
   static constexpr size_t kReadSize = 256 * 1024;
-
-  // "850us", "1.21ms", "2.50s".
-  static std::string FormatMicros(double us) {
-    if (us >= 1e6) return absl::StrFormat("%.2fs", us / 1e6);
-    if (us >= 1e3) return absl::StrFormat("%.2fms", us / 1e3);
-    return absl::StrFormat("%.0fus", us);
-  }
 
   // Tops the connection up to --depth requests in flight: the new lines go
   // out with the unsent ones in one send().

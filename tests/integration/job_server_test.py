@@ -751,13 +751,20 @@ def test_crash_needs_process_workers():
         srv.stop()
 
 
-def main():
+def run_main(scope):
+    """The main() of a test script: JOB_SERVER JOB_CLIENT [substring] from
+    the command line; runs the test_* functions of `scope` (the script's
+    globals()) whose names contain the substring."""
     global SERVER, CLIENT
     SERVER, CLIENT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     only = sys.argv[3] if len(sys.argv) > 3 else ""
-    tests = [(n, f) for n, f in sorted(globals().items())
+    tests = [(n, f) for n, f in sorted(scope.items())
              if n.startswith("test_") and callable(f) and only in n]
     return run_tests(tests)
+
+
+def main():
+    return run_main(globals())
 
 
 def run_tests(tests):
