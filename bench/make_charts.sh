@@ -6,8 +6,9 @@
 # output (Google Benchmark JSON; CSV from the Python runners) into a
 # temporary folder, and draws the SVGs with bench/charts.py.
 #
-#   bench/make_charts.sh           all points (about 10 minutes on 2 cores)
-#   bench/make_charts.sh --quick   fewer points, shorter runs (about 5)
+#   bench/make_charts.sh           all points (about 6 minutes on 2 cores,
+#                                  once built)
+#   bench/make_charts.sh --quick   fewer points, shorter runs (about 2)
 #   bench/make_charts.sh --out=DIR write the SVGs to DIR (default docs/charts)
 #   bench/make_charts.sh --data=DIR keep the measurements in DIR (default: a
 #                                   temporary folder, removed at the end);
@@ -35,7 +36,7 @@ for arg in "$@"; do
     --out=*) out="${arg#--out=}" ;;
     --data=*) data="${arg#--data=}" ;;
     -h | --help)
-      sed -n '3,18p' "$0"
+      sed -n '3,19p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (see --help)" ;;
