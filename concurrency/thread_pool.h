@@ -13,7 +13,8 @@
 //                                                    .thread_name_prefix = "",
 //                                                    .initializer = fn})
 //   pool.submit(fn, *args)                       pool.Submit(fn, args...)
-//   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
+//   pool.map(fn, inputs, timeout=t,              pool.Map(fn, inputs, t, c)
+//            chunksize=c)
 //   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
 //   with ThreadPoolExecutor() as pool:           destructor: Shutdown(true)
 //   (none)                                       pool.Execute(fn)

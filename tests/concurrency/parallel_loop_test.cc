@@ -175,27 +175,29 @@ TEST(SubmitBlocksTest, FirstExceptionInBlockOrderIsRethrownByGet) {
   EXPECT_TRUE(blocks->done());
 }
 
-TEST(SubmitBlocksTest, AFailureCancelsBlocksNotStartedAndWaitsForRunning) {
-  // One worker, busy until the blocks are queued: block 0 throws, block 1
-  // runs until it sees block 2 cancelled (by Get), blocks 2 and 3 are still
-  // queued behind it then and never run.
-  ThreadPoolExecutor pool({.max_workers = 1});
-  absl::Notification release;
-  Future<void> busy =
-      pool.Submit([&] { release.WaitForNotificationWithTimeout(kBound); });
+TEST(SubmitBlocksTest, AFailureWaitsForRunningBlocksAndStopsTheOthers) {
+  // Two workers: block 0 throws once block 1 runs; block 1 runs until
+  // blocks 2 and 3 are done, each either run (by the worker block 0 freed)
+  // or cancelled by Get. Get must not return while block 1 runs.
+  ThreadPoolExecutor pool({.max_workers = 2});
+  absl::Notification block1_started;
   absl::Notification have_futures;
   std::vector<Future<void>> fs;
-  std::atomic<bool> block1_saw_cancel{false};
+  std::atomic<bool> block1_saw_rest_done{false};
   std::atomic<bool> block1_finished{false};
   std::atomic<int> later_blocks_ran{0};
   auto blocks = SubmitBlocks(
       pool, 0, 4,
       [&](int64_t begin, int64_t) {
-        if (begin == 0) throw std::runtime_error("first");
+        if (begin == 0) {
+          block1_started.WaitForNotificationWithTimeout(kBound);
+          throw std::runtime_error("first");
+        }
         if (begin == 1) {
+          block1_started.Notify();
           have_futures.WaitForNotificationWithTimeout(kBound);
-          block1_saw_cancel =
-              test_util::Eventually([&] { return fs[2].cancelled(); });
+          block1_saw_rest_done = test_util::Eventually(
+              [&] { return fs[2].done() && fs[3].done(); });
           block1_finished = true;
           return;
         }
@@ -205,13 +207,30 @@ TEST(SubmitBlocksTest, AFailureCancelsBlocksNotStartedAndWaitsForRunning) {
   ASSERT_TRUE(blocks.ok());
   fs = blocks->futures();
   have_futures.Notify();
-  release.Notify();
   EXPECT_THROW((void)blocks->GetFor(kBound), std::runtime_error);
   EXPECT_TRUE(block1_finished.load());  // Get waited for the running block.
-  EXPECT_TRUE(block1_saw_cancel.load());
-  EXPECT_TRUE(fs[3].cancelled());
+  EXPECT_TRUE(block1_saw_rest_done.load());
   pool.Shutdown();
-  EXPECT_EQ(later_blocks_ran.load(), 0);
+  EXPECT_EQ(later_blocks_ran.load() + (fs[2].cancelled() ? 1 : 0) +
+                (fs[3].cancelled() ? 1 : 0),
+            2);
+}
+
+TEST(SubmitBlocksTest, CancelStopsQueuedBlocksAndGetReportsIt) {
+  ThreadPoolExecutor pool({.max_workers = 1});
+  absl::Notification release;
+  Future<void> busy =
+      pool.Submit([&] { release.WaitForNotificationWithTimeout(kBound); });
+  std::atomic<int> ran{0};
+  auto blocks = SubmitBlocks(
+      pool, 0, 3, [&](int64_t, int64_t) { ++ran; }, 3);
+  ASSERT_TRUE(blocks.ok());
+  EXPECT_EQ(blocks->Cancel(), 3u);
+  absl::Status s = blocks->GetFor(kBound);
+  EXPECT_TRUE(IsCancelled(s)) << s;
+  release.Notify();
+  pool.Shutdown();
+  EXPECT_EQ(ran.load(), 0);
 }
 
 TEST(SubmitBlocksTest, GetForTimesOutAndLeavesBlocksRunning) {

@@ -169,11 +169,15 @@ TEST(ProcessPoolMapTest, ChunkedTimeoutEndsTheIterationAndCancelsTheRest) {
   // Times out (that is the point) while the first chunk waits.
   MapResults<std::string> results =
       pool.Map(&WaitForByte, inputs, absl::Milliseconds(100), 2);
+  // Once the first chunk runs it cannot be cancelled (however long the
+  // worker took to start); the second is queued behind it.
+  ASSERT_EQ(results.chunk_futures().size(), 2u);
+  ASSERT_TRUE(test_util::Eventually(
+      [&] { return results.chunk_futures()[0].running(); }));
   std::optional<absl::StatusOr<std::string>> first = results.Next();
   ASSERT_TRUE(first.has_value());
   EXPECT_TRUE(IsTimeout(first->status())) << first->status();
   EXPECT_FALSE(results.Next().has_value());
-  ASSERT_EQ(results.chunk_futures().size(), 2u);
   EXPECT_TRUE(results.chunk_futures()[1].cancelled());
   char c = 'r';
   ASSERT_EQ(write(release[1], &c, 1), 1);
