@@ -46,11 +46,13 @@
 // busy (always, in a pool of one worker) waits forever, as Python's
 // `future.result()` in that case. Use ParallelFor there, or a bounded GetFor.
 //
-// `fn` is moved into one shared copy that every block calls, possibly from
-// several threads at once: it must be safe to call concurrently. Whatever it
-// refers to must outlive the blocks: until Get/Wait return (SubmitBlocks,
-// SubmitLoop), until the blocks have run (ExecuteBlocks), or until
-// ParallelFor returns.
+// Every block calls the same `fn`, possibly from several threads at once:
+// it must be safe to call concurrently. SubmitBlocks, SubmitLoop and
+// ExecuteBlocks move it into one shared copy (move-only callables work),
+// kept until the last block's task is gone; ParallelFor calls the caller's
+// own `fn`, which it does not copy. Whatever `fn` refers to must outlive the
+// blocks: until Get/Wait return (SubmitBlocks, SubmitLoop), until the blocks
+// have run (ExecuteBlocks), or until ParallelFor returns.
 //
 // Thread safety: the functions are thread-safe (as ThreadPoolExecutor's
 // Submit). BlockFutures is thread-compatible, its futures thread-safe.
