@@ -231,7 +231,8 @@ void ProcessPoolExecutor::Enqueue(Task task) {
   } else if (task.arg.size() > max_message_) {
     rejected = absl::InvalidArgumentError(absl::StrCat(
         task.chunk() ? "arguments of a Map chunk take " : "argument of ",
-        task.arg.size(), " bytes, over max_message (", max_message_, ")"));
+        task.arg.size(), " bytes", task.chunk() ? ", over" : " exceeds",
+        " max_message (", max_message_, ")"));
   } else {
     absl::MutexLock lock(&core_->mu);
     if (!core_->broken.ok()) {
