@@ -35,7 +35,20 @@
 //     / IsBroken, and Get returns that status; ExecuteBlocks and ParallelFor
 //     return it without running anything (if the pool shuts down while
 //     ExecuteBlocks submits, the blocks submitted before run, and the status
-//     is returned).
+//     is returned; if it shuts down during a ParallelFor that it accepted,
+//     the calling thread runs the blocks no worker took, and returns OK).
+//
+// Example:
+//
+//   std::vector<double> out(n);
+//   absl::Status s = spindle::ParallelFor(pool, 0, n, [&](int64_t i) {
+//     out[i] = std::sqrt(in[i]);
+//   });
+//
+//   auto sums = spindle::SubmitBlocks(pool, 0, n, [&](int64_t b, int64_t e) {
+//     return std::accumulate(in.begin() + b, in.begin() + e, 0.0);
+//   });
+//   if (sums.ok()) absl::StatusOr<std::vector<double>> v = sums->GetFor(d);
 //
 // Waiting from inside the pool. ParallelFor never waits for a block that no
 // thread has started: the calling thread claims and runs blocks too
