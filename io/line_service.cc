@@ -473,7 +473,7 @@ void LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
 
 // --- answers -------------------------------------------------------------
 
-bool LineService::Deliver(Answer answer, Responder& responder,
+bool LineService::Deliver(Answer&& answer, Responder& responder,
                           ReplyBatch* replies, int command, int64_t received_ns,
                           int64_t now_ns) {
   CommandStats* const stats = command >= 0 ? options_.command_stats : nullptr;
