@@ -71,15 +71,10 @@ namespace {
 using internal::Job;
 using internal::RequestLanes;
 
-// Jobs a worker takes at once (and answers with one ReplyBatch at most):
-// as many as the lanes hold by default, so that one wake-up of one worker
-// serves a whole loop iteration's requests (each further worker woken for
-// the rest costs two context switches where the cores are few). A batch
-// that runs long is handed back to idle workers (kSlowNs).
-constexpr size_t kMaxBatch = 1024;
+// Jobs a worker takes at once (and answers with one ReplyBatch at most).
+constexpr size_t kMaxBatch = 256;
 // A request that runs longer than this is "slow" (see the file comment);
-// replies collected before it are sent right after it. A batch that has run
-// this long while other workers wait hands the rest back to them.
+// replies collected before it are sent right after it.
 constexpr int64_t kSlowNs = 1'000'000;
 
 uint64_t LaneKey(uint32_t loop, uint64_t conn_id) {
@@ -579,8 +574,6 @@ void LineService::WorkerMain() {
     size_t done = 0;
     size_t ticket = 0, ticket_left = tickets.empty() ? 0 : tickets[0].count;
     int64_t started = absl::GetCurrentTimeNanos();
-    // When to look for idle workers to hand the rest of the batch to.
-    int64_t share_at = started + kSlowNs;
     int64_t answered = 0;
     for (; done < jobs.size(); ++done) {
       if (lanes_->dropping()) break;
@@ -618,17 +611,6 @@ void LineService::WorkerMain() {
         replies.Flush();
         ++done;
         break;
-      }
-      if (now > share_at && done + 1 < jobs.size()) {
-        // Many requests, none slow, have kept this batch over kSlowNs:
-        // the rest goes to idle workers, if any (looked for once per
-        // kSlowNs: a lock).
-        if (lanes_->waiting() > 0) {
-          replies.Flush();
-          ++done;
-          break;
-        }
-        share_at = now + kSlowNs;
       }
       started = now;
     }

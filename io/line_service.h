@@ -72,10 +72,7 @@
 // out slow (over ~1 ms) marks its connection slow: its requests are then
 // taken one at a time and never batched with other connections' requests,
 // and the requests the worker had not started yet are handed back for idle
-// workers. A worker's batch (up to 1024 requests, at most `quantum` per
-// connection) whose requests are each fast but have run over ~1 ms in all
-// is handed back the same way once another worker is idle (without marking
-// anything slow). So a client that pipelines 512 expensive requests occupies at
+// workers. So a client that pipelines 512 expensive requests occupies at
 // most max_running_per_connection workers, and another client's cheap
 // request is served by the others at once.
 //

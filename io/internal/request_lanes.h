@@ -159,8 +159,7 @@ class RequestLanes {
   // Requests held here (accepted, not taken by a worker). Thread-safe
   // snapshot.
   size_t queued() const { return queued_.load(std::memory_order_relaxed); }
-  // Workers blocked in Take now (for tests, and for a worker deciding
-  // whether to hand the rest of a long batch back). Takes the lock.
+  // Workers blocked in Take now (for tests).
   int waiting() const {
     absl::MutexLock lock(&mu_);
     return waiting_;
