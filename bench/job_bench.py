@@ -45,6 +45,8 @@ WORKERS = (1, 2, 4)
 
 
 def start(cmd):
+    """Starts `cmd` (possibly behind `taskset`, which execs it: the pid is
+    the server's) and returns it and the port it announced."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     while True:
         line = proc.stdout.readline().decode()
@@ -62,9 +64,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_client(client, port, mix, secs, connections, depth):
+def run_client(client, port, mix, secs, connections, depth, prefix=()):
     out = subprocess.run(
-        [client, "--port=%d" % port, "--connections=%d" % connections,
+        list(prefix) + [client, "--port=%d" % port, "--connections=%d" % connections,
          "--depth=%d" % depth, "--duration=%ss" % secs, "--progress=false",
          "--mix=" + mix, "--primes_n=10000", "--echo_size=32"],
         capture_output=True, timeout=300).stdout.decode()
@@ -75,12 +77,14 @@ def run_client(client, port, mix, secs, connections, depth):
     return rate, p99, replies, ok
 
 
-def measure(cmd, client, mix, secs, connections, depth):
+def measure(cmd, client, mix, secs, connections, depth, client_prefix=()):
+    """Runs job_client (behind `client_prefix`, e.g. a taskset command)
+    against a fresh server started by `cmd`."""
     proc, port = start(cmd)
     try:
         c0 = cpu_seconds(proc.pid)
         rate, p99, replies, ok = run_client(client, port, mix, secs,
-                                            connections, depth)
+                                            connections, depth, client_prefix)
         cpu = cpu_seconds(proc.pid) - c0
     finally:
         proc.kill()
