@@ -7,6 +7,8 @@
 #define SPINDLE_CONCURRENCY_INTERNAL_QUEUE_WAITERS_H_
 
 #include <cstddef>
+#include <cstdlib>
+#include <thread>
 #include <optional>
 #include <vector>
 
@@ -32,6 +34,7 @@ class WaiterList {
  public:
   bool empty() const { return head_ == nullptr; }
   size_t size() const { return size_; }
+  Node* front() const { return head_; }
   void PushBack(Node* n) {
     ++size_;
     n->next = nullptr;
@@ -124,9 +127,16 @@ bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
 }
 
 // Polls `ready` (unlocked) briefly before a thread blocks; see spin.h.
+inline int EnvInt(const char* name, int def) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : def;
+}
 template <typename Ready>
 void Spin(Ready ready) {
-  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(200));
+  static const int pauses = EnvInt("SPINDLE_Q_SPIN", 200);
+  static const int yields = EnvInt("SPINDLE_Q_YIELDS", 0);
+  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(pauses));
+  for (int i = 0; i < yields && !ready(); ++i) std::this_thread::yield();
 }
 
 }  // namespace queue_internal
