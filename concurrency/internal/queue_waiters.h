@@ -7,9 +7,8 @@
 #define SPINDLE_CONCURRENCY_INTERNAL_QUEUE_WAITERS_H_
 
 #include <cstddef>
-#include <cstdlib>
-#include <thread>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -126,17 +125,21 @@ bool AwaitServed(Node* w, WaiterList<Node>* list, absl::Mutex* mu,
   return true;
 }
 
-// Polls `ready` (unlocked) briefly before a thread blocks; see spin.h.
-inline int EnvInt(const char* name, int def) {
-  const char* v = std::getenv(name);
-  return v ? std::atoi(v) : def;
-}
+// Polls `ready` (unlocked) briefly before a thread blocks: a few pauses (see
+// spin.h; none on one CPU), then up to 32 yields of the CPU. Tuned on a
+// 2-core machine shared with other work: a long pause-spin burns the very
+// core the other side of the queue needs when both share one, while a yield
+// lets it run, and a yield that finds the item avoids a futex sleep and the
+// wake-up the other side would have to pay for.
 template <typename Ready>
 void Spin(Ready ready) {
-  static const int pauses = EnvInt("SPINDLE_Q_SPIN", 200);
-  static const int yields = EnvInt("SPINDLE_Q_YIELDS", 0);
-  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(pauses));
-  for (int i = 0; i < yields && !ready(); ++i) std::this_thread::yield();
+  constexpr int kPauses = 50;
+  constexpr int kYields = 32;
+  spindle::internal::SpinUntil(ready, spindle::internal::SpinBudget(kPauses));
+  for (int i = 0; i < kYields && !ready(); ++i) {
+    SPINDLE_PERTURB_POINT();
+    std::this_thread::yield();
+  }
 }
 
 }  // namespace queue_internal
