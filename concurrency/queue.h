@@ -89,9 +89,16 @@
 //   * Each blocked thread has its own wake-up handle, so a put wakes exactly
 //     one getter and a get wakes exactly one putter (no thundering herd).
 //
-// A thread spins briefly (a few microseconds, only on multi-core machines and
-// only when nobody is queued ahead of it) before it blocks; while it spins it
-// is not yet "blocked" and has no place in the FIFO.
+// On `Queue` and `SimpleQueue` a call that finds nobody queued on its side
+// takes the lock-free path (see "Where things are"); it "arrives" at the
+// instant it looks for queued threads. A getter that looked an instant
+// before another getter blocked was there first, and may take the next item
+// ahead of it; no thread that arrives after a thread blocked overtakes it.
+//
+// A thread polls briefly before it blocks (a few pauses on multi-core
+// machines, then up to 32 yields of the CPU, only when nobody is queued
+// ahead of it); while it polls it is not yet "blocked" and has no place in
+// the FIFO.
 //
 // Ordering. `Queue` is FIFO, `LifoQueue` LIFO. `PriorityQueue<T, Compare>`
 // returns the *smallest* item first according to `Compare` (like Python's
@@ -101,13 +108,19 @@
 // Where things are. The four public classes are at the end of this file;
 // their member functions (shared by all four) are documented once on
 // `queue_internal::QueueApi`. Two engines implement them, each in its own
-// private header: `FifoQueue` (Queue, SimpleQueue; internal/queue_fifo.h)
-// keeps putters and getters on separate locks and cache lines, so one producer
-// and one consumer hardly touch each other's memory; `BasicQueue` (LifoQueue,
-// PriorityQueue; internal/queue_basic.h) is one mutex around a stack or a heap
-// (internal/queue_containers.h), whose order needs the whole container under
-// one lock. The blocked-thread lists both engines use are in
-// internal/queue_waiters.h.
+// private header. `FifoQueue` (Queue, SimpleQueue; internal/queue_fifo.h)
+// keeps its items in a lock-free ring of sequence-numbered slots
+// (internal/queue_slots.h): a put or get that finds nobody blocked on its
+// side is one compare-and-swap on its own counter plus a store into the
+// item's slot, with no lock and no system call; locks, waiter lists and
+// wake-ups are only the slow path (a queue that is empty or full, or threads
+// already blocked). An unbounded queue, or one whose maxsize exceeds the
+// ring, grows the ring by doubling and keeps the old, smaller arrays until
+// it is destroyed (less than the final ring's size again). `BasicQueue`
+// (LifoQueue, PriorityQueue; internal/queue_basic.h) is one mutex around a
+// stack or a heap (internal/queue_containers.h), whose order needs the whole
+// container under one lock. The blocked-thread lists both engines use are
+// in internal/queue_waiters.h.
 //
 // Thread safety. All member functions of these classes may be called
 // concurrently from any thread on the same queue. A successful put of an item

@@ -93,7 +93,7 @@ class SlotRing {
   // Puts `item` (moved from only on kOk) if fewer than `maxsize` items are in
   // the queue (maxsize <= 0: unbounded).
   Result TryPush(T& item, int64_t maxsize) {
-    for (;;) {
+    for (int in_flight = 0;;) {
       uint64_t word = puts_.load(std::memory_order_relaxed);
       if (word & kClosedBit) return Result::kClosed;
       if (word & kResizingBit) return Result::kBusy;
@@ -127,14 +127,14 @@ class SlotRing {
         return Result::kFull;
       }
       if (p - g >= cap) return Result::kNeedGrow;
-      internal::CpuRelax();  // A get of p - cap is in flight.
+      Backoff(in_flight++);  // The get of p - cap is in flight.
     }
   }
 
   // Takes the oldest item and passes it (as T&&) to `sink`.
   template <typename Sink>
   Result TryPop(Sink&& sink) {
-    for (;;) {
+    for (int in_flight = 0;;) {
       uint64_t word = gets_.load(std::memory_order_relaxed);
       if (word & kResizingBit) return Result::kBusy;
       const uint64_t g = word;
@@ -159,7 +159,7 @@ class SlotRing {
         if (p == g) return Result::kEmpty;
         continue;  // g was stale.
       }
-      internal::CpuRelax();  // The put of g is in flight.
+      Backoff(in_flight++);  // The put of g is in flight.
     }
   }
 
@@ -249,12 +249,16 @@ class SlotRing {
   // adjacent steps of a claim): pause a little, then yield the CPU.
   template <typename Ready>
   static void WaitUntil(Ready ready) {
-    for (int i = 0; !ready(); ++i) {
-      if (i < 64) {
-        internal::CpuRelax();
-      } else {
-        std::this_thread::yield();
-      }
+    for (int i = 0; !ready(); ++i) Backoff(i);
+  }
+  // The i-th wait for another thread's next store: a pause, or once that
+  // has gone on for a while (the other thread may have been preempted), a
+  // yield of the CPU.
+  static void Backoff(int i) {
+    if (i < 64) {
+      internal::CpuRelax();
+    } else {
+      std::this_thread::yield();
     }
   }
 
