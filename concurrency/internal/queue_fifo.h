@@ -98,9 +98,11 @@ class FifoQueue {
     }
     if (!putters_waiting_.load(std::memory_order_relaxed)) {
       const int64_t max = maxsize_.load(std::memory_order_relaxed);
+      size_t n = 0;
       while (done < items.size() &&
-             ring_.TryPush(items[done], max) == Result::kOk) {
-        ++done;
+             ring_.TryPushMany(items.data() + done, items.size() - done, max,
+                               &n) == Result::kOk) {
+        done += n;
       }
       if (done != 0) AfterPut();
     }
@@ -327,11 +329,9 @@ class FifoQueue {
       return 1;
     }
     size_t n = 0;
-    while (n < w->max_items && ring_.TryPop([w](T&& item) {
-      w->batch->push_back(std::move(item));
-    }) == Result::kOk) {
-      ++n;
-    }
+    ring_.TryPopMany(
+        w->max_items, [w](T&& item) { w->batch->push_back(std::move(item)); },
+        &n);
     w->received = n;
     return n;
   }

@@ -6,6 +6,7 @@
 #ifndef SPINDLE_CONCURRENCY_INTERNAL_QUEUE_SLOTS_H_
 #define SPINDLE_CONCURRENCY_INTERNAL_QUEUE_SLOTS_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -160,6 +161,70 @@ class SlotRing {
         continue;  // g was stale.
       }
       Backoff(in_flight++);  // The put of g is in flight.
+    }
+  }
+
+  // Puts items[0..n) in order, as many as fit, claiming their positions with
+  // one CAS; stores how many in `*pushed` (moved from) and returns kOk if at
+  // least one went in, else what TryPush would have returned.
+  Result TryPushMany(T* items, size_t n, int64_t maxsize, size_t* pushed) {
+    *pushed = 0;
+    for (;;) {
+      uint64_t word = puts_.load(std::memory_order_relaxed);
+      if (word & kClosedBit) return Result::kClosed;
+      if (word & kResizingBit) return Result::kBusy;
+      const uint64_t p = word;
+      const uint64_t g = gets_.load(std::memory_order_seq_cst) & kPosMask;
+      if (static_cast<int64_t>(p - g) < 0) continue;  // p was stale.
+      const uint64_t used = p - g;
+      const uint64_t cap = ring_.load(std::memory_order_acquire)->mask + 1;
+      uint64_t room = used < cap ? cap - used : 0;
+      if (maxsize > 0) {
+        const uint64_t max = static_cast<uint64_t>(maxsize);
+        if (used >= max) return Result::kFull;
+        room = std::min(room, max - used);
+      }
+      if (room == 0) return Result::kNeedGrow;
+      const uint64_t k = std::min<uint64_t>(room, n);
+      if (!puts_.compare_exchange_weak(word, p + k, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
+        continue;
+      }
+      SPINDLE_PERTURB_POINT();
+      // Slots of positions below g + cap are free or about to be (their
+      // gets are claimed), so Publish waits at most for gets in flight.
+      for (uint64_t i = 0; i < k; ++i) Publish(p + i, items[i]);
+      *pushed = static_cast<size_t>(k);
+      return Result::kOk;
+    }
+  }
+
+  // Takes up to `max` of the oldest items, claiming them with one CAS, and
+  // passes each (as T&&, in order) to `sink`; stores how many in `*popped`.
+  // kOk if at least one, else kEmpty or kBusy.
+  template <typename Sink>
+  Result TryPopMany(size_t max, Sink&& sink, size_t* popped) {
+    *popped = 0;
+    for (;;) {
+      uint64_t word = gets_.load(std::memory_order_relaxed);
+      if (word & kResizingBit) return Result::kBusy;
+      const uint64_t g = word;
+      const uint64_t p = puts_.load(std::memory_order_seq_cst) & kPosMask;
+      if (static_cast<int64_t>(p - g) <= 0) {
+        if (p == g) return Result::kEmpty;
+        continue;  // g was stale.
+      }
+      const uint64_t k = std::min<uint64_t>(p - g, max);
+      if (!gets_.compare_exchange_weak(word, g + k, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
+        continue;
+      }
+      SPINDLE_PERTURB_POINT();
+      // Claimed positions are published or about to be (their puts are
+      // claimed): Consume waits at most for puts in flight.
+      for (uint64_t i = 0; i < k; ++i) Consume(g + i, sink);
+      *popped = static_cast<size_t>(k);
+      return Result::kOk;
     }
   }
 
