@@ -215,12 +215,13 @@ class QueueApi {
     return TryPut(std::move(copy));
   }
 
-  // PutMany(items): puts items[0], items[1], ... in order, taking the lock
-  // once for as many as fit, and waiting like Put for room for the rest.
+  // PutMany(items): puts items[0], items[1], ... in order, as many as fit
+  // in one step, and waits like Put for room for the rest.
   // Items that went into the queue are moved-from; the count is stored in
   // `*num_put` (if not null). On error (ShutDown; Full for the Try/For/Until
   // forms once the deadline passes) the items from `*num_put` on are left
-  // untouched. On an unbounded queue PutMany takes the lock exactly once.
+  // untouched. On a Queue that nobody is blocked on, PutMany claims all the
+  // positions that fit at once, without a lock.
   // An empty span puts nothing: OK, or ShutDownError once the queue is shut
   // down (like every put).
   absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
@@ -256,7 +257,8 @@ class QueueApi {
   absl::StatusOr<T> TryGet() { return GetOne(absl::InfinitePast()); }
 
   // GetMany(max_items, out): appends between 1 and `max_items` items to
-  // `*out` (in the queue's order) in one critical section and returns how
+  // `*out` (in the queue's order) in one step (one claim or one critical
+  // section) and returns how
   // many. Waits, like Get, for at least one item; never waits for more. A
   // blocked GetMany is one waiter in the FIFO of blocked getters: a put
   // hands it the item(s) it brings (up to `max_items`). Errors as for Get;
@@ -462,7 +464,7 @@ class SimpleQueue {
   // Put: enqueues `item`; never blocks, never fails.
   void Put(T&& item) { (void)impl_.Put(std::move(item)); }
   void Put(const T& item) { (void)impl_.Put(item); }
-  // PutMany: enqueues every item (moving from them) under one lock.
+  // PutMany: enqueues every item (moving from them), in order.
   void PutMany(absl::Span<T> items) { (void)impl_.PutMany(items); }
 
   absl::StatusOr<T> Get() { return impl_.Get(); }
