@@ -258,12 +258,11 @@ class QueueApi {
 
   // GetMany(max_items, out): appends between 1 and `max_items` items to
   // `*out` (in the queue's order) in one step (one claim or one critical
-  // section) and returns how
-  // many. Waits, like Get, for at least one item; never waits for more. A
-  // blocked GetMany is one waiter in the FIFO of blocked getters: a put
-  // hands it the item(s) it brings (up to `max_items`). Errors as for Get;
-  // InvalidArgument if `max_items` is 0. Each item still needs its own
-  // TaskDone (or one TaskDone(n)).
+  // section) and returns how many. Waits, like Get, for at least one item;
+  // never waits for more. A blocked GetMany is one waiter in the FIFO of
+  // blocked getters: a put hands it the item(s) it brings (up to
+  // `max_items`). Errors as for Get; InvalidArgument if `max_items` is 0.
+  // Each item still needs its own TaskDone (or one TaskDone(n)).
   absl::StatusOr<size_t> GetMany(size_t max_items, std::vector<T>* out) {
     return GetBatch(max_items, out, absl::InfiniteFuture());
   }
