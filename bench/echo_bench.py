@@ -8,9 +8,13 @@ connections (ping-pong, one 64-byte message in flight per connection), and
 reads the server's CPU time (user+system, /proc/PID/stat) around the run.
 Reports ratios against the raw epoll loop, all from one run.
 
-Usage: echo_bench.py ECHO_SERVERS ECHO_LOAD [seconds]
+Usage: echo_bench.py ECHO_SERVERS ECHO_LOAD [seconds] [--csv=PATH]
+
+--csv=PATH also writes the measurements to PATH as CSV (one row per server
+and connection count), for bench/charts.py.
 """
 
+import csv
 import os
 import re
 import subprocess
@@ -35,7 +39,24 @@ def start(cmd):
     return proc, int(m.group(1))
 
 
+def pop_csv_option():
+    """Removes --csv=PATH from sys.argv; returns PATH (None if absent)."""
+    paths = [a[len("--csv="):] for a in sys.argv if a.startswith("--csv=")]
+    sys.argv[:] = [a for a in sys.argv if not a.startswith("--csv=")]
+    return paths[-1] if paths else None
+
+
+def write_csv(path, results):
+    """Writes results {(server, connections): (msg/s, CPU us/msg)}."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["server", "connections", "msg_per_s", "cpu_us_per_msg"])
+        for (name, conns), (rate, cpu) in results.items():
+            w.writerow([name, conns, "%.1f" % rate, "%.4f" % cpu])
+
+
 def main():
+    csv_path = pop_csv_option()
     servers, load = sys.argv[1], sys.argv[2]
     secs = sys.argv[3] if len(sys.argv) > 3 else "3"
     impls = [("epoll", [servers, "--impl=epoll"]),
@@ -72,6 +93,8 @@ def main():
             rate, cpu = results[(name, conns)]
             print("| %d | %s | %.0f | %.2f | %.2fx | %.2fx |" %
                   (conns, name, rate, cpu, cpu / base_cpu, rate / base_rate))
+    if csv_path:
+        write_csv(csv_path, results)
 
 
 if __name__ == "__main__":

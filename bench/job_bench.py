@@ -23,10 +23,14 @@ alike); the table shows per cell the median of spindle's and Python's
 figures, the median of the per-run throughput ratios, and the ratio's
 spread (min-max over the runs).
 
+With --csv=PATH every measurement is also written to PATH as CSV (one row
+per run, mix, workers and server), for bench/charts.py.
+
 Usage: job_bench.py JOB_SERVER JOB_CLIENT [seconds] [--runs=N]
-                    [--connections=C] [--depth=D]
+                    [--connections=C] [--depth=D] [--csv=PATH]
 """
 
+import csv
 import os
 import re
 import statistics
@@ -41,6 +45,8 @@ WORKERS = (1, 2, 4)
 
 
 def start(cmd):
+    """Starts `cmd` (possibly behind `taskset`, which execs it: the pid is
+    the server's) and returns it and the port it announced."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     while True:
         line = proc.stdout.readline().decode()
@@ -58,9 +64,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_client(client, port, mix, secs, connections, depth):
+def run_client(client, port, mix, secs, connections, depth, prefix=()):
     out = subprocess.run(
-        [client, "--port=%d" % port, "--connections=%d" % connections,
+        list(prefix) + [client, "--port=%d" % port, "--connections=%d" % connections,
          "--depth=%d" % depth, "--duration=%ss" % secs, "--progress=false",
          "--mix=" + mix, "--primes_n=10000", "--echo_size=32"],
         capture_output=True, timeout=300).stdout.decode()
@@ -71,18 +77,34 @@ def run_client(client, port, mix, secs, connections, depth):
     return rate, p99, replies, ok
 
 
-def measure(cmd, client, mix, secs, connections, depth):
+def measure(cmd, client, mix, secs, connections, depth, client_prefix=()):
+    """Runs job_client (behind `client_prefix`, e.g. a taskset command)
+    against a fresh server started by `cmd`."""
     proc, port = start(cmd)
     try:
         c0 = cpu_seconds(proc.pid)
         rate, p99, replies, ok = run_client(client, port, mix, secs,
-                                            connections, depth)
+                                            connections, depth, client_prefix)
         cpu = cpu_seconds(proc.pid) - c0
     finally:
         proc.kill()
         proc.wait()
     return {"rate": rate, "p99": p99, "ok": ok,
             "cpu_us": cpu * 1e6 / max(replies, 1)}
+
+
+def write_csv(path, results, connections, depth):
+    """Writes results {(mix, workers): {server: [measurement per run]}}."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["mix", "workers", "connections", "depth", "server", "run",
+                    "req_per_s", "p99_us", "cpu_us_per_req", "ok"])
+        for (mix, workers), cell in results.items():
+            for name, runs in cell.items():
+                for run, r in enumerate(runs, 1):
+                    w.writerow([mix.split(":")[0], workers, connections, depth,
+                                name, run, "%.1f" % r["rate"], "%.0f" % r["p99"],
+                                "%.4f" % r["cpu_us"], int(r["ok"])])
 
 
 def main():
@@ -139,6 +161,8 @@ def main():
                    med([r["p99"] for r in p]) / 1e3,
                    med([r["cpu_us"] for r in p]),
                    med(ratios), spread))
+    if "csv" in opts:
+        write_csv(opts["csv"], results, connections, depth)
     if not all_ok:
         print("\nSOME RUNS HAD ERRORS (see above)")
         sys.exit(1)

@@ -14,6 +14,12 @@
 // tasks per second. The ratio to report is items/s (process) / items/s
 // (thread) for each task kind.
 //
+//   * Map of the trivial task with chunksize 1, 16 and 256 (the argument is
+//     the chunksize), on both pools: with chunksize > 1 a process pool sends
+//     a chunk as one message each way, so the per-task hop is shared by the
+//     chunk. Ratios to report: process Map/16 and /256 against process
+//     Map/1, and each against the thread pool's Map at the same chunksize.
+//
 // Run: ./bazelw run --config=opt //bench:process_pool_bench
 // Compare ratios within one run; absolute numbers drift on shared machines.
 
@@ -21,9 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/thread_pool.h"
@@ -77,6 +85,24 @@ void RunBatches(benchmark::State& state, Pool& pool,
   state.SetItemsProcessed(tasks);
 }
 
+template <typename Pool>
+void RunMaps(benchmark::State& state, Pool& pool) {
+  const int chunksize = static_cast<int>(state.range(0));
+  const std::vector<std::string> inputs(kTrivialBatch, "ping");
+  int64_t tasks = 0;
+  for (auto _ : state) {
+    for (absl::StatusOr<std::string>& r :
+         pool.Map(&Trivial, inputs, absl::InfiniteDuration(), chunksize)) {
+      if (!r.ok() || *r != "ping") {
+        state.SkipWithError("wrong result");
+        return;
+      }
+    }
+    tasks += kTrivialBatch;
+  }
+  state.SetItemsProcessed(tasks);
+}
+
 void BM_ThreadPool_Trivial(benchmark::State& state) {
   spindle::ThreadPoolExecutor pool({.max_workers = kWorkers});
   RunBatches(state, pool, &Trivial, "ping", kTrivialBatch, "ping");
@@ -97,12 +123,34 @@ void BM_ProcessPool_CountPrimes20000(benchmark::State& state) {
   RunBatches(state, pool, &CountPrimes, "20000", kCpuBatch, "2262");
 }
 
+void BM_ThreadPool_MapTrivial(benchmark::State& state) {
+  spindle::ThreadPoolExecutor pool({.max_workers = kWorkers});
+  RunMaps(state, pool);
+}
+
+void BM_ProcessPool_MapTrivial(benchmark::State& state) {
+  spindle::ProcessPoolExecutor pool({.max_workers = kWorkers});
+  RunMaps(state, pool);
+}
+
 BENCHMARK(BM_ThreadPool_Trivial)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ProcessPool_Trivial)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ThreadPool_CountPrimes20000)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ProcessPool_CountPrimes20000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ThreadPool_MapTrivial)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ProcessPool_MapTrivial)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -28,11 +28,26 @@
 //   python3 bench/queue_bench_table.py /tmp/q.json
 //
 // Run: ./bazelw run --config=opt //bench:queue_bench
+//
+// Besides items/s, each benchmark reports two counters that do not depend on
+// how much of the machine the benchmark got: cpu_ns/item (user + system CPU
+// time of the whole process per item) and csw/kitem (context switches,
+// voluntary + involuntary, per 1000 items). On a loaded machine items/s
+// follows the CPU share the threads get; these say why one queue is faster.
+//
+// Pinning: SPINDLE_BENCH_PIN=split puts every producer on CPU 0 and every
+// consumer on CPU 1 (the other CPUs stay unused), so that a producer and a
+// consumer never share a core. Unset, the scheduler places the threads.
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <tbb/concurrent_queue.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -148,6 +163,38 @@ template <typename A>
 struct HasPutBatch<A, std::void_t<decltype(A::kBatchedPut)>> : std::true_type {
 };
 
+// SPINDLE_BENCH_PIN=split: producers on CPU 0, consumers on CPU 1.
+bool PinSplit() {
+  static const bool split = [] {
+    const char* pin = std::getenv("SPINDLE_BENCH_PIN");
+    return pin != nullptr && std::strcmp(pin, "split") == 0;
+  }();
+  return split;
+}
+
+void PinCurrentThreadTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// Process-wide CPU time (ns) and context switches so far.
+struct Usage {
+  double cpu_ns;
+  double switches;
+};
+Usage ProcessUsage() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  auto ns = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1e9 +
+           static_cast<double>(tv.tv_usec) * 1e3;
+  };
+  return {ns(ru.ru_utime) + ns(ru.ru_stime),
+          static_cast<double>(ru.ru_nvcsw + ru.ru_nivcsw)};
+}
+
 struct Shared {
   int producers;
   int consumers;
@@ -210,6 +257,7 @@ void BM_Handoff(benchmark::State& state) {
   const int64_t per_producer = kItems / producers;
   const int64_t total = per_producer * producers;
   const int64_t expected = total * (total - 1) / 2;
+  const Usage before = ProcessUsage();
   for (auto _ : state) {
     auto q = A::Make(capacity);
     Shared shared;
@@ -217,10 +265,14 @@ void BM_Handoff(benchmark::State& state) {
     shared.consumers = consumers;
     std::vector<std::thread> threads;
     for (int c = 0; c < consumers; ++c) {
-      threads.emplace_back([&] { Consume<A>(*q, shared); });
+      threads.emplace_back([&] {
+        if (PinSplit()) PinCurrentThreadTo(1);
+        Consume<A>(*q, shared);
+      });
     }
     for (int p = 0; p < producers; ++p) {
       threads.emplace_back([&, p] {
+        if (PinSplit()) PinCurrentThreadTo(0);
         const int64_t end = (p + 1) * per_producer;
         if constexpr (HasPutBatch<A>::value) {
           int64_t batch[kPutBatch];
@@ -241,7 +293,12 @@ void BM_Handoff(benchmark::State& state) {
       break;
     }
   }
+  const Usage after = ProcessUsage();
+  const double items = static_cast<double>(state.iterations() * total);
   state.SetItemsProcessed(state.iterations() * total);
+  state.counters["cpu_ns/item"] = (after.cpu_ns - before.cpu_ns) / items;
+  state.counters["csw/kitem"] =
+      (after.switches - before.switches) * 1000 / items;
 }
 
 int RegisterAll() {

@@ -6,7 +6,9 @@ Usage: python3 bench/queue_bench_table.py OUT.json
 Uses the median of each benchmark's repetitions. Ratios > 1 mean spindle is
 faster: spindle/std, spindle/tbb, and spindle_many (GetMany) / moody (the
 single-item moodycamel consumer), and spindle_batch (PutMany + GetMany) /
-moody_batch (enqueue_bulk + wait_dequeue_bulk).
+moody_batch (enqueue_bulk + wait_dequeue_bulk). The last two columns are the
+process's CPU time per item (user + system) of spindle and std: unlike items/s
+they hardly depend on how much of a loaded machine the run got.
 """
 import json
 import sys
@@ -16,6 +18,7 @@ def main(path):
     with open(path) as f:
         data = json.load(f)
     rate = {}
+    cpu = {}
     for b in data["benchmarks"]:
         if b.get("aggregate_name", "median") != "median":
             continue
@@ -23,14 +26,14 @@ def main(path):
         parts = b["run_name"].split("/")
         config, impl = parts[1] + " " + parts[2], parts[3]
         rate[(config, impl)] = b["items_per_second"] / 1e6
+        cpu[(config, impl)] = b.get("cpu_ns/item")
     impls = ["spindle", "spindle_many", "spindle_batch", "std", "tbb",
              "moody", "moody_bulk", "moody_batch"]
-    configs = []
-    for c, _ in rate:
-        if c not in configs:
-            configs.append(c)
+    configs = sorted({c for c, _ in rate},
+                     key=lambda c: (c.split()[1] != "cap1024", int(c[0])))
     head = ["config"] + [i + " M/s" for i in impls] + [
-        "spindle/std", "spindle/tbb", "many/moody", "batch/moody_batch"]
+        "spindle/std", "spindle/tbb", "many/moody", "batch/moody_batch",
+        "cpu ns/item spindle", "cpu ns/item std"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for c in configs:
@@ -43,6 +46,8 @@ def main(path):
         row += [ratio("spindle", "std"), ratio("spindle", "tbb"),
                 ratio("spindle_many", "moody"),
                 ratio("spindle_batch", "moody_batch")]
+        row += ["%.0f" % cpu[(c, i)] if cpu.get((c, i)) else "-"
+                for i in ("spindle", "std")]
         print("| " + " | ".join(row) + " |")
 
 

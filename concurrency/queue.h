@@ -89,9 +89,16 @@
 //   * Each blocked thread has its own wake-up handle, so a put wakes exactly
 //     one getter and a get wakes exactly one putter (no thundering herd).
 //
-// A thread spins briefly (a few microseconds, only on multi-core machines and
-// only when nobody is queued ahead of it) before it blocks; while it spins it
-// is not yet "blocked" and has no place in the FIFO.
+// On `Queue` and `SimpleQueue` a call that finds nobody queued on its side
+// takes the lock-free path (see "Where things are"); it "arrives" at the
+// instant it looks for queued threads. A getter that looked an instant
+// before another getter blocked was there first, and may take the next item
+// ahead of it; no thread that arrives after a thread blocked overtakes it.
+//
+// A thread polls briefly before it blocks (a few pauses on multi-core
+// machines, then up to 32 yields of the CPU, only when nobody is queued
+// ahead of it); while it polls it is not yet "blocked" and has no place in
+// the FIFO.
 //
 // Ordering. `Queue` is FIFO, `LifoQueue` LIFO. `PriorityQueue<T, Compare>`
 // returns the *smallest* item first according to `Compare` (like Python's
@@ -101,13 +108,19 @@
 // Where things are. The four public classes are at the end of this file;
 // their member functions (shared by all four) are documented once on
 // `queue_internal::QueueApi`. Two engines implement them, each in its own
-// private header: `FifoQueue` (Queue, SimpleQueue; internal/queue_fifo.h)
-// keeps putters and getters on separate locks and cache lines, so one producer
-// and one consumer hardly touch each other's memory; `BasicQueue` (LifoQueue,
-// PriorityQueue; internal/queue_basic.h) is one mutex around a stack or a heap
-// (internal/queue_containers.h), whose order needs the whole container under
-// one lock. The blocked-thread lists both engines use are in
-// internal/queue_waiters.h.
+// private header. `FifoQueue` (Queue, SimpleQueue; internal/queue_fifo.h)
+// keeps its items in a lock-free ring of sequence-numbered slots
+// (internal/queue_slots.h): a put or get that finds nobody blocked on its
+// side is one compare-and-swap on its own counter plus a store into the
+// item's slot, with no lock and no system call; locks, waiter lists and
+// wake-ups are only the slow path (a queue that is empty or full, or threads
+// already blocked). An unbounded queue, or one whose maxsize exceeds the
+// ring, grows the ring by doubling and keeps the old, smaller arrays until
+// it is destroyed (less than the final ring's size again). `BasicQueue`
+// (LifoQueue, PriorityQueue; internal/queue_basic.h) is one mutex around a
+// stack or a heap (internal/queue_containers.h), whose order needs the whole
+// container under one lock. The blocked-thread lists both engines use are
+// in internal/queue_waiters.h.
 //
 // Thread safety. All member functions of these classes may be called
 // concurrently from any thread on the same queue. A successful put of an item
@@ -202,12 +215,13 @@ class QueueApi {
     return TryPut(std::move(copy));
   }
 
-  // PutMany(items): puts items[0], items[1], ... in order, taking the lock
-  // once for as many as fit, and waiting like Put for room for the rest.
+  // PutMany(items): puts items[0], items[1], ... in order, as many as fit
+  // in one step, and waits like Put for room for the rest.
   // Items that went into the queue are moved-from; the count is stored in
   // `*num_put` (if not null). On error (ShutDown; Full for the Try/For/Until
   // forms once the deadline passes) the items from `*num_put` on are left
-  // untouched. On an unbounded queue PutMany takes the lock exactly once.
+  // untouched. On a Queue that nobody is blocked on, PutMany claims all the
+  // positions that fit at once, without a lock.
   // An empty span puts nothing: OK, or ShutDownError once the queue is shut
   // down (like every put).
   absl::Status PutMany(absl::Span<T> items, size_t* num_put = nullptr) {
@@ -243,12 +257,12 @@ class QueueApi {
   absl::StatusOr<T> TryGet() { return GetOne(absl::InfinitePast()); }
 
   // GetMany(max_items, out): appends between 1 and `max_items` items to
-  // `*out` (in the queue's order) in one critical section and returns how
-  // many. Waits, like Get, for at least one item; never waits for more. A
-  // blocked GetMany is one waiter in the FIFO of blocked getters: a put
-  // hands it the item(s) it brings (up to `max_items`). Errors as for Get;
-  // InvalidArgument if `max_items` is 0. Each item still needs its own
-  // TaskDone (or one TaskDone(n)).
+  // `*out` (in the queue's order) in one step (one claim or one critical
+  // section) and returns how many. Waits, like Get, for at least one item;
+  // never waits for more. A blocked GetMany is one waiter in the FIFO of
+  // blocked getters: a put hands it the item(s) it brings (up to
+  // `max_items`). Errors as for Get; InvalidArgument if `max_items` is 0.
+  // Each item still needs its own TaskDone (or one TaskDone(n)).
   absl::StatusOr<size_t> GetMany(size_t max_items, std::vector<T>* out) {
     return GetBatch(max_items, out, absl::InfiniteFuture());
   }
@@ -449,7 +463,7 @@ class SimpleQueue {
   // Put: enqueues `item`; never blocks, never fails.
   void Put(T&& item) { (void)impl_.Put(std::move(item)); }
   void Put(const T& item) { (void)impl_.Put(item); }
-  // PutMany: enqueues every item (moving from them) under one lock.
+  // PutMany: enqueues every item (moving from them), in order.
   void PutMany(absl::Span<T> items) { (void)impl_.PutMany(items); }
 
   absl::StatusOr<T> Get() { return impl_.Get(); }

@@ -13,7 +13,8 @@
 //                                                    .thread_name_prefix = "",
 //                                                    .initializer = fn})
 //   pool.submit(fn, *args)                       pool.Submit(fn, args...)
-//   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
+//   pool.map(fn, inputs, timeout=t,              pool.Map(fn, inputs, t, c)
+//            chunksize=c)
 //   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
 //   with ThreadPoolExecutor() as pool:           destructor: Shutdown(true)
 //   (none)                                       pool.Execute(fn)
@@ -128,6 +129,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <new>
@@ -153,20 +155,60 @@
 
 namespace spindle {
 
+namespace internal {
+
+// One chunk of a Map with chunksize > 1 (one task, or one process-pool
+// message): the results of its first `values.size()` items, in order. If the
+// chunk stopped early, the item after them threw `exception` or failed with
+// `error` (not OK), and the chunk's later items were not run.
+template <typename R>
+struct MapChunk {
+  std::vector<R> values;
+  std::exception_ptr exception;
+  absl::Status error;
+};
+
+// Runs `fn` on each item of a chunk, stopping at the first exception.
+template <typename R, typename F, typename In>
+MapChunk<R> RunMapChunk(F& fn, const std::vector<In>& items) {
+  MapChunk<R> out;
+  out.values.reserve(items.size());
+  for (const In& item : items) {
+    try {
+      out.values.push_back(std::invoke(fn, item));
+    } catch (...) {
+      out.exception = std::current_exception();
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace internal
+
 // MapResults<R>
 //
-// What ThreadPoolExecutor::Map returns: the results in input order. Each
-// element is an `absl::StatusOr<R>`. Iteration ends after the last result,
-// or right after yielding the first non-OK status (IsTimeout when the
-// deadline of the Map call passed, IsCancelled, IsBroken, IsShutDown). A
-// task's exception is rethrown from Next() (from the range-for's ++) and
-// also ends the iteration. Once iteration has begun, ending it early
-// (error, exception, or destroying the MapResults) cancels the futures that
-// have not started (Python's result iterator does the same); a MapResults
+// What ThreadPoolExecutor::Map (and ProcessPoolExecutor::Map) returns: the
+// results in input order. Each element is an `absl::StatusOr<R>`. Iteration
+// ends after the last result, or right after yielding the first non-OK
+// status (IsTimeout when the deadline of the Map call passed, IsCancelled,
+// IsBroken, IsShutDown, InvalidArgument for a chunksize < 1). A task's
+// exception is rethrown from Next() (from the range-for's ++) and also ends
+// the iteration. Once iteration has begun, ending it early (error,
+// exception, or destroying the MapResults) cancels the futures that have
+// not started (Python's result iterator does the same); a MapResults
 // destroyed before its first Next() leaves the tasks running, since Map
 // submits everything at once. (This is Python 3.13's behaviour; later
 // CPython versions keep iterating after a task's exception, gh-108518.)
 // Python's `buffersize` (3.14) is not provided: Map submits every input.
+//
+// With chunksize > 1 each future covers a chunk of consecutive inputs
+// (`chunk_futures()`; `futures()` is then empty). The results are yielded
+// item by item, in input order, as with chunksize 1: the items of a chunk
+// become available together, an item's exception is rethrown at that item
+// (after the chunk's earlier results were yielded), and an error of the
+// whole chunk (timeout, cancellation, a crashed process-pool worker) is
+// yielded at the chunk's first item not yet yielded.
 //
 // Thread safety: thread-compatible.
 template <typename R>
@@ -176,29 +218,41 @@ class MapResults {
 
   MapResults(std::vector<Future<R>> futures, absl::Time deadline)
       : futures_(std::move(futures)), deadline_(deadline) {}
+  MapResults(std::vector<Future<internal::MapChunk<R>>> chunks,
+             absl::Time deadline)
+      : chunks_(std::move(chunks)), deadline_(deadline) {}
+  // Yields `error` once, then ends (nothing was submitted).
+  explicit MapResults(absl::Status error)
+      : deadline_(absl::InfiniteFuture()), error_(std::move(error)) {}
   MapResults(MapResults&&) = default;
   MapResults& operator=(MapResults&&) = default;
   ~MapResults() {
-    if (started_) CancelRest(0);
+    if (started_) CancelRest(next_, next_chunk_);
   }
 
   // Blocks until the next result is ready or the Map deadline passes.
   // Wakes on: completion or cancellation of the next future, the deadline.
   std::optional<absl::StatusOr<R>> Next() {
     started_ = true;
-    if (finished_ || next_ == futures_.size()) return std::nullopt;
+    if (finished_) return std::nullopt;
+    if (!error_.ok()) {
+      finished_ = true;
+      return absl::StatusOr<R>(error_);
+    }
+    if (!chunks_.empty()) return NextFromChunk();
+    if (next_ == futures_.size()) return std::nullopt;
     const size_t i = next_++;
     absl::StatusOr<R> r;
     try {
       r = futures_[i].ResultUntil(deadline_);
     } catch (...) {
       finished_ = true;
-      CancelRest(i);
+      CancelRest(i, 0);
       throw;
     }
     if (!r.ok()) {
       finished_ = true;
-      CancelRest(i);  // Including the one that timed out.
+      CancelRest(i, 0);  // Including the one that timed out.
     }
     return r;
   }
@@ -206,17 +260,65 @@ class MapResults {
   iterator begin() { return iterator(this); }
   iterator end() { return iterator(); }
 
-  // The futures, in input order.
+  // The futures, in input order (chunksize 1; empty otherwise).
   const std::vector<Future<R>>& futures() const { return futures_; }
+  // The chunks' futures, in input order (chunksize > 1; empty otherwise).
+  const std::vector<Future<internal::MapChunk<R>>>& chunk_futures() const {
+    return chunks_;
+  }
 
  private:
-  void CancelRest(size_t from) {
+  std::optional<absl::StatusOr<R>> NextFromChunk() {
+    while (next_chunk_ < chunks_.size()) {
+      const size_t c = next_chunk_;
+      if (!current_.has_value()) {
+        absl::StatusOr<internal::MapChunk<R>> r;
+        try {
+          r = chunks_[c].ResultUntil(deadline_);
+        } catch (...) {
+          finished_ = true;
+          CancelRest(0, c);
+          throw;
+        }
+        if (!r.ok()) {
+          finished_ = true;
+          CancelRest(0, c);  // Including the one that timed out.
+          return absl::StatusOr<R>(r.status());
+        }
+        current_ = *std::move(r);
+        pos_ = 0;
+      }
+      if (pos_ < current_->values.size()) {
+        return absl::StatusOr<R>(std::move(current_->values[pos_++]));
+      }
+      if (current_->exception != nullptr || !current_->error.ok()) {
+        finished_ = true;
+        CancelRest(0, c + 1);
+        if (current_->exception != nullptr) {
+          std::rethrow_exception(current_->exception);
+        }
+        return absl::StatusOr<R>(current_->error);
+      }
+      current_.reset();
+      ++next_chunk_;
+    }
+    return std::nullopt;
+  }
+
+  void CancelRest(size_t from, size_t chunk_from) {
     for (size_t i = from; i < futures_.size(); ++i) futures_[i].Cancel();
+    for (size_t i = chunk_from; i < chunks_.size(); ++i) chunks_[i].Cancel();
   }
 
   std::vector<Future<R>> futures_;
+  std::vector<Future<internal::MapChunk<R>>> chunks_;
   absl::Time deadline_;
+  absl::Status error_;
   size_t next_ = 0;
+  // Chunk mode: the chunk being yielded, and the position in it.
+  size_t next_chunk_ = 0;
+  std::optional<internal::MapChunk<R>> current_;
+  size_t pos_ = 0;
   bool started_ = false;
   bool finished_ = false;
 };
@@ -352,20 +454,47 @@ class ThreadPoolExecutor {
   // Submits `fn(input)` for every element of `inputs` at once, and returns
   // the results in input order (see MapResults). `timeout` is one deadline
   // measured from this call (as Python), not per result.
+  //
+  // `chunksize` (Python's argument, which its ThreadPoolExecutor ignores):
+  // with chunksize > 1, consecutive inputs are grouped into chunks of that
+  // many (the last may be shorter), each chunk is one task that runs `fn` on
+  // its inputs in order and stops at the first exception; fewer, larger
+  // tasks for cheap functions. A chunksize < 1 submits nothing and yields
+  // InvalidArgument (Python's ValueError).
   template <typename F, typename Range>
   auto Map(F fn, const Range& inputs,
-           absl::Duration timeout = absl::InfiniteDuration()) {
+           absl::Duration timeout = absl::InfiniteDuration(),
+           int chunksize = 1) {
     using In = decltype(*std::begin(inputs));
     using R = std::invoke_result_t<F&, In>;
     static_assert(!std::is_void_v<R>, "Map needs a function returning a value");
     absl::Time deadline = timeout == absl::InfiniteDuration()
                               ? absl::InfiniteFuture()
                               : absl::Now() + timeout;
-    std::vector<Future<R>> futures;
-    for (const auto& input : inputs) {
-      futures.push_back(Submit(fn, input));
+    if (chunksize < 1) {
+      return MapResults<R>(
+          absl::InvalidArgumentError("Map: chunksize must be >= 1"));
     }
-    return MapResults<R>(std::move(futures), deadline);
+    if (chunksize == 1) {
+      std::vector<Future<R>> futures;
+      for (const auto& input : inputs) futures.push_back(Submit(fn, input));
+      return MapResults<R>(std::move(futures), deadline);
+    }
+    using InValue = std::decay_t<In>;
+    std::vector<Future<internal::MapChunk<R>>> chunks;
+    std::vector<InValue> chunk;
+    auto flush = [&] {
+      chunks.push_back(Submit([fn, items = std::move(chunk)]() mutable {
+        return internal::RunMapChunk<R>(fn, items);
+      }));
+      chunk.clear();
+    };
+    for (const auto& input : inputs) {
+      chunk.push_back(input);
+      if (chunk.size() == static_cast<size_t>(chunksize)) flush();
+    }
+    if (!chunk.empty()) flush();
+    return MapResults<R>(std::move(chunks), deadline);
   }
 
   // Stops accepting tasks, and ends a pause (queued tasks run, or with

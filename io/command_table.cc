@@ -14,11 +14,23 @@
 namespace spindle::io {
 namespace {
 
-// The separators before a command: spaces and tabs only (not "\r", "\v" or
-// "\f", which absl::StripLeadingAsciiWhitespace would also skip).
+// The separators around a command: spaces and tabs only (not "\r", "\v" or
+// "\f", which absl::StripLeadingAsciiWhitespace would also skip). Tested
+// byte by byte: string_view's find_first_of/find_first_not_of call memchr
+// on the set for every byte, which showed in the profile of every request.
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
 absl::string_view SkipBlanks(absl::string_view line) {
-  const size_t start = line.find_first_not_of(" \t");
-  return start == line.npos ? absl::string_view() : line.substr(start);
+  size_t start = 0;
+  while (start < line.size() && IsBlank(line[start])) ++start;
+  return line.substr(start);
+}
+
+// The length of the first word of `line` (up to a blank or the end).
+size_t WordEnd(absl::string_view line) {
+  size_t end = 0;
+  while (end < line.size() && !IsBlank(line[end])) ++end;
+  return end;
 }
 
 }  // namespace
@@ -45,7 +57,7 @@ CommandStats* CommandTable::stats() {
 
 int CommandTable::Find(absl::string_view line, absl::string_view* arg) const {
   line = SkipBlanks(line);
-  const size_t end = std::min(line.find_first_of(" \t"), line.size());
+  const size_t end = WordEnd(line);
   *arg = end < line.size() ? line.substr(end + 1) : "";
   const absl::string_view word = line.substr(0, end);
   for (size_t c = 0; c < commands_.size(); ++c) {
@@ -77,8 +89,7 @@ Answer CommandTable::OnWorker(Request& r) const {
   }
   if (stats_ != nullptr) stats_->RecordUnknown();
   const absl::string_view line = SkipBlanks(r.line());
-  std::string word(
-      line.substr(0, std::min(line.find_first_of(" \t"), size_t{32})));
+  std::string word(line.substr(0, std::min(WordEnd(line), size_t{32})));
   if (word.empty()) return absl::InvalidArgumentError("empty request");
   for (char& ch : word) {
     if (!absl::ascii_isprint(static_cast<unsigned char>(ch))) ch = '?';

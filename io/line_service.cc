@@ -473,7 +473,7 @@ void LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
 
 // --- answers -------------------------------------------------------------
 
-bool LineService::Deliver(Answer answer, Responder& responder,
+bool LineService::Deliver(Answer&& answer, Responder& responder,
                           ReplyBatch* replies, int command, int64_t received_ns,
                           int64_t now_ns) {
   CommandStats* const stats = command >= 0 ? options_.command_stats : nullptr;
@@ -580,22 +580,23 @@ void LineService::WorkerMain() {
       Job& job = jobs[done];
       Request r(this, job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
-      std::optional<Answer> answer;
-      try {
-        answer.emplace(handler_(r));
-      } catch (const std::exception& e) {
-        shared_->LogException("handler", e.what());
-      } catch (...) {
-        shared_->LogException("handler", "unknown exception");
-      }
+      // Made in place from the handler's return value (never moved).
+      Answer answer = [&]() -> Answer {
+        try {
+          return handler_(r);
+        } catch (const std::exception& e) {
+          shared_->LogException("handler", e.what());
+        } catch (...) {
+          shared_->LogException("handler", "unknown exception");
+        }
+        // It threw.
+        return job.responder.valid() ? Answer::InternalError()
+                                     : Answer::Later();
+      }();
       // One clock read per request: for the stats and the slowness test.
       const int64_t now = absl::GetCurrentTimeNanos();
-      if (!answer.has_value()) {  // It threw.
-        answer.emplace(job.responder.valid() ? Answer::InternalError()
-                                             : Answer::Later());
-      }
       // A future is counted as answered by its callback.
-      if (Deliver(*std::move(answer), job.responder, &replies, r.command_,
+      if (Deliver(std::move(answer), job.responder, &replies, r.command_,
                   job.received_ns, now)) {
         ++answered;
       }

@@ -408,7 +408,7 @@ class LineService {
   // (and counted in Stats::answered then): returns false for it.
   // Records a request of command `command` (if >= 0 and command_stats is
   // set) answered at `now_ns`.
-  bool Deliver(Answer answer, Responder& responder, ReplyBatch* replies,
+  bool Deliver(Answer&& answer, Responder& responder, ReplyBatch* replies,
                int command = -1, int64_t received_ns = 0, int64_t now_ns = 0);
   void WorkerMain();
   // On loop 0's thread.

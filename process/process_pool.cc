@@ -18,10 +18,13 @@
 //
 // Messages (framed by spindle::Connection: a length, then the bytes):
 //   caller -> worker  'T' invoker(8) fn(8) arg...  |  'X' (exit)
+//                     'B' invoker(8) fn(8) chunk of args (Map's chunksize;
+//                         internal/batch.h)
 //   worker -> caller  'R' (ready, after the initializer)
 //                     'F' message  (initializer failed; the worker exits)
 //                     'V' result   |  'E' exception message
 //                     'I' message  (result over max_message)
+//                     'W' chunk of results, then maybe one failure (to 'B')
 //
 // The private machinery is in internal/: pool_fds (the set of pool
 // descriptors, closed in every fork server), worker (the worker process and
@@ -39,10 +42,12 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/base/internal/raw_logging.h"
@@ -56,14 +61,19 @@
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/process/connection.h"
+#include "spindle/process/internal/batch.h"
 #include "spindle/process/internal/fork_server.h"
 #include "spindle/process/internal/pool_fds.h"
 #include "spindle/process/internal/worker.h"
 
 namespace spindle {
 
+using process_internal::BatchReply;
+using process_internal::DecodeBatchReply;
 using process_internal::DescribeWaitStatus;
+using process_internal::EncodeBatchArgs;
 using process_internal::ForkServer;
+using process_internal::kBatchItemOverhead;
 using process_internal::kTaskPrefix;
 using process_internal::SendMessage;
 using process_internal::UnregisterAndClose;
@@ -101,6 +111,11 @@ thread_local void* t_completing_worker = nullptr;
 // manager that has one and is finishing a previous task's callbacks, before
 // it takes the task and starts a new worker process (see NextTask).
 constexpr absl::Duration kColdStartGrace = absl::Milliseconds(100);
+
+// The invoker of a plain ProcessTask.
+std::string InvokePlain(const void* fn, absl::string_view arg) {
+  return reinterpret_cast<ProcessTask>(const_cast<void*>(fn))(arg);
+}
 
 }  // namespace
 
@@ -181,28 +196,43 @@ ProcessPoolExecutor::~ProcessPoolExecutor() {
 
 Future<std::string> ProcessPoolExecutor::Submit(ProcessTask fn,
                                                 std::string arg) {
-  return SubmitInternal(
-      [](const void* f, absl::string_view a) {
-        return reinterpret_cast<ProcessTask>(const_cast<void*>(f))(a);
-      },
-      reinterpret_cast<const void*>(fn), std::move(arg));
+  return SubmitInternal(&InvokePlain, reinterpret_cast<const void*>(fn),
+                        std::move(arg));
 }
 
 Future<std::string> ProcessPoolExecutor::SubmitInternal(
     internal::ProcessInvoker invoker, const void* fn, std::string arg) {
   Promise<std::string> promise;
   Future<std::string> future = promise.future();
+  Enqueue(Task{invoker, fn, std::move(arg), std::move(promise)});
+  return future;
+}
+
+Future<internal::MapChunk<std::string>> ProcessPoolExecutor::SubmitChunk(
+    ProcessTask fn, std::vector<std::string>* items) {
+  static_assert(kChunkItemOverhead == kBatchItemOverhead);
+  Promise<internal::MapChunk<std::string>> promise;
+  Future<internal::MapChunk<std::string>> future = promise.future();
+  Task task{&InvokePlain, reinterpret_cast<const void*>(fn),
+            EncodeBatchArgs(*items), std::move(promise), items->size()};
+  items->clear();
+  Enqueue(std::move(task));
+  return future;
+}
+
+void ProcessPoolExecutor::Enqueue(Task task) {
   absl::Status rejected;
   if (!InOwner()) {
     rejected = absl::FailedPreconditionError(absl::StrCat(
         "this ProcessPoolExecutor belongs to process ", owner_pid_,
         "; a forked child of it (such as one of its workers) cannot use it"));
-  } else if (fn == nullptr) {
+  } else if (task.fn == nullptr) {
     rejected = absl::InvalidArgumentError("null task function");
-  } else if (arg.size() > max_message_) {
-    rejected = absl::InvalidArgumentError(
-        absl::StrCat("argument of ", arg.size(), " bytes exceeds max_message (",
-                     max_message_, ")"));
+  } else if (task.arg.size() > max_message_) {
+    rejected = absl::InvalidArgumentError(absl::StrCat(
+        task.chunk() ? "arguments of a Map chunk take " : "argument of ",
+        task.arg.size(), " bytes", task.chunk() ? ", over" : " exceeds",
+        " max_message (", max_message_, ")"));
   } else {
     absl::MutexLock lock(&core_->mu);
     if (!core_->broken.ok()) {
@@ -220,19 +250,51 @@ Future<std::string> ProcessPoolExecutor::SubmitInternal(
           --core_->completing;
         }
       }
-      core_->queue.push_back(
-          Task{invoker, fn, std::move(arg), std::move(promise)});
+      core_->queue.push_back(std::move(task));
       // As CPython: a new worker if there are more tasks than idle ones
       // (a worker running callbacks is not idle).
       if (core_->queue.size() > static_cast<size_t>(core_->idle) &&
           core_->threads.size() < static_cast<size_t>(max_workers_)) {
         StartManagerLocked();
       }
-      return future;
+      return;
     }
   }
-  (void)promise.SetError(rejected);
-  return future;
+  FailTask(task, rejected);
+}
+
+void ProcessPoolExecutor::FailTask(Task& task, const absl::Status& status) {
+  std::visit([&status](auto& p) { (void)p.SetError(status); }, task.promise);
+}
+
+void ProcessPoolExecutor::CompleteTask(Task& task, std::string reply,
+                                       BatchReply* batch, pid_t pid) {
+  if (batch != nullptr) {
+    auto& promise = std::get<1>(task.promise);
+    internal::MapChunk<std::string> chunk;
+    chunk.values = std::move(batch->values);
+    if (batch->failure_kind == 'E') {
+      chunk.exception = std::make_exception_ptr(
+          RemoteTaskError(std::move(batch->failure), pid));
+    } else if (batch->failure_kind == 'I') {
+      chunk.error = absl::InvalidArgumentError(
+          batch->failure.empty() ? "results of the chunk exceed max_message"
+                                 : batch->failure);
+    }
+    (void)promise.SetValue(std::move(chunk));
+    return;
+  }
+  auto& promise = std::get<0>(task.promise);
+  const char kind = reply[0];
+  if (kind == 'V') {
+    reply.erase(0, 1);
+    (void)promise.SetValue(std::move(reply));
+  } else if (kind == 'E') {
+    (void)promise.SetException(
+        std::make_exception_ptr(RemoteTaskError(reply.substr(1), pid)));
+  } else {
+    (void)promise.SetError(absl::InvalidArgumentError(reply.substr(1)));
+  }
 }
 
 void ProcessPoolExecutor::StartManagerLocked() {
@@ -297,7 +359,9 @@ void ProcessPoolExecutor::ManagerMain() {
   for (;;) {
     std::optional<Task> task;
     if (!NextTask(w, &task)) break;
-    if (!task->promise.SetRunning().ok()) continue;  // Cancelled.
+    const bool cancelled =
+        std::visit([](auto& p) { return !p.SetRunning().ok(); }, task->promise);
+    if (cancelled) continue;
     if (!RunTask(w, *task)) break;
   }
   {
@@ -396,7 +460,7 @@ std::string ProcessPoolExecutor::StopWorker(Worker& w, bool kill) {
 
 bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
   char head[kTaskPrefix];
-  head[0] = 'T';
+  head[0] = task.chunk() ? 'B' : 'T';
   uint64_t invoker_bits = reinterpret_cast<uintptr_t>(task.invoker);
   uint64_t fn_bits = reinterpret_cast<uintptr_t>(task.fn);
   memcpy(head + 1, &invoker_bits, sizeof(invoker_bits));
@@ -418,7 +482,7 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
       absl::Status s = SpawnWorker(w, &killed);
       if (!s.ok()) {
         BeginCompleting(w);
-        (void)task.promise.SetError(s);
+        FailTask(task, s);
         EndCompleting();
         if (killed) return true;  // Its task failed; the next one respawns.
         Break(s);
@@ -430,9 +494,9 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
       const pid_t pid = w.pid;
       std::string how = StopWorker(w, /*kill=*/true);
       BeginCompleting(w);
-      (void)task.promise.SetError(
-          BrokenError(absl::StrCat("process pool worker crashed: pid ", pid,
-                                   " ", how, " before it received the task")));
+      FailTask(task, BrokenError(absl::StrCat(
+                         "process pool worker crashed: pid ", pid, " ", how,
+                         " before it received the task")));
       EndCompleting();
       return true;
     }
@@ -447,19 +511,30 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
                           ? ""
                           : absl::StrCat(" (", reply.status().message(), ")");
     BeginCompleting(w);
-    (void)task.promise.SetError(
-        BrokenError(absl::StrCat("process pool worker crashed: pid ", pid, " ",
-                                 how, " while running the task", why)));
+    FailTask(task, BrokenError(absl::StrCat("process pool worker crashed: pid ",
+                                            pid, " ", how,
+                                            " while running the task", why)));
     EndCompleting();
     return true;
   }
   ++w.tasks;
   const char kind = (*reply)[0];
-  if (kind != 'V' && kind != 'E' && kind != 'I') {
+  bool well_formed;
+  std::optional<BatchReply> batch;
+  if (task.chunk()) {
+    batch.emplace();
+    well_formed =
+        DecodeBatchReply(*reply, task.items, &*batch) &&
+        (batch->failure_kind != 0 || batch->values.size() == task.items);
+    reply->clear();
+  } else {
+    well_formed = kind == 'V' || kind == 'E' || kind == 'I';
+  }
+  if (!well_formed) {
     std::string how = StopWorker(w, /*kill=*/true);
     BeginCompleting(w);
-    (void)task.promise.SetError(BrokenError(absl::StrCat(
-        "process pool worker ", pid, " sent a malformed reply; ", how)));
+    FailTask(task, BrokenError(absl::StrCat("process pool worker ", pid,
+                                            " sent a malformed reply; ", how)));
     EndCompleting();
     return true;
   }
@@ -467,15 +542,7 @@ bool ProcessPoolExecutor::RunTask(Worker& w, Task& task) {
   // callbacks have run (they run here, on this thread): a callback that
   // submits to this pool and waits gets another worker.
   BeginCompleting(w);
-  if (kind == 'V') {
-    reply->erase(0, 1);
-    (void)task.promise.SetValue(*std::move(reply));
-  } else if (kind == 'E') {
-    (void)task.promise.SetException(
-        std::make_exception_ptr(RemoteTaskError(reply->substr(1), pid)));
-  } else {
-    (void)task.promise.SetError(absl::InvalidArgumentError(reply->substr(1)));
-  }
+  CompleteTask(task, *std::move(reply), batch ? &*batch : nullptr, pid);
   EndCompleting();
   if (max_tasks_per_child_ > 0 && w.tasks >= max_tasks_per_child_) {
     StopWorker(w, /*kill=*/false);
@@ -490,7 +557,7 @@ void ProcessPoolExecutor::Break(const absl::Status& why) {
     if (core_->broken.ok()) core_->broken = why;
     pending.swap(core_->queue);
   }
-  for (Task& t : pending) (void)t.promise.SetError(why);
+  for (Task& t : pending) FailTask(t, why);
 }
 
 void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
@@ -502,7 +569,9 @@ void ProcessPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
     c.shutdown = true;
     if (cancel_futures) cancelled.swap(c.queue);
   }
-  for (Task& t : cancelled) t.promise.future().Cancel();
+  for (Task& t : cancelled) {
+    std::visit([](auto& p) { p.future().Cancel(); }, t.promise);
+  }
   cancelled.clear();
   if (!wait) return;
   // No lock is held while joining, so any number of callers, managers

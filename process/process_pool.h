@@ -15,7 +15,8 @@
 //                                                    .max_tasks_per_child = n,
 //                                                    .initializer = f})
 //   pool.submit(fn, arg)                         pool.Submit(fn, arg)
-//   pool.map(fn, inputs, timeout=t)              pool.Map(fn, inputs, t)
+//   pool.map(fn, inputs, timeout=t,              pool.Map(fn, inputs, t, c)
+//            chunksize=c)
 //   pool.shutdown(wait, cancel_futures)          pool.Shutdown(wait, cancel)
 //   pool.terminate_workers(), kill_workers()     pool.TerminateWorkers(),
 //                                                  pool.KillWorkers()
@@ -156,8 +157,9 @@
 // the caller except its result.
 //
 // Wire protocol (private): length-prefixed messages (spindle::Connection,
-// connection.h) over one AF_UNIX stream socket per worker; the caller's ends
-// are close-on-exec.
+// connection.h) over one AF_UNIX stream socket per worker, one task (or one
+// Map chunk of several items) and its reply at a time; the caller's ends are
+// close-on-exec.
 
 #ifndef SPINDLE_PROCESS_PROCESS_POOL_H_
 #define SPINDLE_PROCESS_PROCESS_POOL_H_
@@ -174,6 +176,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -277,7 +280,8 @@ std::string InvokeTyped(const void* fn, absl::string_view arg) {
 }  // namespace internal
 
 namespace process_internal {
-class ForkServer;  // internal/fork_server.h
+class ForkServer;   // internal/fork_server.h
+struct BatchReply;  // internal/batch.h
 }  // namespace process_internal
 
 // ProcessPoolExecutor
@@ -350,18 +354,60 @@ class ProcessPoolExecutor {
   // Submits `fn(input)` for every element of `inputs` (each convertible to
   // std::string) and returns the results in input order (see MapResults in
   // thread_pool.h). `timeout` is one deadline measured from this call.
+  //
+  // `chunksize` (Python's argument): with chunksize > 1, consecutive inputs
+  // travel in chunks of up to that many, one message each way per chunk, so
+  // that cheap tasks do not each pay a process round trip. The worker runs
+  // a chunk's items in order and stops at the first that throws: the
+  // results before it are yielded, then its RemoteTaskError is rethrown at
+  // that item (as Python's map raises at that item), and iteration ends. A
+  // worker that dies during a chunk fails the chunk's items (IsBroken, at
+  // the first of them not yet yielded). Limits per chunk: a chunk's
+  // arguments together, plus 4 bytes each, must fit in max_message (Map
+  // closes a chunk early rather than exceed it; a lone argument over it is
+  // InvalidArgument at that item), and so must its results together (the
+  // first result that does not fit fails with InvalidArgument and ends the
+  // chunk). A chunk counts as one task for max_tasks_per_child. Cancelling
+  // (on early exit from the iteration, Shutdown(cancel_futures)) works per
+  // chunk while it is queued. A chunksize < 1 submits nothing and yields
+  // InvalidArgument (Python's ValueError).
   template <typename Range>
-  MapResults<std::string> Map(
-      ProcessTask fn, const Range& inputs,
-      absl::Duration timeout = absl::InfiniteDuration()) {
+  MapResults<std::string> Map(ProcessTask fn, const Range& inputs,
+                              absl::Duration timeout = absl::InfiniteDuration(),
+                              int chunksize = 1) {
     absl::Time deadline = timeout == absl::InfiniteDuration()
                               ? absl::InfiniteFuture()
                               : absl::Now() + timeout;
-    std::vector<Future<std::string>> futures;
-    for (const auto& input : inputs) {
-      futures.push_back(Submit(fn, std::string(input)));
+    if (chunksize < 1) {
+      return MapResults<std::string>(
+          absl::InvalidArgumentError("Map: chunksize must be >= 1"));
     }
-    return MapResults<std::string>(std::move(futures), deadline);
+    if (chunksize == 1) {
+      std::vector<Future<std::string>> futures;
+      for (const auto& input : inputs) {
+        futures.push_back(Submit(fn, std::string(input)));
+      }
+      return MapResults<std::string>(std::move(futures), deadline);
+    }
+    std::vector<Future<internal::MapChunk<std::string>>> chunks;
+    std::vector<std::string> chunk;
+    size_t bytes = 0;
+    for (const auto& input : inputs) {
+      std::string item(input);
+      const size_t need = kChunkItemOverhead + item.size();
+      if (!chunk.empty() && bytes + need > max_message_) {
+        chunks.push_back(SubmitChunk(fn, &chunk));
+        bytes = 0;
+      }
+      bytes += need;
+      chunk.push_back(std::move(item));
+      if (chunk.size() == static_cast<size_t>(chunksize)) {
+        chunks.push_back(SubmitChunk(fn, &chunk));
+        bytes = 0;
+      }
+    }
+    if (!chunk.empty()) chunks.push_back(SubmitChunk(fn, &chunk));
+    return MapResults<std::string>(std::move(chunks), deadline);
   }
 
   // Stops accepting tasks. With `cancel_futures`, cancels the tasks that
@@ -400,12 +446,19 @@ class ProcessPoolExecutor {
   pid_t fork_server_pid() const;
 
  private:
+  // A queued task, or a chunk of Map's items (then `arg` is the encoded
+  // chunk, internal/batch.h, and `items` its number of items).
   struct Task {
     internal::ProcessInvoker invoker;
     const void* fn;
     std::string arg;
-    Promise<std::string> promise;
+    std::variant<Promise<std::string>, Promise<internal::MapChunk<std::string>>>
+        promise;
+    size_t items = 0;
+    bool chunk() const { return promise.index() == 1; }
   };
+  // The bytes a chunk message spends per item besides its argument.
+  static constexpr size_t kChunkItemOverhead = 4;
   struct Worker;
   // Everything that changes after construction. On the heap, so that a
   // forked child's copy of a pool (whose threads, fork server and workers
@@ -445,6 +498,18 @@ class ProcessPoolExecutor {
 
   Future<std::string> SubmitInternal(internal::ProcessInvoker invoker,
                                      const void* fn, std::string arg);
+  // Submits the items in `*items` as one chunk (Map); clears `*items`.
+  Future<internal::MapChunk<std::string>> SubmitChunk(
+      ProcessTask fn, std::vector<std::string>* items);
+  // Queues `task`, or fails its future with the reason it is rejected.
+  void Enqueue(Task task);
+  // Finishes `task`'s future with `status` (an error).
+  static void FailTask(Task& task, const absl::Status& status);
+  // Finishes `task`'s future from the worker's `reply` (non-empty, of a kind
+  // checked by RunTask), or for a chunk from `batch` (the decoded reply);
+  // `pid` is the worker's.
+  static void CompleteTask(Task& task, std::string reply,
+                           process_internal::BatchReply* batch, pid_t pid);
   void StartManagerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_->mu);
   void ManagerMain();
   // Waits for a task for `w`'s manager (counting it idle meanwhile); false

@@ -34,6 +34,15 @@ void ServerShared::Detach() {
   inbox_text.clear();
 }
 
+void ServerShared::PostDrainLocked() {
+  auto drain = [ref = DrainRef(this)] { Drain(ref.get()); };
+  if (loop->InLoopThread()) {
+    loop->CallSoon(std::move(drain));
+  } else {
+    loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
+  }
+}
+
 void ServerShared::Deliver(ServerShared* self, absl::string_view text,
                            absl::Span<const ReplyRef> refs) {
   if (refs.empty()) return;
@@ -43,18 +52,35 @@ void ServerShared::Deliver(ServerShared* self, absl::string_view text,
       const bool post = self->inbox.empty();
       self->inbox_text.append(text.data(), text.size());
       self->inbox.insert(self->inbox.end(), refs.begin(), refs.end());
-      if (post) {  // Otherwise a drain is already scheduled.
-        EventLoop* loop = self->loop;
-        auto drain = [ref = DrainRef(self)] { Drain(ref.get()); };
-        if (loop->InLoopThread()) {
-          loop->CallSoon(std::move(drain));
-        } else {
-          loop->CallSoonThreadsafe(std::move(drain)).IgnoreError();
-        }
-      }
+      // Otherwise a drain is already scheduled.
+      if (post) self->PostDrainLocked();
     }
   }
   self->Release(static_cast<int64_t>(refs.size()));
+}
+
+void ServerShared::DeliverBatch(ServerShared* self, std::string* text,
+                                std::vector<ReplyRef>* refs) {
+  const size_t n = refs->size();
+  if (n == 0) return;
+  {
+    absl::MutexLock l(&self->mu);
+    if (self->attached) {
+      if (self->inbox.empty()) {
+        // The inbox's buffers (empty, with their capacity) go back to the
+        // caller for its next batch.
+        self->inbox_text.swap(*text);
+        self->inbox.swap(*refs);
+        self->PostDrainLocked();
+      } else {
+        self->inbox_text.append(*text);
+        self->inbox.insert(self->inbox.end(), refs->begin(), refs->end());
+      }
+    }
+  }
+  text->clear();
+  refs->clear();
+  self->Release(static_cast<int64_t>(n));
 }
 
 void ServerShared::Drain(ServerShared* self) {

@@ -69,6 +69,10 @@ struct ServerShared {
   // releases the references of the `refs.size()` responders answered.
   static void Deliver(ServerShared* self, absl::string_view text,
                       absl::Span<const ReplyRef> refs);
+  // The same for a batch the caller owns: into an empty inbox it is swapped
+  // whole (no copy of the replies); `text` and `refs` come back empty.
+  static void DeliverBatch(ServerShared* self, std::string* text,
+                           std::vector<ReplyRef>* refs);
 
   std::atomic<int64_t> refs{1};  // The server's.
   EventLoop* const loop;
@@ -76,6 +80,9 @@ struct ServerShared {
  private:
   // Loop thread: hands the inbox to the server.
   static void Drain(ServerShared* self);
+  // Under `mu`, while attached: schedules the drain of the inbox that was
+  // empty until now.
+  void PostDrainLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   absl::Mutex mu;
   bool attached ABSL_GUARDED_BY(mu) = true;

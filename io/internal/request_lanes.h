@@ -54,29 +54,31 @@
 namespace spindle::io::internal {
 
 // A request line, stored inline when short (no allocation per request).
+// Moved three times on its way to a worker (into the front end's batch,
+// into its lane, into the worker's batch), so it is kept small: a long line
+// is one heap block, not a std::string.
 class LineBuf {
  public:
   LineBuf() = default;
   explicit LineBuf(absl::string_view s) : size_(s.size()) {
-    if (s.size() <= kInline) {
-      std::memcpy(inline_, s.data(), s.size());
-    } else {
-      heap_.assign(s.data(), s.size());
+    char* to = inline_;
+    if (s.size() > kInline) {
+      heap_.reset(new char[s.size()]);
+      to = heap_.get();
     }
+    if (!s.empty()) std::memcpy(to, s.data(), s.size());
   }
   absl::string_view view() const {
-    return size_ <= kInline ? absl::string_view(inline_, size_)
-                            : absl::string_view(heap_);
+    return absl::string_view(size_ <= kInline ? inline_ : heap_.get(), size_);
   }
 
  private:
   static constexpr size_t kInline = 80;
   size_t size_ = 0;
   char inline_[kInline];
-  std::string heap_;
+  std::unique_ptr<char[]> heap_;
 };
 
-// One accepted request on its way to a worker.
 struct Job {
   LineBuf line;
   Responder responder;

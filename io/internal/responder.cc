@@ -59,10 +59,9 @@ void ReplyBatch::Add(Responder& r, absl::string_view line, bool close_after) {
 
 void ReplyBatch::Flush() {
   if (refs_.empty()) return;
-  internal::ServerShared::Deliver(shared_, text_, refs_);
+  // Swapped into an idle inbox whole; `text_` and `refs_` come back empty.
+  internal::ServerShared::DeliverBatch(shared_, &text_, &refs_);
   shared_ = nullptr;  // Its references are released.
-  text_.clear();
-  refs_.clear();
 }
 
 }  // namespace spindle::io

@@ -17,12 +17,14 @@
 #include <exception>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "spindle/process/connection.h"
+#include "spindle/process/internal/batch.h"
 #include "spindle/process/internal/pool_fds.h"
 
 namespace spindle::process_internal {
@@ -70,6 +72,30 @@ void ConfigureWorkerSignals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+// What one task gave: 'V' (its result), 'E' (what it threw) or 'I' (its
+// result was over max_message), and the bytes to send.
+struct Outcome {
+  char kind;
+  std::string bytes;
+};
+
+Outcome RunOne(TaskInvoker invoker, const void* fn, absl::string_view arg,
+               size_t max_message) {
+  Outcome o{'V', {}};
+  try {
+    o.bytes = invoker(fn, arg);
+  } catch (...) {
+    o.kind = 'E';
+    o.bytes = DescribeCurrentException();
+    o.bytes.resize(std::min(o.bytes.size(), max_message));
+  }
+  if (o.bytes.size() > max_message) {
+    o = {'I', absl::StrCat("result of ", o.bytes.size(),
+                           " bytes exceeds max_message (", max_message, ")")};
+  }
+  return o;
+}
+
 }  // namespace
 
 Connection WorkerConnection(int fd, size_t max_message) {
@@ -115,30 +141,36 @@ void WorkerMain(int fd, const WorkerConfig& config) {
   if (!conn.SendBytes("R").ok()) ExitChild(0);
   for (;;) {
     absl::StatusOr<std::string> msg = conn.RecvBytes();
-    if (!msg.ok() || msg->size() < kTaskPrefix || (*msg)[0] != 'T') break;
+    if (!msg.ok() || msg->size() < kTaskPrefix) break;
+    const char kind = (*msg)[0];
+    if (kind != 'T' && kind != 'B') break;
     uint64_t invoker_bits, fn_bits;
     memcpy(&invoker_bits, msg->data() + 1, sizeof(invoker_bits));
     memcpy(&fn_bits, msg->data() + 1 + sizeof(invoker_bits), sizeof(fn_bits));
     auto invoker =
         reinterpret_cast<TaskInvoker>(static_cast<uintptr_t>(invoker_bits));
     auto fn = reinterpret_cast<const void*>(static_cast<uintptr_t>(fn_bits));
-    absl::string_view arg = absl::string_view(*msg).substr(kTaskPrefix);
-    const char* kind = "V";
-    std::string out;
-    try {
-      out = invoker(fn, arg);
-    } catch (...) {
-      kind = "E";
-      out = DescribeCurrentException();
-      out.resize(std::min(out.size(), config.max_message));
+    absl::string_view body = absl::string_view(*msg).substr(kTaskPrefix);
+    if (kind == 'B') {
+      std::vector<absl::string_view> args;
+      if (!DecodeBatchArgs(body, &args)) break;
+      // The reply may be as large as the largest message the caller reads.
+      BatchReplyWriter reply(config.max_message + kTaskPrefix);
+      for (absl::string_view arg : args) {
+        Outcome o = RunOne(invoker, fn, arg, config.max_message);
+        if (o.kind == 'V' && reply.AddValue(o.bytes)) continue;
+        if (o.kind == 'V') {
+          o = {'I', absl::StrCat("results of the chunk exceed max_message (",
+                                 config.max_message, ")")};
+        }
+        reply.AddFailure(o.kind, o.bytes);
+        break;
+      }
+      if (!conn.SendBytes(reply.Take()).ok()) break;
+      continue;
     }
-    if (out.size() > config.max_message) {
-      out =
-          absl::StrCat("result of ", out.size(), " bytes exceeds max_message (",
-                       config.max_message, ")");
-      kind = "I";
-    }
-    if (!SendMessage(conn, kind, out).ok()) break;
+    Outcome o = RunOne(invoker, fn, body, config.max_message);
+    if (!SendMessage(conn, absl::string_view(&o.kind, 1), o.bytes).ok()) break;
   }
   ExitChild(0);
 }

@@ -26,6 +26,8 @@ namespace spindle::process_internal {
 // ---------------------------------------------------------------------------
 // Messages (Connection frames them).
 
+// The head of a task ('T') or chunk ('B', internal/batch.h) message: the
+// kind, the invoker, the function.
 inline constexpr size_t kTaskPrefix = 1 + 2 * sizeof(uint64_t);
 
 // What the invoker of a task message ('T') is: the type of
@@ -54,7 +56,9 @@ struct WorkerConfig {
 
 // A just-forked worker (single-threaded), given its end of the socket to the
 // caller: runs the initializer, says it is ready, then runs the tasks it is
-// sent, one at a time, until told to exit or the socket fails; then exits.
+// sent, one message at a time (a chunk message: its items in order, up to
+// the first that throws), until told to exit or the socket fails; then
+// exits.
 [[noreturn]] void WorkerMain(int fd, const WorkerConfig& config);
 
 }  // namespace spindle::process_internal

@@ -259,12 +259,7 @@ def test_stats_counts_requests_held_by_a_worker():
 
 
 def main():
-    base.SERVER = os.path.abspath(sys.argv[1])
-    base.CLIENT = os.path.abspath(sys.argv[2])
-    only = sys.argv[3] if len(sys.argv) > 3 else ""
-    tests = [(n, f) for n, f in sorted(globals().items())
-             if n.startswith("test_") and callable(f) and only in n]
-    return base.run_tests(tests)
+    return base.run_main(globals())
 
 
 if __name__ == "__main__":

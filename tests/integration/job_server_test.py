@@ -511,16 +511,28 @@ def test_connect_disconnect_churn_leaks_nothing():
 # --- --process_workers: PRIMES in a ProcessPoolExecutor, CRASH -----------------
 
 
+# Started by a sanitizer runtime to print a report's stack (under TSan a
+# worker that CRASH kills with SIGSEGV reports first). It belongs to the
+# sanitizer, not to the server: orphaned when its worker dies, it ends on
+# its own once it reads EOF, and may not have yet when a test looks.
+SANITIZER_HELPERS = ("llvm-symbolizer",)
+
+
 def descendants(pid):
-    """Pids of the processes below `pid` (children, grandchildren...)."""
+    """Pids of the processes below `pid` (children, grandchildren...),
+    except a sanitizer's symbolizer."""
     children = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                stat = f.read()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
+            continue
+        if comm in SANITIZER_HELPERS:
             continue
         children.setdefault(ppid, []).append(int(entry))
     out, todo = [], [pid]
@@ -751,13 +763,20 @@ def test_crash_needs_process_workers():
         srv.stop()
 
 
-def main():
+def run_main(scope):
+    """The main() of a test script: JOB_SERVER JOB_CLIENT [substring] from
+    the command line; runs the test_* functions of `scope` (the script's
+    globals()) whose names contain the substring."""
     global SERVER, CLIENT
     SERVER, CLIENT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     only = sys.argv[3] if len(sys.argv) > 3 else ""
-    tests = [(n, f) for n, f in sorted(globals().items())
+    tests = [(n, f) for n, f in sorted(scope.items())
              if n.startswith("test_") and callable(f) and only in n]
     return run_tests(tests)
+
+
+def main():
+    return run_main(globals())
 
 
 def run_tests(tests):
