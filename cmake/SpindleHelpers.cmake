@@ -13,7 +13,7 @@
 #   spindle_cc_binary(<name> SRCS ... [DEPS ...])
 #       -> executable <name> (an example program).
 #   spindle_cc_test(<name> SRCS ... [DEPS ...] [SIZE small|medium|large]
-#                   [ENV VAR=value ...] [COPTS ...])
+#                   [COPTS ...])
 #       -> executable <name> linked with GoogleTest's main, ctest test <name>.
 #   spindle_test_helper(<name> HDRS ... [SRCS ...] [DEPS ...])
 #       -> a test-only library (Bazel's testonly cc_library).
@@ -21,9 +21,10 @@
 #       -> a fuzz target built with tests/fuzz/fuzz_main.cc, its ctest test
 #          replaying tests/fuzz/corpus/<name>/ (tests/fuzz/fuzz.bzl's
 #          non-fuzz configuration; libFuzzer runs are Bazel's).
-#   spindle_script_test(<name> COMMAND ... [SIZE ...] [DEPENDS targets...]
+#   spindle_script_test(<name> COMMAND ... [SIZE ...] [ENV VAR=value ...]
 #                       [SERIAL])
-#       -> ctest test running a script (Bazel's sh_test).
+#       -> ctest test running a command (Bazel's sh_test), in the source
+#          root; a target name as the command runs that executable.
 
 include_guard(GLOBAL)
 include(GNUInstallDirs)
@@ -118,9 +119,9 @@ function(spindle_cc_library name)
 endfunction()
 
 function(spindle_cc_binary name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SRCS;DEPS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SRCS;DEPS;COPTS")
   add_executable(${name} ${arg_SRCS})
-  target_compile_options(${name} PRIVATE ${SPINDLE_COPTS})
+  target_compile_options(${name} PRIVATE ${SPINDLE_COPTS} ${arg_COPTS})
   target_link_libraries(${name} PRIVATE ${arg_DEPS})
 endfunction()
 
@@ -153,24 +154,23 @@ function(_spindle_test_properties name size)
 endfunction()
 
 function(spindle_cc_test name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SIZE" "SRCS;DEPS;ENV;COPTS")
-  add_executable(${name} ${arg_SRCS})
-  target_compile_options(${name} PRIVATE ${SPINDLE_COPTS} ${arg_COPTS})
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SIZE" "SRCS;DEPS;COPTS")
+  spindle_cc_binary(${name} SRCS ${arg_SRCS} COPTS ${arg_COPTS}
+    DEPS ${arg_DEPS} GTest::gtest_main GTest::gmock)
   # Tests include tests/<file>.h relative to the root, as under Bazel.
   target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}")
-  target_link_libraries(${name} PRIVATE ${arg_DEPS} GTest::gtest_main GTest::gmock)
   add_test(NAME ${name} COMMAND ${name})
+  _spindle_test_properties(${name} "${arg_SIZE}")
+endfunction()
+
+function(spindle_script_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SERIAL" "SIZE" "COMMAND;ENV")
+  add_test(NAME ${name} COMMAND ${arg_COMMAND}
+           WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
   _spindle_test_properties(${name} "${arg_SIZE}")
   if(arg_ENV)
     set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "${arg_ENV}")
   endif()
-endfunction()
-
-function(spindle_script_test name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "SERIAL" "SIZE" "COMMAND")
-  add_test(NAME ${name} COMMAND ${arg_COMMAND}
-           WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
-  _spindle_test_properties(${name} "${arg_SIZE}")
   if(arg_SERIAL)
     set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
@@ -178,10 +178,8 @@ endfunction()
 
 function(spindle_fuzz_test name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "SIZE" "SRCS;DEPS")
-  add_executable(${name} ${arg_SRCS})
-  target_compile_options(${name} PRIVATE ${SPINDLE_COPTS})
-  target_link_libraries(${name} PRIVATE ${arg_DEPS} spindle_fuzz_input
-                        spindle_fuzz_main)
+  spindle_cc_binary(${name} SRCS ${arg_SRCS}
+    DEPS ${arg_DEPS} spindle_fuzz_input spindle_fuzz_main)
   add_test(NAME ${name} COMMAND ${name} -runs=0 tests/fuzz/corpus/${name}
            WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
   _spindle_test_properties(${name} "${arg_SIZE}")
