@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's CMake pass (README "Building with CMake"): the two builds list the
-# same files (tools/check_build_files.py); then README's commands exactly
+# same files (tools/check_build_files.py, itself tested first); then README's commands exactly
 # (configure, build, ctest) against Debian's Abseil and GoogleTest; install
 # into a temporary prefix; and a downstream project (tests/cmake_consumer)
 # built and run against that install with find_package(spindle), and again
@@ -26,6 +26,7 @@ step() {
 }
 
 step deps tools/install_cmake_deps.sh
+step check_build_files_test python3 tools/check_build_files_test.py
 step check_build_files python3 tools/check_build_files.py
 step configure cmake -S . -B "$build"
 step build cmake --build "$build" -j"$jobs"
