@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CI's CMake pass (README "Building with CMake"): the two builds list the
-# same files (tools/check_build_files.py, itself tested first); then README's commands exactly
-# (configure, build, ctest) against Debian's Abseil and GoogleTest; install
-# into a temporary prefix; and a downstream project (tests/cmake_consumer)
+# same files (tools/check_build_files.py, itself tested first); then
+# README's commands (configure, build, ctest) against Debian's Abseil and
+# GoogleTest; install into a temporary prefix; and a downstream project (tests/cmake_consumer)
 # built and run against that install with find_package(spindle), and again
 # through FetchContent from this checkout. Prints the time of each step.
 # Usage: .ci/cmake_pass.sh [BUILD_DIR]   (default: a temporary folder)
