@@ -83,7 +83,8 @@ function(spindle_cc_library name)
     target_link_libraries(${target}_archive PUBLIC ${arg_DEPS})
     add_library(${target} INTERFACE)
     target_link_libraries(${target} INTERFACE
-      "$<LINK_LIBRARY:WHOLE_ARCHIVE,${target}_archive>")
+      "$<BUILD_INTERFACE:$<LINK_LIBRARY:WHOLE_ARCHIVE,${target}_archive>>"
+      "$<INSTALL_INTERFACE:$<LINK_LIBRARY:WHOLE_ARCHIVE,spindle::${name}_archive>>")
     set(installed ${target} ${target}_archive)
   elseif(arg_SRCS)
     add_library(${target} ${arg_SRCS} ${arg_HDRS})
