@@ -87,7 +87,9 @@ function(spindle_cc_library name)
       "$<INSTALL_INTERFACE:$<LINK_LIBRARY:WHOLE_ARCHIVE,spindle::${name}_archive>>")
     set(installed ${target} ${target}_archive)
   elseif(arg_SRCS)
-    add_library(${target} ${arg_SRCS} ${arg_HDRS})
+    # Static only: as shared libraries, each one linking the whole-archive
+    # lifecycle library would run its initialiser again.
+    add_library(${target} STATIC ${arg_SRCS} ${arg_HDRS})
     set_target_properties(${target} PROPERTIES OUTPUT_NAME spindle_${name})
     target_compile_options(${target} PRIVATE ${SPINDLE_COPTS})
     target_compile_features(${target} PUBLIC cxx_std_20)
