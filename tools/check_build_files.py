@@ -44,6 +44,9 @@ SKIP_DIRS = {".git", ".offline", "build"}
 LIBRARY_RULES = ("cc_library", "spindle_cc_library")
 TEST_RULES = ("cc_test", "sh_test", "spindle_cc_test", "spindle_fuzz_test")
 BINARY_RULES = ("cc_binary", "spindle_cc_binary")
+# Rules that name no C++ sources.
+IGNORED_RULES = ("filegroup", "genrule", "alias", "test_suite", "sh_binary",
+                 "sh_library", "py_binary", "py_library", "py_test")
 
 
 def under(path, folders):
@@ -112,10 +115,17 @@ def read_bazel(root, build_files):
             "select": lambda branches: _Select(_flatten(branches)),
             "SPINDLE_COPTS": [],
         }
+        for kind in IGNORED_RULES:
+            env[kind] = lambda *a, **k: None
         for kind in LIBRARY_RULES + TEST_RULES + BINARY_RULES:
             env[kind] = rule(kind)
         with open(build_file, encoding="utf-8") as f:
-            exec(compile(f.read(), build_file, "exec"), env)  # noqa: S102
+            try:
+                exec(compile(f.read(), build_file, "exec"), env)  # noqa: S102
+            except NameError as e:
+                sys.exit(f"check_build_files: {origin}: {e}: a rule or macro "
+                         "this check does not know; add it to the lists at "
+                         "the top of tools/check_build_files.py")
     return build
 
 
