@@ -62,6 +62,19 @@ function(_spindle_package out)
   set(${out} "${pkg}" PARENT_SCOPE)
 endfunction()
 
+# A compiled spindle library, libspindle_<name>.a, from the caller's
+# arg_SRCS, arg_HDRS and arg_DEPS. Static only: as shared libraries, each
+# one linking the whole-archive lifecycle library would run its initialiser
+# again.
+macro(_spindle_static_library name target)
+  add_library(${target} STATIC ${arg_SRCS} ${arg_HDRS})
+  set_target_properties(${target} PROPERTIES OUTPUT_NAME spindle_${name})
+  target_compile_options(${target} PRIVATE ${SPINDLE_COPTS})
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_include_directories(${target} PUBLIC ${includes})
+  target_link_libraries(${target} PUBLIC ${arg_DEPS})
+endmacro()
+
 function(spindle_cc_library name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALWAYSLINK;NO_INSTALL" ""
                         "HDRS;SRCS;DEPS")
@@ -72,29 +85,17 @@ function(spindle_cc_library name)
   if(arg_SRCS AND arg_ALWAYSLINK)
     # The archive itself, linked whole into whoever links the public
     # (interface) target, so only that target ever names it.
-    add_library(${target}_archive STATIC ${arg_SRCS} ${arg_HDRS})
+    _spindle_static_library(${name} ${target}_archive)
     set_target_properties(${target}_archive PROPERTIES
       EXPORT_NAME ${name}_archive
-      OUTPUT_NAME spindle_${name}
       POSITION_INDEPENDENT_CODE ON)
-    target_compile_options(${target}_archive PRIVATE ${SPINDLE_COPTS})
-    target_compile_features(${target}_archive PUBLIC cxx_std_20)
-    target_include_directories(${target}_archive PUBLIC ${includes})
-    target_link_libraries(${target}_archive PUBLIC ${arg_DEPS})
     add_library(${target} INTERFACE)
     target_link_libraries(${target} INTERFACE
       "$<BUILD_INTERFACE:$<LINK_LIBRARY:WHOLE_ARCHIVE,${target}_archive>>"
       "$<INSTALL_INTERFACE:$<LINK_LIBRARY:WHOLE_ARCHIVE,spindle::${name}_archive>>")
     set(installed ${target} ${target}_archive)
   elseif(arg_SRCS)
-    # Static only: as shared libraries, each one linking the whole-archive
-    # lifecycle library would run its initialiser again.
-    add_library(${target} STATIC ${arg_SRCS} ${arg_HDRS})
-    set_target_properties(${target} PROPERTIES OUTPUT_NAME spindle_${name})
-    target_compile_options(${target} PRIVATE ${SPINDLE_COPTS})
-    target_compile_features(${target} PUBLIC cxx_std_20)
-    target_include_directories(${target} PUBLIC ${includes})
-    target_link_libraries(${target} PUBLIC ${arg_DEPS})
+    _spindle_static_library(${name} ${target})
     set(installed ${target})
   else()
     # Header-only.
