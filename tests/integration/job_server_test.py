@@ -683,7 +683,10 @@ def group_signal_is_a_graceful_stop(sig):
     srv = Server("--workers=2", "--process_workers=%d" % workers,
                  "--shutdown_grace=60s", new_session=True)
     jobs = conns * per_conn  # At most 4 * workers are submitted at once.
-    ns = [600000 + 10000 * i for i in range(jobs)]
+    # Long enough (about 0.1 s each in an optimised build) that some are
+    # still running when the loop below looks: at 600000 an -O2 build
+    # finished them all before it could see one running.
+    ns = [2400000 + 10000 * i for i in range(jobs)]
     want = [str(count_primes(n)).encode() for n in ns]
     below = []
     try:
