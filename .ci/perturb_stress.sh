@@ -25,6 +25,7 @@ tests=(
   //tests/concurrency:wait_test
   //tests/concurrency:thread_pool_test
   //tests/concurrency:thread_pool_composition_test
+  //tests/concurrency:thread_pool_inbox_test
   //tests/process:process_queue_test
   //tests/process:process_pool_test
 )

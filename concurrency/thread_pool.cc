@@ -34,16 +34,27 @@ std::atomic<uint64_t> pool_ids{0};
 // worker frees the ones beyond.
 constexpr size_t kMaxFreeBlocks = 4096;
 
+// A free block's first word links the next one; in a pool's list, the
+// second word of the first block holds the list's length.
 void* NextBlock(void* block) { return *static_cast<void**>(block); }
 void SetNextBlock(void* block, void* next) {
   *static_cast<void**>(block) = next;
 }
+size_t ListLength(void* head) {
+  return head == nullptr ? 0 : static_cast<size_t*>(head)[1];
+}
+static_assert(internal::kExecuteBlockSize >= sizeof(void*) + sizeof(size_t));
 void FreeBlocks(void* list) {
   while (list != nullptr) {
     void* next = NextBlock(list);
     ::operator delete(list);
     list = next;
   }
+}
+
+// inbox_ once the pool no longer accepts tasks on the fast path for good.
+internal::TaskNode* ClosedInbox() {
+  return reinterpret_cast<internal::TaskNode*>(uintptr_t{1});
 }
 
 // This thread's recycled Execute blocks, all from the pool with id
@@ -227,7 +238,6 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
   absl::MutexLock lock(&mu_);
   FreeBlocks(free_blocks_);
   free_blocks_ = nullptr;
-  free_block_count_ = 0;
 }
 
 void* ThreadPoolExecutor::AllocateExecuteBlock() {
@@ -240,10 +250,14 @@ void* ThreadPoolExecutor::AllocateExecuteBlock() {
   return ::operator new(internal::kExecuteBlockSize);
 }
 
-void ThreadPoolExecutor::RecycleBlockLocked(void* block) {
+bool ThreadPoolExecutor::RecycleBlockLocked(void* block) {
+  const size_t length = ListLength(free_blocks_);
+  if (length >= kMaxFreeBlocks) return false;
   SetNextBlock(block, free_blocks_);
+  static_cast<size_t*>(block)[1] = length + 1;
   free_blocks_ = block;
-  ++free_block_count_;
+  if (length == 0) free_blocks_hint_.store(true, std::memory_order_relaxed);
+  return true;
 }
 
 int ThreadPoolExecutor::num_threads() const {
@@ -270,6 +284,9 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
         "this thread pool was created before fork(); its workers do not "
         "exist in the child process");
   }
+  if (priority == kDefaultPriority && TryEnqueueFast(task, refill_blocks)) {
+    return absl::OkStatus();
+  }
   bool wake;
   void* stale_blocks = nullptr;  // Another pool's, freed after unlocking.
   {
@@ -282,23 +299,13 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
       return ShutDownError("cannot schedule new futures after exit() began");
     }
 
-    if (refill_blocks && free_blocks_ != nullptr) {
-      BlockCache& cache = block_cache;
-      if (cache.pool_id != id_) {
-        stale_blocks = cache.head;
-        cache.head = nullptr;
-        cache.pool_id = id_;
-      }
-      if (cache.head == nullptr) {
-        cache.head = free_blocks_;
-        free_blocks_ = nullptr;
-        free_block_count_ = 0;
-      }
-    }
+    if (refill_blocks) stale_blocks = RefillBlockCacheLocked();
+    // Older tasks first (FIFO within the default level).
+    DrainInboxLocked();
     task->wait_generation = generations_.Submitted();
     if (queue_.empty()) has_work_hint_.store(true, std::memory_order_relaxed);
     queue_.Push(task, priority);
-    wake = parked_ > 0 && !paused_;
+    wake = parked_.load(std::memory_order_relaxed) > 0 && !paused_;
     // More queued tasks than idle workers to take them: start one more.
     if (queue_.size() > idle_ &&
         active_workers_ < static_cast<size_t>(max_workers_) && !paused_) {
@@ -315,6 +322,109 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::TaskNode* task,
   return absl::OkStatus();
 }
 
+bool ThreadPoolExecutor::TryEnqueueFast(internal::TaskNode* task,
+                                        bool refill_blocks) {
+  if (!fast_path_.load(std::memory_order_relaxed) ||
+      exiting.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  if (refill_blocks && free_blocks_hint_.load(std::memory_order_relaxed)) {
+    const BlockCache& cache = block_cache;
+    if (cache.pool_id != id_ || cache.head == nullptr) {
+      // This thread has no recycled block left and the pool has some: take
+      // them (the task itself still goes onto the inbox).
+      void* stale_blocks;
+      {
+        absl::MutexLock lock(&mu_);
+        stale_blocks = RefillBlockCacheLocked();
+      }
+      FreeBlocks(stale_blocks);
+    }
+  }
+  internal::TaskNode* head = inbox_.load(std::memory_order_relaxed);
+  do {
+    // Closed: shut down or broken; the locked path says which.
+    if (head == ClosedInbox()) return false;
+    task->next_task = head;
+  } while (!inbox_.compare_exchange_weak(head, task, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed));
+  // No wake-up is lost: a worker increments parked_ and then looks at the
+  // inbox (both sequentially consistent, under mu_, which it holds until it
+  // waits), so either it sees this task or this load sees it parked; the
+  // signal is sent under mu_, so it reaches a worker that is waiting.
+  if (parked_.load(std::memory_order_seq_cst) > 0) {
+    SPINDLE_PERTURB_POINT();
+    absl::MutexLock lock(&mu_);
+    work_cv_.Signal();
+  }
+  return true;
+}
+
+void* ThreadPoolExecutor::RefillBlockCacheLocked() {
+  if (free_blocks_ == nullptr) return nullptr;
+  BlockCache& cache = block_cache;
+  void* stale_blocks = nullptr;
+  if (cache.pool_id != id_) {
+    stale_blocks = cache.head;
+    cache.head = nullptr;
+    cache.pool_id = id_;
+  }
+  if (cache.head == nullptr) {
+    cache.head = free_blocks_;
+    free_blocks_ = nullptr;
+    free_blocks_hint_.store(false, std::memory_order_relaxed);
+  }
+  return stale_blocks;
+}
+
+void ThreadPoolExecutor::DrainInboxLocked() {
+  internal::TaskNode* head = inbox_.load(std::memory_order_relaxed);
+  // Only mu_'s holder closes the inbox, so it stays open until we unlock.
+  if (head == nullptr || head == ClosedInbox()) return;
+  QueueInboxLocked(inbox_.exchange(nullptr, std::memory_order_acquire));
+}
+
+void ThreadPoolExecutor::CloseInboxLocked() {
+  internal::TaskNode* head =
+      inbox_.exchange(ClosedInbox(), std::memory_order_acquire);
+  if (head != ClosedInbox()) QueueInboxLocked(head);
+}
+
+void ThreadPoolExecutor::QueueInboxLocked(internal::TaskNode* newest) {
+  internal::TaskNode* oldest = nullptr;
+  while (newest != nullptr) {  // Reverse: the stack is newest first.
+    internal::TaskNode* next = newest->next_task;
+    newest->next_task = oldest;
+    oldest = newest;
+    newest = next;
+  }
+  if (oldest != nullptr && queue_.empty()) {
+    has_work_hint_.store(true, std::memory_order_relaxed);
+  }
+  while (oldest != nullptr) {
+    internal::TaskNode* next = oldest->next_task;
+    oldest->wait_generation = generations_.Submitted();
+    queue_.Push(oldest);
+    oldest = next;
+  }
+}
+
+size_t ThreadPoolExecutor::InboxLengthLocked() const {
+  size_t n = 0;
+  internal::TaskNode* t = inbox_.load(std::memory_order_acquire);
+  if (t == ClosedInbox()) return 0;
+  // Pushes only add at the head; the nodes below it stay put while we hold
+  // mu_ (only mu_'s holder drains).
+  for (; t != nullptr; t = t->next_task) ++n;
+  return n;
+}
+
+void ThreadPoolExecutor::UpdateFastPathLocked() {
+  fast_path_.store(!shutdown_ && broken_.ok() && !paused_ &&
+                       active_workers_ >= static_cast<size_t>(max_workers_),
+                   std::memory_order_relaxed);
+}
+
 void ThreadPoolExecutor::StartWorkerLocked() {
   int index;
   if (free_indices_.empty()) {
@@ -329,6 +439,7 @@ void ThreadPoolExecutor::StartWorkerLocked() {
   // anyone waking it), so the next Submit does not start another thread.
   ++idle_;
   ++active_workers_;
+  UpdateFastPathLocked();
   ++live_workers_;
   threads_.emplace_back([this, index] { WorkerMain(index); });
 }
@@ -350,11 +461,13 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
     // finds it idle and no new thread starts (Python's
     // test_idle_thread_reuse). The hint keeps the busy path lock-free.
     if (ctx->idle_registered ||
-        pool->has_work_hint_.load(std::memory_order_relaxed)) {
+        pool->has_work_hint_.load(std::memory_order_relaxed) ||
+        pool->inbox_.load(std::memory_order_relaxed) != nullptr) {
       return;
     }
     SPINDLE_PERTURB_POINT();
     absl::MutexLock lock(&pool->mu_);
+    pool->DrainInboxLocked();
     if (pool->queue_.empty() && !pool->shutdown_) {
       ++pool->idle_;
       ctx->idle_registered = true;
@@ -402,6 +515,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     absl::MutexLock lock(&mu_);
     --idle_;
     --active_workers_;
+    UpdateFastPathLocked();
     --live_workers_;
     return;
   }
@@ -409,6 +523,9 @@ void ThreadPoolExecutor::WorkerMain(int index) {
   bool retired = false;
   mu_.Lock();
   for (;;) {
+    // The inbox holds the newest default-priority tasks: needed only when
+    // the queue has nothing older of that level or anything of another.
+    if (queue_.empty() || !queue_.only_default()) DrainInboxLocked();
     if (!paused_ && !queue_.empty()) {
       // More workers than max_workers (SetMaxWorkers shrank the pool): this
       // one leaves instead of taking another task.
@@ -432,9 +549,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
       generations_.Finished(generation);
       if (block != nullptr) {
         // Kept for Execute to reuse (under the lock we take anyway).
-        if (free_block_count_ < kMaxFreeBlocks) {
-          RecycleBlockLocked(block);
-        } else {
+        if (!RecycleBlockLocked(block)) {
           mu_.Unlock();
           ::operator delete(block);
           mu_.Lock();
@@ -460,7 +575,8 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     mu_.Unlock();
     for (int i = 0; spin && i < kSpinRounds; ++i) {
       if (has_work_hint_.load(std::memory_order_relaxed) ||
-          stop_hint_.load(std::memory_order_relaxed)) {
+          stop_hint_.load(std::memory_order_relaxed) ||
+          inbox_.load(std::memory_order_relaxed) != nullptr) {
         break;
       }
       SPINDLE_PERTURB_POINT();
@@ -469,18 +585,21 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     }
     SPINDLE_PERTURB_POINT();
     mu_.Lock();
+    DrainInboxLocked();
     if ((!paused_ && !queue_.empty()) || shutdown_ || !broken_.ok() ||
         active_workers_ > static_cast<size_t>(max_workers_)) {
       continue;
     }
-    ++parked_;
-    work_cv_.Wait(&mu_);
-    --parked_;
+    // Announce, then look at the inbox once more (see TryEnqueueFast).
+    parked_.fetch_add(1, std::memory_order_seq_cst);
+    if (inbox_.load(std::memory_order_seq_cst) == nullptr) work_cv_.Wait(&mu_);
+    parked_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (ctx.idle_registered) --idle_;
   // No longer counted against max_workers; still live until it has run
   // its cleanup (Shutdown(wait) waits for that).
   --active_workers_;
+  UpdateFastPathLocked();
   if (retired) {
     free_indices_.push_back(index);
     retired_.push_back(std::this_thread::get_id());
@@ -518,6 +637,8 @@ void ThreadPoolExecutor::Break(const absl::Status& why) {
     absl::MutexLock lock(&mu_);
     if (!broken_.ok()) return;
     broken_ = why;
+    CloseInboxLocked();
+    UpdateFastPathLocked();
     pending = queue_.TakeAll();
     has_work_hint_.store(false, std::memory_order_relaxed);
     stop_hint_.store(true, std::memory_order_relaxed);
@@ -530,6 +651,7 @@ void ThreadPoolExecutor::Pause() {
   if (InheritedByFork()) return;
   absl::MutexLock lock(&mu_);
   if (!shutdown_) paused_ = true;
+  UpdateFastPathLocked();
 }
 
 void ThreadPoolExecutor::Resume() {
@@ -537,8 +659,12 @@ void ThreadPoolExecutor::Resume() {
   absl::MutexLock lock(&mu_);
   if (!paused_) return;
   paused_ = false;
+  DrainInboxLocked();
   StartNeededWorkersLocked();
-  if (parked_ > 0 && !queue_.empty()) work_cv_.SignalAll();
+  UpdateFastPathLocked();
+  if (parked_.load(std::memory_order_relaxed) > 0 && !queue_.empty()) {
+    work_cv_.SignalAll();
+  }
 }
 
 bool ThreadPoolExecutor::is_paused() const {
@@ -559,6 +685,7 @@ absl::Status ThreadPoolExecutor::WaitAllUntil(absl::Time deadline) {
         "exist in the child process");
   }
   absl::MutexLock lock(&mu_);
+  DrainInboxLocked();  // Tasks submitted before this call are counted.
   const uint64_t cut = generations_.Cut();
   auto done = [this, cut]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return generations_.Done(cut);
@@ -572,7 +699,7 @@ absl::Status ThreadPoolExecutor::WaitAllUntil(absl::Time deadline) {
 size_t ThreadPoolExecutor::tasks_queued() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return queue_.size();
+  return queue_.size() + InboxLengthLocked();
 }
 
 size_t ThreadPoolExecutor::tasks_running() const {
@@ -585,7 +712,7 @@ size_t ThreadPoolExecutor::tasks_running() const {
 size_t ThreadPoolExecutor::tasks_total() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return generations_.unfinished();
+  return generations_.unfinished() + InboxLengthLocked();
 }
 
 ThreadPoolExecutor* ThreadPoolExecutor::Current() {
@@ -612,7 +739,9 @@ absl::Status ThreadPoolExecutor::SetMaxWorkers(int n) {
     if (!broken_.ok()) return broken_;
     if (shutdown_) return ShutDownError("cannot resize after shutdown");
     max_workers_ = n;
+    DrainInboxLocked();
     StartNeededWorkersLocked();
+    UpdateFastPathLocked();
     // Surplus workers parked idle wake up to leave.
     if (active_workers_ > static_cast<size_t>(n)) work_cv_.SignalAll();
     // Join the workers that retired earlier (they have left the loop).
@@ -638,6 +767,8 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
   internal::TaskNode* cancelled = nullptr;
   {
     absl::MutexLock lock(&mu_);
+    // From here on every Submit takes the locked path and sees shutdown_.
+    CloseInboxLocked();
     if (cancel_futures) {
       cancelled = queue_.TakeAll();
       has_work_hint_.store(false, std::memory_order_relaxed);
@@ -649,6 +780,7 @@ void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
       StartNeededWorkersLocked();
     }
     shutdown_ = true;
+    UpdateFastPathLocked();
     stop_hint_.store(true, std::memory_order_relaxed);
     work_cv_.SignalAll();
   }

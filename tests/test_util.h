@@ -23,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -61,6 +62,26 @@ inline int CountOpenFds() {
 // How long we watch a thread to confirm it is (still) blocked. Waiting is
 // the point of such checks; a bug shows up as the thread getting through.
 inline constexpr absl::Duration kBlockedFor = absl::Milliseconds(100);
+
+// A gate tasks block on until the test opens it (bounded: a test that
+// forgets to open it fails instead of hanging).
+struct Gate {
+  absl::Notification open;
+  void Pass() const { open.WaitForNotificationWithTimeout(kBound); }
+};
+
+// Submits to `pool` (a ThreadPoolExecutor or anything with its Submit) a
+// task that blocks on `gate`, and waits until it runs; returns its future.
+template <typename Pool>
+auto StartBlocker(Pool& pool, const Gate& gate) {
+  absl::Notification started;
+  auto f = pool.Submit([&started, &gate] {
+    started.Notify();
+    gate.Pass();
+  });
+  EXPECT_TRUE(started.WaitForNotificationWithTimeout(kBound));
+  return f;
+}
 
 // Counts threads past some point; waits, bounded, for a count.
 class Counter {

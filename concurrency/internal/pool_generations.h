@@ -82,8 +82,10 @@ class PoolGenerations {
     size_t unfinished;
   };
 
-  uint64_t open_ = 0;
+  // First: ThreadPoolExecutor keeps it on its mutex's cache line (it changes
+  // with every task; the rest only when WaitAll cuts a generation).
   size_t open_count_ = 0;
+  uint64_t open_ = 0;
   // Oldest first; the front one always has unfinished tasks. Few: one per
   // WaitAll call still waiting.
   std::vector<Closed> closed_;

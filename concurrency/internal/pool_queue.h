@@ -4,9 +4,11 @@
 // of internal::TaskNode per priority level, highest level first. Header-only.
 //
 // The default level (0) is the fast path: as long as no task of another
-// level is queued, Push and Pop touch only its list and test one word (the
-// mask of the other non-empty levels), so a pool that never uses priorities
-// pays for them with one predictable branch per call.
+// level has ever been queued, Push and Pop touch only its list and test one
+// pointer (the other levels live behind it, allocated on first use), so a
+// pool that never uses priorities pays for them with one predictable branch
+// per call. The whole object is four words: the pool keeps it on the cache
+// line of its mutex (see ThreadPoolExecutor's members).
 //
 // Thread safety: thread-compatible; the pool guards it with its mutex.
 
@@ -45,21 +47,26 @@ class PoolQueue {
       return;
     }
     const int level = priority - kMinPriority;
-    if (levels_ == nullptr) levels_ = std::make_unique<List[]>(kLevels);
-    if (levels_[level].head == nullptr) mask_ |= 1u << level;
-    Append(levels_[level], task);
+    if (levels_ == nullptr) levels_ = std::make_unique<Levels>();
+    if (levels_->lists[level].head == nullptr) levels_->mask |= 1u << level;
+    Append(levels_->lists[level], task);
   }
+
+  // True if every queued task (if any) has the default priority.
+  bool only_default() const { return levels_ == nullptr || levels_->mask == 0; }
 
   // Removes and returns the oldest task of the highest non-empty level;
   // nullptr if empty.
   TaskNode* Pop() {
-    if (mask_ == 0) return size_ == 0 ? nullptr : PopFrom(default_);
-    const int top = std::bit_width(mask_) - 1;
+    if (only_default()) return size_ == 0 ? nullptr : PopFrom(default_);
+    uint32_t& mask = levels_->mask;
+    const int top = std::bit_width(mask) - 1;
     if (top < kDefaultLevel && default_.head != nullptr) {
       return PopFrom(default_);
     }
-    TaskNode* task = PopFrom(levels_[top]);
-    if (levels_[top].head == nullptr) mask_ &= ~(1u << top);
+    List& list = levels_->lists[top];
+    TaskNode* task = PopFrom(list);
+    if (list.head == nullptr) mask &= ~(1u << top);
     return task;
   }
 
@@ -77,12 +84,12 @@ class PoolQueue {
     for (int level = kLevels - 1; level >= 0; --level) {
       if (level == kDefaultLevel) {
         take(default_);
-      } else if (mask_ & (1u << level)) {
-        take(levels_[level]);
+      } else if (levels_ != nullptr && (levels_->mask & (1u << level))) {
+        take(levels_->lists[level]);
       }
     }
     *link = nullptr;
-    mask_ = 0;
+    if (levels_ != nullptr) levels_->mask = 0;
     size_ = 0;
     return head;
   }
@@ -90,7 +97,7 @@ class PoolQueue {
  private:
   static constexpr int kLevels = kMaxPriority - kMinPriority + 1;
   static constexpr int kDefaultLevel = kDefaultPriority - kMinPriority;
-  static_assert(kLevels <= 32, "mask_ has one bit per level");
+  static_assert(kLevels <= 32, "Levels::mask has one bit per level");
 
   struct List {
     TaskNode* head = nullptr;
@@ -114,13 +121,18 @@ class PoolQueue {
     return task;
   }
 
-  // The default level's list and the counts, together (the hot part); the
-  // other levels only once one is used (levels_[kDefaultLevel] is unused).
+  // The levels other than the default one (lists[kDefaultLevel] is unused).
+  struct Levels {
+    // Bit i set: lists[i] is not empty.
+    uint32_t mask = 0;
+    List lists[kLevels];
+  };
+
+  // The default level's list and the count (the hot part); the other levels
+  // only once one is used.
   List default_;
   size_t size_ = 0;
-  // Bit i set: levels_[i] is not empty.
-  uint32_t mask_ = 0;
-  std::unique_ptr<List[]> levels_;
+  std::unique_ptr<Levels> levels_;
 };
 
 }  // namespace spindle::internal

@@ -33,22 +33,8 @@ using test_util::kBound;
 // For the waits whose timing out is the point of the test.
 using test_util::kBlockedFor;
 
-// A gate tasks block on until the test opens it (bounded).
-struct Gate {
-  absl::Notification open;
-  void Pass() const { open.WaitForNotificationWithTimeout(kBound); }
-};
-
-// Submits a task that blocks on `gate`, and waits until it runs.
-Future<void> StartBlocker(ThreadPoolExecutor& pool, const Gate& gate) {
-  absl::Notification started;
-  Future<void> f = pool.Submit([&started, &gate] {
-    started.Notify();
-    gate.Pass();
-  });
-  EXPECT_TRUE(started.WaitForNotificationWithTimeout(kBound));
-  return f;
-}
+using test_util::Gate;
+using test_util::StartBlocker;
 
 TEST(ThreadPoolPauseTest, PausedPoolQueuesAndResumeRunsThem) {
   ThreadPoolExecutor pool({.max_workers = 2});
