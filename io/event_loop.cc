@@ -320,11 +320,16 @@ bool EventLoop::TryCallSoonThreadsafe(Callback& cb) {
     if (mu_closed_) return false;
     wake = threadsafe_.empty();
     threadsafe_.push_back(std::move(cb));
-    has_threadsafe_.store(true, std::memory_order_release);
+    has_threadsafe_.store(true, std::memory_order_seq_cst);
   }
-  // Only the call that made the list non-empty wakes the loop: the loop
-  // drains the whole list after every wake-up.
-  if (wake) selector_->Wakeup().IgnoreError();
+  // Only the call that made the list non-empty wakes the loop (the loop
+  // drains the whole list after every wake-up), and only when the loop is
+  // waiting or about to wait in its selector: a running loop sees
+  // `has_threadsafe_` before it next waits (see polling_), so the eventfd
+  // write, and the loop's read of it, are saved.
+  if (wake && polling_.load(std::memory_order_seq_cst)) {
+    selector_->Wakeup().IgnoreError();
+  }
   return true;
 }
 
@@ -391,9 +396,21 @@ absl::Status EventLoop::RunOnce() {
         std::max(absl::ZeroDuration(), timers_.front().second->when - Time());
   }
 
-  // 2. Wait, then run the fd callbacks.
+  // 2. Wait, then run the fd callbacks. A wait that may block is announced
+  // first (polling_), then the threadsafe list is looked at once more: a
+  // CallSoonThreadsafe either is seen here or sees polling_ and wakes the
+  // selector.
+  const bool may_block =
+      !timeout.has_value() || *timeout > absl::ZeroDuration();
+  if (may_block) {
+    polling_.store(true, std::memory_order_seq_cst);
+    if (has_threadsafe_.load(std::memory_order_seq_cst)) {
+      timeout = absl::ZeroDuration();
+    }
+  }
   absl::StatusOr<absl::Span<const Selector<internal::FdEntry*>::Ready>> ready =
       selector_->Select(timeout);
+  if (may_block) polling_.store(false, std::memory_order_seq_cst);
   if (!ready.ok()) return ready.status();
   for (const auto& [key, mask] : *ready) {
     // Entries removed by an earlier callback of this batch stay allocated

@@ -478,6 +478,12 @@ class EventLoop {
   std::vector<Callback> threadsafe_ ABSL_GUARDED_BY(mu_);
   bool mu_closed_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> has_threadsafe_{false};
+  // True while the loop thread is in (or about to enter) a Select that may
+  // block. CallSoonThreadsafe writes the selector's wake-up only then: a
+  // loop that is running will look at `has_threadsafe_` before it next
+  // blocks (both sides use seq_cst: the store of one, then the load of the
+  // other, so at least one of them sees the other's store).
+  std::atomic<bool> polling_{false};
 
   absl::flat_hash_map<int, Callback> signal_callbacks_;
 

@@ -567,7 +567,12 @@ void LineService::WorkerMain() {
   std::vector<RequestLanes::Ticket> tickets;
   jobs.reserve(kMaxBatch);
   ReplyBatch replies;
-  while (lanes_->Take(kMaxBatch, &jobs, &tickets)) {
+  // After the first batch, each Take follows this worker's Finish/GiveBack
+  // with `returning`: requests that come of its replies wait for it rather
+  // than wake another worker.
+  bool returning = false;
+  while (lanes_->Take(kMaxBatch, &jobs, &tickets, returning)) {
+    returning = true;
     busy_.fetch_add(1, std::memory_order_relaxed);
     running_.fetch_add(static_cast<int64_t>(jobs.size()),
                        std::memory_order_relaxed);
@@ -621,11 +626,12 @@ void LineService::WorkerMain() {
     // batch against their bounds until then, and the front end retries the
     // connections it could not hand over as the replies arrive.
     if (done < jobs.size()) {
-      dropped_.fetch_add(static_cast<int64_t>(lanes_->GiveBack(
-                             absl::MakeSpan(jobs).subspan(done), tickets)),
-                         std::memory_order_relaxed);
+      dropped_.fetch_add(
+          static_cast<int64_t>(lanes_->GiveBack(
+              absl::MakeSpan(jobs).subspan(done), tickets, /*returning=*/true)),
+          std::memory_order_relaxed);
     } else {
-      lanes_->Finish(tickets);
+      lanes_->Finish(tickets, /*returning=*/true);
     }
     tickets.clear();
     replies.Flush();

@@ -109,17 +109,19 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
     Settle(lane);
   }
   queued_.store(held_, std::memory_order_relaxed);
-  if (ring_size_ > ready_before && waiting_ > 0) cv_.Signal();
+  if (ring_size_ > ready_before) WakeOneLocked();
   return total;
 }
 
 bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
-                        std::vector<Ticket>* tickets) {
+                        std::vector<Ticket>* tickets, bool returning) {
   absl::MutexLock lock(&mu_);
+  if (returning) --returning_;
   while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
     ++waiting_;
     cv_.Wait(&mu_);
     --waiting_;
+    if (woken_ > 0) --woken_;
   }
   if (ring_size_ == 0) return false;
   const uint64_t mark = ++take_calls_;
@@ -151,17 +153,34 @@ bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
     if (slow) break;
   }
   queued_.store(held_, std::memory_order_relaxed);
-  if (waiting_ > 0) {
-    if (closed_ && held_ == 0) {
-      // Drained after Close(false): every waiter must leave, not only the
-      // one a Finish would wake.
-      cv_.SignalAll();
-    } else if (ring_size_ > 0) {
-      // Ready lanes left behind: let another worker have them.
-      cv_.Signal();
-    }
+  if (closed_ && held_ == 0) {
+    // Drained after Close(false): every waiter must leave, not only the
+    // one a Finish would wake.
+    WakeAllLocked();
+  } else if (ring_size_ > 0) {
+    // Ready lanes left behind: let another worker have them.
+    WakeOneLocked();
   }
   return true;
+}
+
+void RequestLanes::WakeOneLocked() {
+  // A worker woken before and not yet running will look at the ring when it
+  // runs (and wake the next if it leaves lanes behind): waking another now
+  // would only make it find the ring empty (on a busy core, a wasted switch
+  // per batch).
+  if (waiting_ > woken_ && woken_ == 0 && returning_ == 0) {
+    ++woken_;
+    ++wakeups_;
+    cv_.Signal();
+  }
+}
+
+void RequestLanes::WakeAllLocked() {
+  if (waiting_ == 0) return;
+  wakeups_ += waiting_ - woken_;
+  woken_ = waiting_;
+  cv_.SignalAll();
 }
 
 void RequestLanes::MarkSlow(const Ticket& t, bool slow) {
@@ -182,16 +201,19 @@ bool RequestLanes::FinishLocked(absl::Span<const Ticket> tickets) {
   return ring_size_ > ready_before;
 }
 
-void RequestLanes::Finish(absl::Span<const Ticket> tickets) {
+void RequestLanes::Finish(absl::Span<const Ticket> tickets, bool returning) {
   absl::MutexLock lock(&mu_);
-  if (FinishLocked(tickets) && waiting_ > 0) cv_.Signal();
+  if (returning) ++returning_;
+  if (FinishLocked(tickets)) WakeOneLocked();
 }
 
 size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
-                              absl::Span<const Ticket> tickets) {
+                              absl::Span<const Ticket> tickets,
+                              bool returning) {
   std::vector<Job> dropped;
   {
     absl::MutexLock lock(&mu_);
+    if (returning) ++returning_;
     if (dropping()) {
       for (Job& j : jobs) dropped.push_back(std::move(j));
     } else {
@@ -211,7 +233,7 @@ size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
     }
     // In the same critical section, so that the jobs handed back are never
     // counted twice (held and out) against the bounds.
-    if (FinishLocked(tickets) && waiting_ > 0) cv_.Signal();
+    if (FinishLocked(tickets)) WakeOneLocked();
   }
   // `dropped` is destroyed here, without the lock (responders answer).
   return dropped.size();
@@ -239,7 +261,7 @@ size_t RequestLanes::Close(bool drop) {
       held_ = 0;
       queued_.store(0, std::memory_order_relaxed);
     }
-    cv_.SignalAll();
+    WakeAllLocked();
   }
   return dropped.size();
 }

@@ -29,7 +29,8 @@
 // Batching is kept where it matters: one lock per front-end batch (Offer
 // takes one connection's requests at once; OfferMany all connections of a
 // loop iteration), one lock per worker batch, and at most one worker woken
-// per Offer (a worker that leaves ready lanes behind wakes the next).
+// and not yet running at any time (a worker that leaves ready lanes behind
+// wakes the next), so no worker is woken only to find the work taken.
 //
 // Thread safety: all methods are thread-safe.
 
@@ -133,18 +134,28 @@ class RequestLanes {
   // once closed and dropping, or closed and empty: the worker should exit.
   // Wakes on: an Offer, a Finish/GiveBack that makes a lane takeable again,
   // Close (and the last request taken after Close(false)).
+  // `returning`: this call follows the caller's Finish/GiveBack with
+  // `returning` true (see there).
   bool Take(size_t max_jobs, std::vector<Job>* jobs,
-            std::vector<Ticket>* tickets);
+            std::vector<Ticket>* tickets, bool returning = false);
   // Worker: records whether the last request run from `t`'s lane was slow.
   static void MarkSlow(const Ticket& t, bool slow);
 
   // Worker: the requests of `tickets` are done (run or handed back). Each
   // lane may be given to another worker again.
-  void Finish(absl::Span<const Ticket> tickets);
+  // With `returning`, the caller promises to call Take(..., returning=true)
+  // next, soon and without waiting for anything else (sending replies is
+  // fine): until then it counts as a worker on its way, like one just
+  // woken, and requests offered meanwhile wake no other worker - they are
+  // left for it. (On a loaded core, the worker whose replies woke the front
+  // end takes the requests that came of them, and no other is woken only to
+  // find them taken.)
+  void Finish(absl::Span<const Ticket> tickets, bool returning = false);
   // Worker: puts `jobs` (not started; in their original order) back at the
-  // front of their lanes, then Finish(tickets). `jobs` are moved from. Once
-  // dropping(), destroys them instead and returns how many.
-  size_t GiveBack(absl::Span<Job> jobs, absl::Span<const Ticket> tickets);
+  // front of their lanes, then Finish(tickets, returning). `jobs` are moved
+  // from. Once dropping(), destroys them instead and returns how many.
+  size_t GiveBack(absl::Span<Job> jobs, absl::Span<const Ticket> tickets,
+                  bool returning = false);
 
   // Stops taking offers. With `drop`, the requests held here are destroyed
   // (their responders answer "no reply" to connections that are gone by
@@ -163,6 +174,11 @@ class RequestLanes {
   int waiting() const {
     absl::MutexLock lock(&mu_);
     return waiting_;
+  }
+  // Wake-ups of waiting workers so far (for tests).
+  int64_t wakeups() const {
+    absl::MutexLock lock(&mu_);
+    return wakeups_;
   }
 
   // One connection's requests (private; public for Ticket's sake).
@@ -203,12 +219,24 @@ class RequestLanes {
   size_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in lanes.
   size_t out_ ABSL_GUARDED_BY(mu_) = 0;   // Jobs in unfinished batches.
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // Workers blocked in Take.
+  // Of those, signalled and not yet back from the wait. At most one is
+  // signalled at a time (WakeOneLocked); the one woken wakes the next when
+  // it leaves ready lanes behind.
+  int woken_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers between Finish/GiveBack(returning) and their next Take.
+  int returning_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t take_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> closed_flag_{false};
   std::atomic<bool> dropping_{false};
   std::atomic<size_t> queued_{0};
 
+  // Wakes one waiting worker unless one woken earlier has not run yet or
+  // one is returning (either will take what is ready).
+  void WakeOneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes every waiting worker.
+  void WakeAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RingPush(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Lane* RingPop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -271,6 +272,40 @@ TEST(EventLoopTest, CallSoonThreadsafeWakesBlockedLoop) {
   ASSERT_OK(loop->RunForever());
   for (auto& t : threads) t.join();
   EXPECT_EQ(sum.load(), kThreads * kPerThread);
+}
+
+// Ping-pong: every callback is posted while the loop is about to wait or
+// waiting with nothing else to do (no timers: a lost wake-up is a hang), so
+// the post races with the loop's last look before it blocks. The loop
+// writes its wake-up fd only for a loop that waits; this checks that no
+// post falls between the two.
+TEST(EventLoopTest, CallSoonThreadsafeNeverMissesALoopGoingToSleep) {
+  auto loop = MakeLoop();
+  Watchdog(*loop);
+  constexpr int kRounds = 20000;
+  absl::Mutex mu;
+  int ran = 0;  // Guarded by mu.
+  std::atomic<bool> failed{false};
+  std::thread poster([&] {
+    for (int i = 0; i < kRounds && !failed; ++i) {
+      ASSERT_OK(loop->CallSoonThreadsafe([&] {
+        absl::MutexLock l(&mu);
+        ++ran;
+      }));
+      absl::MutexLock l(&mu);
+      const int want = i + 1;
+      auto done = [&] { return ran >= want; };
+      if (!mu.AwaitWithTimeout(absl::Condition(&done), kBound)) {
+        ADD_FAILURE() << "callback " << i << " did not run";
+        failed = true;
+      }
+    }
+    loop->Stop();
+  });
+  ASSERT_OK(loop->RunForever());
+  poster.join();
+  absl::MutexLock l(&mu);
+  EXPECT_EQ(ran, kRounds);
 }
 
 TEST(EventLoopTest, CallSoonThreadsafePreservesPerThreadOrder) {

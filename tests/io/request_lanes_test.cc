@@ -2,7 +2,9 @@
 //
 // RequestLanes: per-lane FIFO, round-robin with a quantum, the per-lane
 // running cap, the queue bounds (also across GiveBack), slow lanes,
-// GiveBack, Close with and without drop, and a producer/consumer stress.
+// GiveBack, who is woken (returning workers, the next after one that
+// leaves lanes behind), Close with and without drop, and a
+// producer/consumer stress.
 
 #include "spindle/io/internal/request_lanes.h"
 
@@ -338,6 +340,59 @@ TEST(RequestLanesTest, OfferWakesABlockedTake) {
   lanes.Finish(t.tickets);
 }
 
+// A worker between Finish(returning) and its next Take is on its way: what
+// is offered meanwhile is left for it, and no waiting worker is woken only
+// to find it taken. Once it is not returning, offers wake a waiting one.
+TEST(RequestLanesTest, AReturningWorkerTakesNewRequestsWithoutAWakeUp) {
+  RequestLanes lanes(Opts(100, 100, 1, 64));
+  std::vector<Job> a = MakeJobs(1, 0, 1);
+  ASSERT_EQ(OfferOne(lanes, 1, a), 1u);
+  Batch mine = TakeNow(lanes);
+  ASSERT_EQ(mine.jobs.size(), 1u);
+  AsyncTake other(lanes);
+  ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 1; }));
+  const int64_t before = lanes.wakeups();
+
+  lanes.Finish(mine.tickets, /*returning=*/true);
+  std::vector<Job> b = MakeJobs(2, 0, 2);
+  ASSERT_EQ(OfferOne(lanes, 2, b), 2u);
+  EXPECT_EQ(lanes.wakeups(), before);
+  Batch next;
+  ASSERT_TRUE(lanes.Take(1000, &next.jobs, &next.tickets, /*returning=*/true));
+  EXPECT_EQ(Lines(next.jobs), (std::vector<std::string>{"2:0", "2:1"}));
+  EXPECT_FALSE(other.HasReturned());
+
+  lanes.Finish(next.tickets);  // Not returning.
+  std::vector<Job> c = MakeJobs(3, 0, 1);
+  ASSERT_EQ(OfferOne(lanes, 3, c), 1u);
+  Batch& o = other.Get();
+  EXPECT_EQ(Lines(o.jobs), (std::vector<std::string>{"3:0"}));
+  EXPECT_EQ(lanes.wakeups(), before + 1);
+  lanes.Finish(o.tickets);
+}
+
+// One offer of two lanes wakes one worker; that one, taking only one lane
+// (max_jobs 1), wakes the next for the other: nothing is left behind with
+// a worker waiting.
+TEST(RequestLanesTest, AWorkerThatLeavesLanesBehindWakesTheNext) {
+  RequestLanes lanes(Opts(100, 100, 1, 64));
+  AsyncTake w1(lanes, /*max_jobs=*/1), w2(lanes, /*max_jobs=*/1);
+  ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 2; }));
+  std::vector<Job> a = MakeJobs(1, 0, 1);
+  std::vector<Job> b = MakeJobs(2, 0, 1);
+  RequestLanes::Offer offers[] = {{1, absl::MakeSpan(a)},
+                                  {2, absl::MakeSpan(b)}};
+  ASSERT_EQ(lanes.OfferMany(absl::MakeSpan(offers)), 2u);
+  Batch& t1 = w1.Get();
+  Batch& t2 = w2.Get();
+  ASSERT_EQ(t1.jobs.size(), 1u);
+  ASSERT_EQ(t2.jobs.size(), 1u);
+  EXPECT_NE(t1.jobs[0].key, t2.jobs[0].key);
+  EXPECT_EQ(lanes.wakeups(), 2);
+  lanes.Finish(t1.tickets);
+  lanes.Finish(t2.tickets);
+}
+
 TEST(RequestLanesTest, CloseWithoutDropDrainsFirst) {
   RequestLanes lanes(Opts(100, 100, 1, 2));
   std::vector<Job> a = MakeJobs(1, 0, 5);
@@ -463,7 +518,11 @@ void Stress(size_t max_running) {
       std::mt19937 rng(c);
       std::vector<Job> jobs;
       std::vector<RequestLanes::Ticket> tickets;
-      while (lanes.Take(1 + rng() % 20, &jobs, &tickets)) {
+      // Half the batches end "returning" (as LineService's workers do):
+      // offers meanwhile wake nobody, so a miscount strands requests.
+      bool returning = false;
+      while (lanes.Take(1 + rng() % 20, &jobs, &tickets, returning)) {
+        returning = rng() % 2 == 0;
         for (const auto& t : tickets) {
           const int h = ++holders[t.lane->key];
           int m = max_holders.load();
@@ -493,10 +552,11 @@ void Stress(size_t max_running) {
           --holders[t.lane->key];
         }
         if (run < jobs.size()) {
-          EXPECT_EQ(lanes.GiveBack(absl::MakeSpan(jobs).subspan(run), tickets),
+          EXPECT_EQ(lanes.GiveBack(absl::MakeSpan(jobs).subspan(run), tickets,
+                                   returning),
                     0u);
         } else {
-          lanes.Finish(tickets);
+          lanes.Finish(tickets, returning);
         }
         jobs.clear();
         tickets.clear();
