@@ -58,6 +58,9 @@ class CommandStats {
   // A request that named no command (counted as failed, no latency).
   void RecordUnknown() { failed_unknown_.Add(1); }
 
+  // Command `i`'s latencies (every request recorded, done or failed).
+  const LatencyHistogram& latency(size_t i) const { return latency_[i]; }
+
   // Requests that succeeded / failed (sums of per-thread counts: recording
   // touches no counter that all threads share).
   int64_t done() const {

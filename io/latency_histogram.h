@@ -45,15 +45,19 @@ class LatencyHistogram {
   // The same, for a latency in nanoseconds (e.g. the difference of two
   // absl::GetCurrentTimeNanos() readings).
   void RecordNanos(int64_t ns, int64_t n = 1) {
-    Shard& s = shards_[ShardIndex()];
-    s.buckets[Bucket(ns)].fetch_add(n, std::memory_order_relaxed);
-    s.count.fetch_add(n, std::memory_order_relaxed);
+    // One atomic add per sample (the count is the buckets' sum, read
+    // rarely).
+    shards_[ShardIndex()].buckets[Bucket(ns)].fetch_add(
+        n, std::memory_order_relaxed);
   }
 
+  // Samples recorded (sums every bucket: for reports, not per request).
   int64_t count() const {
     int64_t total = 0;
     for (const Shard& s : shards_) {
-      total += s.count.load(std::memory_order_relaxed);
+      for (const std::atomic<int64_t>& b : s.buckets) {
+        total += b.load(std::memory_order_relaxed);
+      }
     }
     return total;
   }
@@ -125,7 +129,6 @@ class LatencyHistogram {
 
   struct alignas(64) Shard {
     std::array<std::atomic<int64_t>, kBuckets> buckets{};
-    std::atomic<int64_t> count{0};
   };
   std::array<Shard, kShards> shards_;
 };

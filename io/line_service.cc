@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -76,6 +77,12 @@ constexpr size_t kMaxBatch = 256;
 // A request that runs longer than this is "slow" (see the file comment);
 // replies collected before it are sent right after it.
 constexpr int64_t kSlowNs = 1'000'000;
+// Workers read the clock (for the stats and the slowness test) after every
+// request while requests cost more than kCheapNs on average; after cheap
+// ones, only every `window` requests, the window doubling up to kMaxWindow.
+// A slow request is so noticed at most kMaxWindow - 1 cheap requests late.
+constexpr int64_t kCheapNs = 20'000;
+constexpr size_t kMaxWindow = 8;
 
 uint64_t LaneKey(uint32_t loop, uint64_t conn_id) {
   return (conn_id << 8) | loop;
@@ -567,6 +574,16 @@ void LineService::WorkerMain() {
   std::vector<RequestLanes::Ticket> tickets;
   jobs.reserve(kMaxBatch);
   ReplyBatch replies;
+  CommandStats* const stats = options_.command_stats;
+  // The requests run since the clock was last read: their stats wait for
+  // the next reading, which also says whether they were slow.
+  struct Ran {
+    size_t ticket;  // Index into `tickets` (its lane).
+    int command;    // For the stats; < 0: nothing to record.
+    int64_t received_ns;
+    bool ok;
+  };
+  std::array<Ran, kMaxWindow> ran;
   // After the first batch, each Take follows this worker's Finish/GiveBack
   // with `returning`: requests that come of its replies wait for it rather
   // than wake another worker.
@@ -579,9 +596,38 @@ void LineService::WorkerMain() {
     size_t done = 0;
     size_t ticket = 0, ticket_left = tickets.empty() ? 0 : tickets[0].count;
     int64_t started = absl::GetCurrentTimeNanos();
+    // Requests per clock reading (see kMaxWindow): each batch starts at
+    // one, so a slow lane's request (alone in its batch) is timed exactly.
+    size_t window = 1;
+    size_t in_window = 0;
     int64_t answered = 0;
+    // Reads the clock: records the stats of the requests run since the last
+    // reading, marks their lanes slow or not, sizes the next window.
+    // Returns whether they were slow (together over kSlowNs: with more than
+    // one, every lane of the window is marked, as any may hold the slow one).
+    auto read_clock = [&]() -> bool {
+      const int64_t now = absl::GetCurrentTimeNanos();
+      const int64_t took = now - started;
+      const bool slow = took > kSlowNs;
+      for (size_t i = 0; i < in_window; ++i) {
+        const Ran& x = ran[i];
+        if (x.command >= 0) {
+          stats->RecordNanos(static_cast<size_t>(x.command),
+                             now - x.received_ns, x.ok);
+        }
+        RequestLanes::MarkSlow(tickets[x.ticket], slow);
+      }
+      const bool cheap = took <= static_cast<int64_t>(in_window) * kCheapNs;
+      window = cheap ? std::min(2 * window, kMaxWindow) : 1;
+      in_window = 0;
+      started = now;
+      return slow;
+    };
     for (; done < jobs.size(); ++done) {
-      if (lanes_->dropping()) break;
+      if (lanes_->dropping()) {
+        if (in_window > 0) read_clock();
+        break;
+      }
       Job& job = jobs[done];
       Request r(this, job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
@@ -598,26 +644,30 @@ void LineService::WorkerMain() {
         return job.responder.valid() ? Answer::InternalError()
                                      : Answer::Later();
       }();
-      // One clock read per request: for the stats and the slowness test.
-      const int64_t now = absl::GetCurrentTimeNanos();
-      // A future is counted as answered by its callback.
-      if (Deliver(std::move(answer), job.responder, &replies, r.command_,
-                  job.received_ns, now)) {
-        ++answered;
-      }
-      const bool slow = now - started > kSlowNs;
       while (ticket_left == 0 && ticket + 1 < tickets.size()) {
         ticket_left = tickets[++ticket].count;
       }
       --ticket_left;
-      RequestLanes::MarkSlow(tickets[ticket], slow);
-      if (slow) {
+      // A future's latency is recorded by its callback (Deliver), the
+      // others' at the next clock reading.
+      const bool future = answer.kind_ == Answer::Kind::kFuture;
+      const bool record = stats != nullptr && r.command_ >= 0 && !future &&
+                          answer.kind_ != Answer::Kind::kLater;
+      ran[in_window++] =
+          Ran{ticket, record ? r.command_ : -1, job.received_ns,
+              !answer.error_ && answer.kind_ != Answer::Kind::kBusy};
+      // A future is counted as answered by its callback.
+      if (Deliver(std::move(answer), job.responder, &replies,
+                  future ? r.command_ : -1, job.received_ns)) {
+        ++answered;
+      }
+      if (in_window < window && done + 1 < jobs.size()) continue;
+      if (read_clock()) {
         // Send what is done; hand the rest back for idle workers.
         replies.Flush();
         ++done;
         break;
       }
-      started = now;
     }
     shared_->answered.fetch_add(answered, std::memory_order_relaxed);
     running_.fetch_sub(static_cast<int64_t>(jobs.size()),

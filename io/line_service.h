@@ -72,9 +72,13 @@
 // out slow (over ~1 ms) marks its connection slow: its requests are then
 // taken one at a time and never batched with other connections' requests,
 // and the requests the worker had not started yet are handed back for idle
-// workers. So a client that pipelines 512 expensive requests occupies at
-// most max_running_per_connection workers, and another client's cheap
-// request is served by the others at once.
+// workers. (Workers time cheap requests in runs of up to 8, reading the
+// clock once per run: a slow request that follows cheap ones in a batch is
+// noticed up to 7 cheap requests later, and marks the connections of its
+// whole run slow until their next fast request; the command_stats latency
+// of a cheap request is taken at the end of its run.) So a client that
+// pipelines 512 expensive requests occupies at most max_running_per_connection
+// workers, and another client's cheap request is served by the others at once.
 //
 // Bounds: requests accepted and not yet finished by a worker - waiting, or
 // in a worker's batch not yet done - queue_size (per connection:

@@ -43,6 +43,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -68,6 +69,19 @@ class LineBuf {
       to = heap_.get();
     }
     if (!s.empty()) std::memcpy(to, s.data(), s.size());
+  }
+  // Moves copy only the bytes in use (a short line is far shorter than the
+  // inline buffer).
+  LineBuf(LineBuf&& other) noexcept { *this = std::move(other); }
+  LineBuf& operator=(LineBuf&& other) noexcept {
+    if (this == &other) return *this;
+    size_ = other.size_;
+    heap_ = std::move(other.heap_);
+    if (size_ <= kInline && size_ > 0) {
+      std::memcpy(inline_, other.inline_, size_);
+    }
+    other.size_ = 0;
+    return *this;
   }
   absl::string_view view() const {
     return absl::string_view(size_ <= kInline ? inline_ : heap_.get(), size_);

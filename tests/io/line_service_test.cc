@@ -34,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "spindle/concurrency/future.h"
 #include "spindle/concurrency/thread_pool.h"
+#include "spindle/io/command_stats.h"
 #include "spindle/io/socket.h"
 #include "spindle/io/tcp_server.h"
 #include "tests/io/tcp_test_util.h"
@@ -405,6 +406,51 @@ TEST(LineServiceTest, FloodingConnectionDoesNotStarveAnother) {
     ASSERT_EQ(flood.ReadLine(), absl::StrCat("echo:slow", i));
   }
   EXPECT_EQ(gate.max_inside(), 1);
+}
+
+// Workers time cheap requests in runs (one clock reading per run): every
+// request is still recorded in command_stats once, and a slow request that
+// follows cheap ones in the same batch is recorded with its whole run time.
+TEST(LineServiceTest, CommandStatsRecordEveryRequestAndTheSlowOnesFullTime) {
+  Gate gate;
+  CommandStats stats({"cheap", "slow"});
+  LineService::Options o = TestOptions(1);  // One worker: one batch.
+  o.command_stats = &stats;
+  auto service = Started(o, [&](Request& r) -> Answer {
+    const bool slow = absl::StartsWith(r.line(), "slow");
+    r.set_command(slow ? 1 : 0);
+    if (slow) gate.Enter();
+    return Echo(r);
+  });
+  absl::Cleanup open_gate = [&] { gate.Open(); };
+  Client c(service->port());
+  std::string all;
+  for (int i = 0; i < 20; ++i) absl::StrAppend(&all, "cheap", i, "\n");
+  all += "slow\n";
+  for (int i = 20; i < 1000; ++i) absl::StrAppend(&all, "cheap", i, "\n");
+  c.Send(all);
+  ASSERT_TRUE(gate.WaitEntered(1));
+  const absl::Time entered = absl::Now();
+  // Held at least as long as it takes to connect another client and send a
+  // line (that client is answered once the only worker is free again).
+  Client other(service->port());
+  other.Send("cheap-other\n");
+  const absl::Time opened = absl::Now();
+  gate.Open();
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(c.ReadLine(), absl::StrCat("echo:cheap", i));
+  ASSERT_EQ(c.ReadLine(), "echo:slow");
+  for (int i = 20; i < 1000; ++i) {
+    ASSERT_EQ(c.ReadLine(), absl::StrCat("echo:cheap", i));
+  }
+  EXPECT_EQ(other.ReadLine(), "echo:cheap-other");
+  EXPECT_TRUE(test_util::Eventually([&] {
+    return stats.latency(0).count() == 1001 && stats.latency(1).count() == 1;
+  })) << stats.Lines();
+  // The upper bound of its bucket is at least the time it was held.
+  EXPECT_GE(stats.latency(1).Percentile(1.0), opened - entered)
+      << stats.Lines();
+  EXPECT_EQ(stats.failed(), 0);
 }
 
 // Stats::queued never goes above queue_size, nor (with one connection)
