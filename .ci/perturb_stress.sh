@@ -2,7 +2,8 @@
 # CI step: the stress tests of the lock-free and spinning paths under
 # ThreadSanitizer with schedule perturbation (--config=perturb: random yields
 # and short sleeps at the hand-off points of the queues, the future state
-# machine, the pool's worker parking and the process queue; see
+# machine, the pool's worker parking, the event loop's wake-up, the
+# request lanes and the process queue; see
 # concurrency/internal/perturb.h), each test run several times, every run
 # with a fresh seed.
 #
@@ -26,6 +27,8 @@ tests=(
   //tests/concurrency:thread_pool_test
   //tests/concurrency:thread_pool_composition_test
   //tests/concurrency:thread_pool_inbox_test
+  //tests/io:event_loop_test
+  //tests/io:request_lanes_test
   //tests/process:process_queue_test
   //tests/process:process_pool_test
 )

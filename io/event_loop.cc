@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "spindle/concurrency/internal/perturb.h"
 #include "spindle/concurrency/status.h"
 #include "spindle/io/selectors.h"
 
@@ -327,6 +328,7 @@ bool EventLoop::TryCallSoonThreadsafe(Callback& cb) {
   // waiting or about to wait in its selector: a running loop sees
   // `has_threadsafe_` before it next waits (see polling_), so the eventfd
   // write, and the loop's read of it, are saved.
+  SPINDLE_PERTURB_POINT();  // The loop may start or stop waiting here.
   if (wake && polling_.load(std::memory_order_seq_cst)) {
     selector_->Wakeup().IgnoreError();
   }
@@ -404,6 +406,7 @@ absl::Status EventLoop::RunOnce() {
       !timeout.has_value() || *timeout > absl::ZeroDuration();
   if (may_block) {
     polling_.store(true, std::memory_order_seq_cst);
+    SPINDLE_PERTURB_POINT();  // A CallSoonThreadsafe may come in here.
     if (has_threadsafe_.load(std::memory_order_seq_cst)) {
       timeout = absl::ZeroDuration();
     }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "spindle/concurrency/internal/perturb.h"
+
 namespace spindle::io::internal {
 namespace {
 constexpr size_t kMaxFreeLanes = 1024;
@@ -115,6 +117,7 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
 
 bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
                         std::vector<Ticket>* tickets, bool returning) {
+  SPINDLE_PERTURB_POINT();  // An offer or another worker may come first.
   absl::MutexLock lock(&mu_);
   if (returning) --returning_;
   while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
@@ -202,6 +205,7 @@ bool RequestLanes::FinishLocked(absl::Span<const Ticket> tickets) {
 }
 
 void RequestLanes::Finish(absl::Span<const Ticket> tickets, bool returning) {
+  SPINDLE_PERTURB_POINT();
   absl::MutexLock lock(&mu_);
   if (returning) ++returning_;
   if (FinishLocked(tickets)) WakeOneLocked();
