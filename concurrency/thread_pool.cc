@@ -52,11 +52,6 @@ void FreeBlocks(void* list) {
   }
 }
 
-// inbox_ once the pool no longer accepts tasks on the fast path for good.
-internal::TaskNode* ClosedInbox() {
-  return reinterpret_cast<internal::TaskNode*>(uintptr_t{1});
-}
-
 // This thread's recycled Execute blocks, all from the pool with id
 // `pool_id`. They are plain ::operator new blocks, so they may outlive that
 // pool: they are freed when the thread moves on to another pool, or exits.
@@ -341,13 +336,8 @@ bool ThreadPoolExecutor::TryEnqueueFast(internal::TaskNode* task,
       FreeBlocks(stale_blocks);
     }
   }
-  internal::TaskNode* head = inbox_.load(std::memory_order_relaxed);
-  do {
-    // Closed: shut down or broken; the locked path says which.
-    if (head == ClosedInbox()) return false;
-    task->next_task = head;
-  } while (!inbox_.compare_exchange_weak(head, task, std::memory_order_seq_cst,
-                                         std::memory_order_relaxed));
+  // Closed: shut down or broken; the locked path says which.
+  if (!inbox_.Push(task)) return false;
   // No wake-up is lost: a worker increments parked_ and then looks at the
   // inbox (both sequentially consistent, under mu_, which it holds until it
   // waits), so either it sees this task or this load sees it parked; the
@@ -378,26 +368,14 @@ void* ThreadPoolExecutor::RefillBlockCacheLocked() {
 }
 
 void ThreadPoolExecutor::DrainInboxLocked() {
-  internal::TaskNode* head = inbox_.load(std::memory_order_relaxed);
-  // Only mu_'s holder closes the inbox, so it stays open until we unlock.
-  if (head == nullptr || head == ClosedInbox()) return;
-  QueueInboxLocked(inbox_.exchange(nullptr, std::memory_order_acquire));
+  QueueInboxLocked(inbox_.TakeAll());
 }
 
 void ThreadPoolExecutor::CloseInboxLocked() {
-  internal::TaskNode* head =
-      inbox_.exchange(ClosedInbox(), std::memory_order_acquire);
-  if (head != ClosedInbox()) QueueInboxLocked(head);
+  QueueInboxLocked(inbox_.Close());
 }
 
-void ThreadPoolExecutor::QueueInboxLocked(internal::TaskNode* newest) {
-  internal::TaskNode* oldest = nullptr;
-  while (newest != nullptr) {  // Reverse: the stack is newest first.
-    internal::TaskNode* next = newest->next_task;
-    newest->next_task = oldest;
-    oldest = newest;
-    newest = next;
-  }
+void ThreadPoolExecutor::QueueInboxLocked(internal::TaskNode* oldest) {
   if (oldest != nullptr && queue_.empty()) {
     has_work_hint_.store(true, std::memory_order_relaxed);
   }
@@ -407,16 +385,6 @@ void ThreadPoolExecutor::QueueInboxLocked(internal::TaskNode* newest) {
     queue_.Push(oldest);
     oldest = next;
   }
-}
-
-size_t ThreadPoolExecutor::InboxLengthLocked() const {
-  size_t n = 0;
-  internal::TaskNode* t = inbox_.load(std::memory_order_acquire);
-  if (t == ClosedInbox()) return 0;
-  // Pushes only add at the head; the nodes below it stay put while we hold
-  // mu_ (only mu_'s holder drains).
-  for (; t != nullptr; t = t->next_task) ++n;
-  return n;
 }
 
 void ThreadPoolExecutor::UpdateFastPathLocked() {
@@ -462,7 +430,7 @@ void ThreadPoolExecutor::WorkerHook(void* arg, bool idle) {
     // test_idle_thread_reuse). The hint keeps the busy path lock-free.
     if (ctx->idle_registered ||
         pool->has_work_hint_.load(std::memory_order_relaxed) ||
-        pool->inbox_.load(std::memory_order_relaxed) != nullptr) {
+        pool->inbox_.NonEmpty()) {
       return;
     }
     SPINDLE_PERTURB_POINT();
@@ -575,8 +543,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     mu_.Unlock();
     for (int i = 0; spin && i < kSpinRounds; ++i) {
       if (has_work_hint_.load(std::memory_order_relaxed) ||
-          stop_hint_.load(std::memory_order_relaxed) ||
-          inbox_.load(std::memory_order_relaxed) != nullptr) {
+          stop_hint_.load(std::memory_order_relaxed) || inbox_.NonEmpty()) {
         break;
       }
       SPINDLE_PERTURB_POINT();
@@ -592,7 +559,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
     }
     // Announce, then look at the inbox once more (see TryEnqueueFast).
     parked_.fetch_add(1, std::memory_order_seq_cst);
-    if (inbox_.load(std::memory_order_seq_cst) == nullptr) work_cv_.Wait(&mu_);
+    if (!inbox_.NonEmpty(std::memory_order_seq_cst)) work_cv_.Wait(&mu_);
     parked_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (ctx.idle_registered) --idle_;
@@ -699,7 +666,7 @@ absl::Status ThreadPoolExecutor::WaitAllUntil(absl::Time deadline) {
 size_t ThreadPoolExecutor::tasks_queued() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return queue_.size() + InboxLengthLocked();
+  return queue_.size() + inbox_.Length();
 }
 
 size_t ThreadPoolExecutor::tasks_running() const {
@@ -712,7 +679,7 @@ size_t ThreadPoolExecutor::tasks_running() const {
 size_t ThreadPoolExecutor::tasks_total() const {
   if (InheritedByFork()) return 0;
   absl::MutexLock lock(&mu_);
-  return generations_.unfinished() + InboxLengthLocked();
+  return generations_.unfinished() + inbox_.Length();
 }
 
 ThreadPoolExecutor* ThreadPoolExecutor::Current() {

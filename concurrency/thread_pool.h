@@ -156,6 +156,7 @@
 #include "spindle/concurrency/internal/lifecycle.h"
 #include "spindle/concurrency/internal/pool_generations.h"
 #include "spindle/concurrency/internal/pool_queue.h"
+#include "spindle/concurrency/internal/task_inbox.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -597,13 +598,11 @@ class ThreadPoolExecutor {
   // Moves the inbox's tasks into queue_ (oldest first), stamping their
   // WaitAll generation.
   void DrainInboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Queues a list taken from the inbox (newest first), oldest first.
-  void QueueInboxLocked(internal::TaskNode* newest)
+  // Queues a list taken from the inbox (oldest first).
+  void QueueInboxLocked(internal::TaskNode* oldest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drains the inbox and closes it for good (Shutdown, Break).
   void CloseInboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Tasks in the inbox now (monitoring).
-  size_t InboxLengthLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes fast_path_.
   void UpdateFastPathLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts workers while the queued tasks outnumber the idle workers and
@@ -699,12 +698,12 @@ class ThreadPoolExecutor {
 
   // Default-priority tasks submitted on the fast path, newest first (a
   // lock-free stack linked through next_task), or a closed marker once the
-  // pool is shut down or broken. Moved into queue_, oldest first, under mu_
-  // (DrainInboxLocked); everything in queue_'s default level is older than
-  // everything here. A submitter on the fast path touches this line and no
-  // other the workers write. The last member: the class's 64-byte alignment
-  // leaves the line to it.
-  alignas(64) std::atomic<internal::TaskNode*> inbox_{nullptr};
+  // pool is shut down or broken (see task_inbox.h). Moved into queue_,
+  // oldest first, under mu_ (DrainInboxLocked); everything in queue_'s
+  // default level is older than everything here. A submitter on the fast path
+  // touches this line and no other the workers write. The last member: the
+  // class's 64-byte alignment leaves the line to it.
+  alignas(64) internal::TaskInbox inbox_;
 };
 
 }  // namespace spindle
