@@ -484,11 +484,10 @@ bool LineService::Deliver(Answer&& answer, Responder& responder,
                           ReplyBatch* replies, int command, int64_t received_ns,
                           int64_t now_ns) {
   CommandStats* const stats = command >= 0 ? options_.command_stats : nullptr;
-  if (stats != nullptr && answer.kind_ != Answer::Kind::kFuture &&
-      answer.kind_ != Answer::Kind::kLater) {
+  if (stats != nullptr && RecordedOnDelivery(answer)) {
     if (now_ns == 0) now_ns = absl::GetCurrentTimeNanos();
     stats->RecordNanos(static_cast<size_t>(command), now_ns - received_ns,
-                       !answer.error_ && answer.kind_ != Answer::Kind::kBusy);
+                       Succeeded(answer));
   }
   switch (answer.kind_) {
     case Answer::Kind::kReply:
@@ -651,11 +650,10 @@ void LineService::WorkerMain() {
       // A future's latency is recorded by its callback (Deliver), the
       // others' at the next clock reading.
       const bool future = answer.kind_ == Answer::Kind::kFuture;
-      const bool record = stats != nullptr && r.command_ >= 0 && !future &&
-                          answer.kind_ != Answer::Kind::kLater;
-      ran[in_window++] =
-          Ran{ticket, record ? r.command_ : -1, job.received_ns,
-              !answer.error_ && answer.kind_ != Answer::Kind::kBusy};
+      const bool record =
+          stats != nullptr && r.command_ >= 0 && RecordedOnDelivery(answer);
+      ran[in_window++] = Ran{ticket, record ? r.command_ : -1, job.received_ns,
+                             Succeeded(answer)};
       // A future is counted as answered by its callback.
       if (Deliver(std::move(answer), job.responder, &replies,
                   future ? r.command_ : -1, job.received_ns)) {

@@ -407,6 +407,16 @@ class LineService {
   // Offers loop `l`'s collected jobs to the lanes; gives the responders of
   // those not taken back to `batch` (answers them once the lanes closed).
   void FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch);
+  // Whether `answer`'s request is recorded in command_stats when it is
+  // delivered (a future's when it completes; Later's never).
+  static bool RecordedOnDelivery(const Answer& answer) {
+    return answer.kind_ != Answer::Kind::kFuture &&
+           answer.kind_ != Answer::Kind::kLater;
+  }
+  // Whether it counts as a success in command_stats.
+  static bool Succeeded(const Answer& answer) {
+    return !answer.error_ && answer.kind_ != Answer::Kind::kBusy;
+  }
   // Sends `answer` for `responder`'s request: through `replies` if given
   // (a worker's batch), or at once; a future is answered when it completes
   // (and counted in Stats::answered then): returns false for it.
