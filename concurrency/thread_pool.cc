@@ -183,8 +183,8 @@ absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> ThreadPoolExecutor::Create(
   if (options.max_workers.has_value() && *options.max_workers <= 0) {
     return absl::InvalidArgumentError("max_workers must be greater than 0");
   }
-  absl::Status os =
-      internal::ProbeWorkerOsControls(options.cpu_affinity, options.nice);
+  absl::Status os = internal::ProbeWorkerOsControls(
+      {options.cpu_affinity, options.nice, options.batch_scheduling});
   if (!os.ok()) return os;
   return std::make_unique<ThreadPoolExecutor>(std::move(options));
 }
@@ -196,8 +196,8 @@ ThreadPoolExecutor::ThreadPoolExecutor(Options options)
               : options.thread_name_prefix),
       initializer_(std::move(options.initializer)),
       cleanup_(std::move(options.cleanup)),
-      cpu_affinity_(std::move(options.cpu_affinity)),
-      nice_(options.nice),
+      os_controls_{std::move(options.cpu_affinity), options.nice,
+                   options.batch_scheduling},
       max_workers_(options.max_workers.value_or(DefaultMaxWorkers())),
       id_(pool_ids.fetch_add(1, std::memory_order_relaxed) + 1),
       fork_generation_(internal::ForkGeneration()) {
@@ -470,7 +470,7 @@ void ThreadPoolExecutor::WorkerMain(int index) {
   ctx.idle_registered = true;  // StartWorkerLocked counted us idle.
 
   // OS controls first, so that the initializer runs where the tasks will.
-  const absl::Status os = internal::ApplyWorkerOsControls(cpu_affinity_, nice_);
+  const absl::Status os = internal::ApplyWorkerOsControls(os_controls_);
   const absl::Status s =
       os.ok() ? CallWorkerHook(initializer_, "initializer") : os;
   if (!s.ok()) {

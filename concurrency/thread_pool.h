@@ -28,7 +28,7 @@
 //   pool.tasks_queued() / tasks_running() / tasks_total(); inside a task:
 //       ThreadPoolExecutor::Current(), ThreadPoolExecutor::CurrentWorkerIndex()
 //   Options::cleanup (the counterpart of initializer), Options::cpu_affinity,
-//       Options::nice (Linux)
+//       Options::nice, Options::batch_scheduling (Linux)
 //   pool.SetMaxWorkers(n): grow at once, shrink as workers become idle
 //
 // Errors (see status.h; futures follow future.h's error model):
@@ -45,7 +45,8 @@
 //     carries on.
 //   * Invalid Options (max_workers <= 0) are a checked crash in the
 //     constructor; use Create() to get InvalidArgument instead. Create() also
-//     checks cpu_affinity and nice by trying them on a probe thread
+//     checks cpu_affinity, nice and batch_scheduling by trying them on a
+//     probe thread
 //     (InvalidArgument for a CPU this process may not use, PermissionDenied
 //     where the OS refuses a nice value); if a worker's own attempt fails
 //     later, it breaks the pool as a failing initializer does.
@@ -157,6 +158,7 @@
 #include "spindle/concurrency/internal/pool_generations.h"
 #include "spindle/concurrency/internal/pool_queue.h"
 #include "spindle/concurrency/internal/task_inbox.h"
+#include "spindle/concurrency/internal/worker_os.h"
 #include "spindle/concurrency/status.h"
 
 namespace spindle {
@@ -366,6 +368,15 @@ class ThreadPoolExecutor {
     // thread id); unset: inherited. A value below the current one needs
     // CAP_SYS_NICE or RLIMIT_NICE, else the OS refuses (PermissionDenied).
     std::optional<int> nice = std::nullopt;
+    // Linux: run the workers under SCHED_BATCH (their nice value and CPU
+    // share unchanged; no privilege needed). A batch thread woken by a
+    // Submit or Execute does not preempt the thread running on its CPU: the
+    // submitter keeps the CPU until it blocks or its time slice ends, and
+    // the woken worker runs then. For pools that serve a latency-critical
+    // thread on the same CPUs (an event loop that hands work over): with
+    // more runnable threads than CPUs, each hand-off otherwise costs the
+    // submitter an involuntary context switch in the middle of its work.
+    bool batch_scheduling = false;
   };
 
   // Python's default worker count: min(32, hardware threads + 4).
@@ -373,7 +384,8 @@ class ThreadPoolExecutor {
 
   // Checks `options`: InvalidArgument if max_workers <= 0, if cpu_affinity
   // names a CPU this process may not use, or if nice is outside -20..19;
-  // with cpu_affinity or nice set, applies them to a short-lived probe
+  // with cpu_affinity, nice or batch_scheduling set, applies them to a
+  // short-lived probe
   // thread first and returns what the OS said (PermissionDenied...).
   static absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> Create(
       Options options);
@@ -632,8 +644,7 @@ class ThreadPoolExecutor {
   const std::string prefix_;
   const std::function<absl::Status()> initializer_;
   const std::function<absl::Status()> cleanup_;
-  const std::vector<int> cpu_affinity_;
-  const std::optional<int> nice_;
+  const internal::WorkerOsControls os_controls_;
 
   // The members that a locked Submit/Execute and every finished task write
   // share the mutex's cache line, so a hand-off moves that one line between

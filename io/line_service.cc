@@ -296,9 +296,19 @@ absl::Status LineService::StartLocked(bool route_signals) {
   BlockSignals blocked(o.stop_signals, /*int_and_term=*/true);
   ThreadPoolExecutor* pool = o.executor;
   if (pool == nullptr) {
-    own_pool_ =
-        std::make_unique<ThreadPoolExecutor>(ThreadPoolExecutor::Options{
-            .max_workers = o.workers, .thread_name_prefix = o.name});
+    ThreadPoolExecutor::Options po{.max_workers = o.workers,
+                                   .thread_name_prefix = o.name};
+#ifdef __linux__
+    po.batch_scheduling = o.batch_scheduling;
+#endif
+    auto made = ThreadPoolExecutor::Create(po);
+    if (!made.ok()) {
+      // The OS refused SCHED_BATCH (checked on a probe thread): the
+      // workers run under normal scheduling.
+      po.batch_scheduling = false;
+      made = std::make_unique<ThreadPoolExecutor>(po);
+    }
+    own_pool_ = *std::move(made);
     pool = own_pool_.get();
   }
   loops_ = std::move(loops);

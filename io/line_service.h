@@ -301,6 +301,16 @@ class LineService {
     // If set, the workers run as `workers` long-running tasks of this pool
     // (not owned; it must outlive the service and have room for them).
     ThreadPoolExecutor* executor = nullptr;
+    // Linux, the owned pool only: its workers run under SCHED_BATCH
+    // (ThreadPoolExecutor::Options::batch_scheduling; same CPU share, no
+    // privilege needed), so a loop that hands requests over is not
+    // preempted by the worker it wakes: it finishes its iteration (reads,
+    // replies, writes) and the worker runs when the loop waits. Where the
+    // workers share CPUs with the loop this halves the context switches per
+    // hand-off. false: normal scheduling. If the OS refuses SCHED_BATCH,
+    // the workers run under normal scheduling. A user's `executor` is left
+    // as it is.
+    bool batch_scheduling = true;
     // Requests accepted and not yet finished by a worker (waiting, or in a
     // worker's unfinished batch), all connections.
     size_t queue_size = 1024;

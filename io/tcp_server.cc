@@ -37,8 +37,13 @@ namespace {
 
 using internal::Bump;
 
-// Output buffer capacity a connection keeps once everything is sent.
+// Output buffer capacity a connection keeps once everything is sent: up to
+// kKeepOutputBusy while it has requests in flight (a pipelining client's
+// next replies need it at once: giving it back cost a malloc, a free and
+// the regrowth of the buffer per batch of replies), kKeepOutput once it is
+// quiet.
 constexpr size_t kKeepOutput = 4096;
+constexpr size_t kKeepOutputBusy = 64 * 1024;
 
 }  // namespace
 
@@ -384,7 +389,8 @@ bool TcpServer::TryWrite(Conn* c) {
     return false;
   }
   if (c->out_pos == c->out.size()) {
-    if (c->out.capacity() > kKeepOutput) {
+    const size_t keep = c->replies.empty() ? kKeepOutput : kKeepOutputBusy;
+    if (c->out.capacity() > keep) {
       std::string().swap(c->out);  // Give a burst's buffer back.
     } else {
       c->out.clear();

@@ -61,8 +61,12 @@
 //                       own short ERR replies count here too).
 //    Input is read into one buffer the connections share; a connection
 //    keeps only its unhandled input (a partial line, or lines waiting for
-//    backpressure), so an idle connection holds no read buffer. The
-//    kernel's socket buffers are not counted (see socket_send_buffer).
+//    backpressure), so an idle connection holds no read buffer. Nor is the
+//    capacity of a connection's write buffer once its bytes are sent: it
+//    keeps up to 64 KiB of it while it has requests in flight (so that a
+//    pipelining client's replies do not regrow it per batch), 4 KiB once
+//    it has none. The kernel's socket buffers are not counted (see
+//    socket_send_buffer).
 //  * A handler that returns IsFull (its queue is full) keeps the line where
 //    it is: the connection stops reading, and the same line is offered again
 //    as soon as any request of this server completes, or after

@@ -29,8 +29,9 @@ absl::Status CpuRangeError(int cpu) {
 
 }  // namespace
 
-absl::Status ValidateWorkerOsControls(const std::vector<int>& cpus,
-                                      std::optional<int> nice) {
+absl::Status ValidateWorkerOsControls(const WorkerOsControls& controls) {
+  const std::vector<int>& cpus = controls.cpus;
+  const std::optional<int>& nice = controls.nice;
 #ifdef __linux__
   if (!cpus.empty()) {
     cpu_set_t allowed;
@@ -52,15 +53,23 @@ absl::Status ValidateWorkerOsControls(const std::vector<int>& cpus,
   }
   return absl::OkStatus();
 #else
-  if (cpus.empty() && !nice.has_value()) return absl::OkStatus();
+  if (!controls.any()) return absl::OkStatus();
   return absl::UnimplementedError(
-      "cpu_affinity and nice are supported on Linux only");
+      "cpu_affinity, nice and batch_scheduling are supported on Linux only");
 #endif
 }
 
-absl::Status ApplyWorkerOsControls(const std::vector<int>& cpus,
-                                   std::optional<int> nice) {
+absl::Status ApplyWorkerOsControls(const WorkerOsControls& controls) {
+  const std::vector<int>& cpus = controls.cpus;
+  const std::optional<int>& nice = controls.nice;
 #ifdef __linux__
+  if (controls.batch_scheduling) {
+    // Allowed without privileges; keeps the thread's nice value.
+    sched_param param{};
+    param.sched_priority = 0;
+    int rc = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+    if (rc != 0) return ErrnoError(rc, "pthread_setschedparam(SCHED_BATCH)");
+  }
   if (!cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -81,16 +90,15 @@ absl::Status ApplyWorkerOsControls(const std::vector<int>& cpus,
   }
   return absl::OkStatus();
 #else
-  return ValidateWorkerOsControls(cpus, nice);
+  return ValidateWorkerOsControls(controls);
 #endif
 }
 
-absl::Status ProbeWorkerOsControls(const std::vector<int>& cpus,
-                                   std::optional<int> nice) {
-  if (cpus.empty() && !nice.has_value()) return absl::OkStatus();
-  absl::Status s = ValidateWorkerOsControls(cpus, nice);
+absl::Status ProbeWorkerOsControls(const WorkerOsControls& controls) {
+  if (!controls.any()) return absl::OkStatus();
+  absl::Status s = ValidateWorkerOsControls(controls);
   if (!s.ok()) return s;
-  std::thread probe([&] { s = ApplyWorkerOsControls(cpus, nice); });
+  std::thread probe([&] { s = ApplyWorkerOsControls(controls); });
   probe.join();
   return s;
 }

@@ -216,6 +216,22 @@ TEST(ThreadPoolOsTest, NiceRefusals) {
   EXPECT_TRUE(absl::IsPermissionDenied(pool.status())) << pool.status();
   EXPECT_THAT(pool.status().message(), HasSubstr("setpriority"));
 }
+
+int ThreadPolicy() { return sched_getscheduler(0); }
+
+TEST(ThreadPoolOsTest, BatchSchedulingIsAppliedToWorkersAndKeepsNice) {
+  const int mine = ThreadPolicy();
+  if (mine == SCHED_BATCH) GTEST_SKIP() << "the test runs under SCHED_BATCH";
+  auto pool = ThreadPoolExecutor::Create(
+      {.max_workers = 2, .nice = 5, .batch_scheduling = true});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(*(*pool)->Submit(ThreadPolicy).ResultFor(kBound), SCHED_BATCH);
+  EXPECT_EQ(*(*pool)->Submit(ThreadNice).ResultFor(kBound), 5);
+  // Not the creating thread's, nor a default pool's.
+  EXPECT_EQ(ThreadPolicy(), mine);
+  ThreadPoolExecutor plain({.max_workers = 1});
+  EXPECT_EQ(*plain.Submit(ThreadPolicy).ResultFor(kBound), mine);
+}
 #endif  // __linux__
 
 TEST(ThreadPoolResizeTest, GrowingStartsWorkersForQueuedTasksAtOnce) {

@@ -9,6 +9,7 @@
 #include "spindle/io/line_service.h"
 
 #include <dirent.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -708,6 +709,35 @@ TEST(LineServiceTest, RunsOnAUserExecutor) {
     EXPECT_EQ(*r, i);
   }
 }
+
+#ifdef __linux__
+// The owned pool's workers run under SCHED_BATCH unless told otherwise; a
+// user's executor keeps its own policy.
+TEST(LineServiceTest, OwnWorkersRunUnderBatchSchedulingByDefault) {
+  const int mine = sched_getscheduler(0);
+  if (mine == SCHED_BATCH) GTEST_SKIP() << "the test runs under SCHED_BATCH";
+  auto policy = [](Request&) -> Answer {
+    return absl::StrCat(sched_getscheduler(0));
+  };
+  for (bool batch : {true, false}) {
+    LineService::Options o = TestOptions(2);
+    o.batch_scheduling = batch;
+    auto service = Started(o, policy);
+    Client c(service->port());
+    SendLines(c, "p", 2);
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(c.ReadLine(), absl::StrCat(batch ? SCHED_BATCH : mine));
+    }
+  }
+  ThreadPoolExecutor pool(ThreadPoolExecutor::Options{.max_workers = 1});
+  LineService::Options o = TestOptions(1);
+  o.executor = &pool;
+  auto service = Started(o, policy);
+  Client c(service->port());
+  SendLines(c, "p", 1);
+  EXPECT_EQ(c.ReadLine(), absl::StrCat(mine));
+}
+#endif  // __linux__
 
 TEST(LineServiceTest, TwoLoopsBothServe) {
   LineService::Options o = TestOptions(2);
