@@ -336,22 +336,9 @@ void TcpServer::Complete(Conn* c, uint64_t seq, absl::string_view reply,
                          bool close_after) {
   internal::Slot* slot = c->replies.Find(seq);
   if (slot == nullptr) return;  // Dropped after a closing reply.
-  if (seq == c->replies.base_seq() && c->touched && !close_after) {
-    // The next reply due (the common case): straight to the output buffer;
-    // FinishTouched flushes the slots after it and writes.
-    c->out.append(reply.data(), reply.size());
-    c->out.push_back('\n');
-    Bump(stats_.replies, 1);
-    c->replies.PopFront();
-    return;
-  }
+  // Called within a batch of completions (`c` is touched): FinishTouched
+  // flushes the slots and writes.
   c->replies.Answer(slot, reply, close_after);
-  if (!c->touched) {
-    // Outside a batch: write now.
-    FlushSlots(c);
-    if (!TryWrite(c)) return;
-    UpdateInterest(c);
-  }
 }
 
 void TcpServer::FlushSlots(Conn* c) {
@@ -420,23 +407,48 @@ void TcpServer::ApplyCompletions(absl::string_view text,
   dead_.clear();
   pending_ -= refs.size();
   Bump(stats_.pending, -static_cast<int64_t>(refs.size()));
-  size_t off = 0;
+  size_t off = 0;  // Each reply is followed by its "\n" in `text`.
   Conn* c = nullptr;
   uint64_t cid = 0;  // Connection ids start at 1.
-  for (const internal::ReplyRef& ref : refs) {
-    const absl::string_view reply = text.substr(off, ref.len);
-    off += ref.len;
+  for (size_t i = 0; i < refs.size();) {
+    const internal::ReplyRef& ref = refs[i];
     if (ref.conn_id != cid) {
       // Replies of one connection tend to come in runs: one lookup per run.
       cid = ref.conn_id;
       c = Find(cid);
     }
-    if (c == nullptr || c->closed) continue;
+    if (c == nullptr || c->closed) {
+      off += ref.len + 1;
+      ++i;
+      continue;
+    }
     if (!c->touched) {
       c->touched = true;
       touched_.push_back(c);
     }
-    Complete(c, ref.seq, reply, ref.close_after);
+    // The common case: the replies due next, in order. Their bytes (each
+    // with its newline) go straight to the output buffer in one copy;
+    // FinishTouched flushes the slots after them and writes.
+    size_t run = 0;
+    size_t bytes = 0;
+    const uint64_t due = c->replies.base_seq();
+    while (i + run < refs.size() && run < c->replies.size()) {
+      const internal::ReplyRef& r = refs[i + run];
+      if (r.conn_id != cid || r.seq != due + run || r.close_after) break;
+      bytes += r.len + 1;
+      ++run;
+    }
+    if (run > 0) {
+      c->out.append(text.data() + off, bytes);
+      for (size_t k = 0; k < run; ++k) c->replies.PopFront();
+      Bump(stats_.replies, static_cast<int64_t>(run));
+      off += bytes;
+      i += run;
+      continue;
+    }
+    Complete(c, ref.seq, text.substr(off, ref.len), ref.close_after);
+    off += ref.len + 1;
+    ++i;
   }
   FinishTouched();
   ResumeGlobal();

@@ -454,6 +454,8 @@ class TcpServer {
   void Park(Conn* c);
   // Server-made reply for the next slot of `c`.
   void ReplyNow(Conn* c, std::string reply, bool close_after);
+  // Stores the reply of `c`'s request `seq` in its slot (one that is not
+  // due next, or a closing one), within ApplyCompletions.
   void Complete(Conn* c, uint64_t seq, absl::string_view reply,
                 bool close_after);
   // Applies replies made on other threads (ServerShared's inbox).

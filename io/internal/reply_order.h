@@ -30,7 +30,8 @@
 namespace spindle::io::internal {
 
 // One reply in flight to the loop: its text is `len` bytes of a shared
-// buffer.
+// buffer, followed there by its "\n" (so that the replies of one connection
+// that come in order go to its output buffer in one copy).
 struct ReplyRef {
   uint64_t conn_id;
   uint64_t seq;
@@ -64,9 +65,10 @@ struct ServerShared {
   // Loop thread, from the server's destructor: later replies are discarded.
   void Detach();
 
-  // Any thread: queues replies for the loop; the call that makes the inbox
-  // non-empty schedules the drain (one wake-up per batch of replies). Then
-  // releases the references of the `refs.size()` responders answered.
+  // Any thread: queues replies for the loop (`text`: each reply followed by
+  // "\n", back to back); the call that makes the inbox non-empty schedules
+  // the drain (one wake-up per batch of replies). Then releases the
+  // references of the `refs.size()` responders answered.
   static void Deliver(ServerShared* self, absl::string_view text,
                       absl::Span<const ReplyRef> refs);
   // The same for a batch the caller owns: into an empty inbox it is swapped

@@ -39,6 +39,7 @@ void Responder::Reply(std::string line, bool close_after) {
   shared_ = nullptr;
   const internal::ReplyRef ref{conn_id_, seq_,
                                static_cast<uint32_t>(line.size()), close_after};
+  line.push_back('\n');
   internal::ServerShared::Deliver(shared, line, absl::MakeConstSpan(&ref, 1));
 }
 
@@ -53,6 +54,7 @@ void ReplyBatch::Add(Responder& r, absl::string_view line, bool close_after) {
   }
   r.shared_ = nullptr;  // Its reference is the batch's now.
   text_.append(line.data(), line.size());
+  text_.push_back('\n');
   refs_.push_back(internal::ReplyRef{
       r.conn_id_, r.seq_, static_cast<uint32_t>(line.size()), close_after});
 }

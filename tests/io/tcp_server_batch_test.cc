@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -249,6 +250,52 @@ TEST(TcpServerBatchTest, ReplyBatchSpansServers) {
   }  // Flushed by the destructor.
   EXPECT_EQ(c1.ReadLine(), "to one");
   EXPECT_EQ(c2.ReadLine(), "to two");
+}
+
+// One batch of replies mixing runs due in order, replies ahead of their
+// turn, two connections, an empty reply and a closing one: each connection
+// gets its replies in request order, nothing after the closing one.
+TEST(TcpServerBatchTest, MixedReplyBatchKeepsEveryConnectionsOrder) {
+  absl::Mutex mu;
+  std::vector<std::pair<std::string, Responder>> held;  // Under mu.
+  absl::Notification all;
+  BatchServer f({}, [&](absl::Span<Request> b) {
+    absl::MutexLock l(&mu);
+    for (Request& r : b) {
+      held.emplace_back(std::string(r.line), std::move(r.responder));
+    }
+    if (held.size() == 10) all.Notify();
+    return b.size();
+  });
+  ASSERT_OK(f.start());
+  Client a(f.port());
+  a.Send("a0\na1\na2\na3\na4\na5\na6\n");
+  Client b(f.port());
+  b.Send("b0\nb1\nb2\n");
+  ASSERT_TRUE(all.WaitForNotificationWithTimeout(kBound));
+  {
+    absl::MutexLock l(&mu);
+    absl::flat_hash_map<std::string, Responder*> by_line;
+    for (auto& [line, r] : held) by_line[line] = &r;
+    ReplyBatch batch;
+    for (const char* line :
+         {"a0", "a1", "b1", "a4", "b0", "a3", "a2", "b2", "a6"}) {
+      // a1's reply is empty; a5 closes; a6's reply is never sent.
+      batch.Add(*by_line[line], absl::string_view(line) == "a1"
+                                    ? ""
+                                    : absl::StrCat("R ", line));
+      if (absl::string_view(line) == "a4") {
+        batch.Add(*by_line["a5"], "R a5", /*close_after=*/true);
+      }
+    }
+  }  // Flushed by the destructor.
+  for (const char* want : {"R a0", "", "R a2", "R a3", "R a4", "R a5"}) {
+    EXPECT_EQ(a.ReadLine(), want);
+  }
+  EXPECT_EQ(a.ReadLine(), "<eof>");
+  for (const char* want : {"R b0", "R b1", "R b2"}) {
+    EXPECT_EQ(b.ReadLine(), want);
+  }
 }
 
 }  // namespace
