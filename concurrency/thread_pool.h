@@ -376,6 +376,9 @@ class ThreadPoolExecutor {
     // thread on the same CPUs (an event loop that hands work over): with
     // more runnable threads than CPUs, each hand-off otherwise costs the
     // submitter an involuntary context switch in the middle of its work.
+    // The cost: when every CPU is busy, a woken worker waits until the
+    // running thread blocks or its time slice ends (milliseconds at most),
+    // whatever that thread is.
     bool batch_scheduling = false;
   };
 

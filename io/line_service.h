@@ -307,7 +307,10 @@ class LineService {
     // preempted by the worker it wakes: it finishes its iteration (reads,
     // replies, writes) and the worker runs when the loop waits. Where the
     // workers share CPUs with the loop this halves the context switches per
-    // hand-off. false: normal scheduling. If the OS refuses SCHED_BATCH,
+    // hand-off; when every CPU is busy, a woken worker may wait for the
+    // running thread's time slice to end (milliseconds at most: the
+    // fairness probes of README's benchmarks showed no change).
+    // false: normal scheduling. If the OS refuses SCHED_BATCH,
     // the workers run under normal scheduling. A user's `executor` is left
     // as it is.
     bool batch_scheduling = true;
