@@ -46,10 +46,10 @@
 //   * Invalid Options (max_workers <= 0) are a checked crash in the
 //     constructor; use Create() to get InvalidArgument instead. Create() also
 //     checks cpu_affinity, nice and batch_scheduling by trying them on a
-//     probe thread
-//     (InvalidArgument for a CPU this process may not use, PermissionDenied
-//     where the OS refuses a nice value); if a worker's own attempt fails
-//     later, it breaks the pool as a failing initializer does.
+//     probe thread (InvalidArgument for a CPU this process may not use,
+//     PermissionDenied where the OS refuses a nice value or SCHED_BATCH);
+//     if a worker's own attempt fails later, it breaks the pool as a
+//     failing initializer does.
 //   * A priority outside [kMinPriority, kMaxPriority]: SubmitWithPriority
 //     returns a future already done with InvalidArgument;
 //     ExecuteWithPriority returns InvalidArgument.
@@ -388,8 +388,8 @@ class ThreadPoolExecutor {
   // Checks `options`: InvalidArgument if max_workers <= 0, if cpu_affinity
   // names a CPU this process may not use, or if nice is outside -20..19;
   // with cpu_affinity, nice or batch_scheduling set, applies them to a
-  // short-lived probe
-  // thread first and returns what the OS said (PermissionDenied...).
+  // short-lived probe thread first and returns what the OS said
+  // (PermissionDenied...).
   static absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> Create(
       Options options);
 

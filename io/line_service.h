@@ -309,10 +309,9 @@ class LineService {
     // workers share CPUs with the loop this halves the context switches per
     // hand-off; when every CPU is busy, a woken worker may wait for the
     // running thread's time slice to end (milliseconds at most: the
-    // fairness probes of README's benchmarks showed no change).
-    // false: normal scheduling. If the OS refuses SCHED_BATCH,
-    // the workers run under normal scheduling. A user's `executor` is left
-    // as it is.
+    // fairness probes of README's benchmarks showed no change). false:
+    // normal scheduling. If the OS refuses SCHED_BATCH, the workers run
+    // under normal scheduling. A user's `executor` is left as it is.
     bool batch_scheduling = true;
     // Requests accepted and not yet finished by a worker (waiting, or in a
     // worker's unfinished batch), all connections.
