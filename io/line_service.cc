@@ -191,8 +191,10 @@ struct LineService::Loop {
   std::unique_ptr<EventLoop> loop;
   std::unique_ptr<TcpServer> server;
   std::thread thread;
-  // Accept()'s scratch (loop thread only).
-  std::vector<Job> jobs;
+  // Accept()'s scratch (loop thread only): unused jobs from the lanes'
+  // storage, one per line of the batch; the first `used` hold requests.
+  std::vector<Job*> jobs;
+  size_t used = 0;
   std::vector<size_t> index;  // jobs[k] came from batch[index[k]].
   std::vector<RequestLanes::Offer> offers;
 };
@@ -411,8 +413,10 @@ absl::Status LineService::Wait() {
 size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
   Loop& l = *loops_[index];
   l.jobs.clear();
+  l.used = 0;
   l.index.clear();
   l.offers.clear();
+  lanes_->NewJobs(batch.size(), &l.jobs);
   const int64_t now = absl::GetCurrentTimeNanos();  // One read per batch.
   uint64_t refused_conn = 0;  // Its later lines keep their responders.
   bool refused = false;
@@ -444,17 +448,22 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
         // This line is taken, so the connection's lines before it must be
         // too (what a connection leaves untaken is a suffix).
         if (!l.offers.empty() && l.offers.back().key == key) {
-          l.offers.back().must_take = l.jobs.size() - l.offers.back().taken;
+          l.offers.back().must_take = l.used - l.offers.back().taken;
         }
         continue;
       }
     }
     if (l.offers.empty() || l.offers.back().key != key) {
       // `taken` holds the offer's first job until FlushOffers.
-      l.offers.push_back(RequestLanes::Offer{key, {}, l.jobs.size(), 0});
+      l.offers.push_back(RequestLanes::Offer{key, {}, l.used, 0});
     }
-    l.jobs.push_back(Job{internal::LineBuf(req.line), std::move(req.responder),
-                         now, key, static_cast<uint32_t>(index)});
+    // Written once, here; only the job's address moves from now on.
+    Job& job = *l.jobs[l.used++];
+    job.line.Assign(req.line);
+    job.responder = std::move(req.responder);
+    job.received_ns = now;
+    job.key = key;
+    job.loop = static_cast<uint32_t>(index);
     l.index.push_back(i);
   }
   FlushOffers(l, batch);
@@ -462,28 +471,32 @@ size_t LineService::Accept(int index, absl::Span<TcpServer::Request> batch) {
 }
 
 void LineService::FlushOffers(Loop& l, absl::Span<TcpServer::Request> batch) {
-  if (l.jobs.empty()) return;
   for (size_t k = 0; k < l.offers.size(); ++k) {
     const size_t begin = l.offers[k].taken;
-    const size_t end =
-        k + 1 < l.offers.size() ? l.offers[k + 1].taken : l.jobs.size();
+    const size_t end = k + 1 < l.offers.size() ? l.offers[k + 1].taken : l.used;
     l.offers[k].jobs = absl::MakeSpan(l.jobs).subspan(begin, end - begin);
   }
-  lanes_->OfferMany(absl::MakeSpan(l.offers));
+  if (l.used > 0) lanes_->OfferMany(absl::MakeSpan(l.offers));
   // Not taken (lane or queue full): the responders go back, so the server
   // keeps those lines and offers them again later. Once the lanes are
-  // closed (shutting down), they are answered instead.
+  // closed (shutting down), they are answered instead. Those jobs, and the
+  // ones not used, go back to the lanes' storage.
   const bool closed = lanes_->closed();
   size_t base = 0;
+  size_t unused = 0;  // Compacted to the front of l.jobs.
   for (const RequestLanes::Offer& o : l.offers) {
     for (size_t k = base + o.taken; k < base + o.jobs.size(); ++k) {
       Responder& r = batch[l.index[k]].responder;
-      r = std::move(l.jobs[k].responder);
+      r = std::move(l.jobs[k]->responder);
       if (closed) r.Reply("ERR server shutting down");
+      l.jobs[unused++] = l.jobs[k];
     }
     base += o.jobs.size();
   }
+  for (size_t k = l.used; k < l.jobs.size(); ++k) l.jobs[unused++] = l.jobs[k];
+  lanes_->Recycle(absl::MakeSpan(l.jobs).first(unused));
   l.jobs.clear();
+  l.used = 0;
   l.index.clear();
   l.offers.clear();
 }
@@ -579,7 +592,7 @@ bool LineService::Deliver(Answer&& answer, Responder& responder,
 // --- the workers ---------------------------------------------------------
 
 void LineService::WorkerMain() {
-  std::vector<Job> jobs;
+  std::vector<Job*> jobs;
   std::vector<RequestLanes::Ticket> tickets;
   jobs.reserve(kMaxBatch);
   ReplyBatch replies;
@@ -637,7 +650,7 @@ void LineService::WorkerMain() {
         if (in_window > 0) read_clock();
         break;
       }
-      Job& job = jobs[done];
+      Job& job = *jobs[done];
       Request r(this, job.line.view(), &job.responder, job.received_ns,
                 loops_[job.loop]->loop.get(), static_cast<int>(job.loop));
       // Made in place from the handler's return value (never moved).
@@ -693,6 +706,8 @@ void LineService::WorkerMain() {
     }
     tickets.clear();
     replies.Flush();
+    // The jobs run (their responders answered) go back to the storage.
+    lanes_->Recycle(absl::MakeSpan(jobs).first(done));
     busy_.fetch_sub(1, std::memory_order_relaxed);
     jobs.clear();
   }

@@ -3,6 +3,7 @@
 #include "spindle/io/internal/request_lanes.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "spindle/concurrency/internal/perturb.h"
@@ -17,6 +18,37 @@ RequestLanes::RequestLanes(Options options) : options_(options) {
 }
 
 RequestLanes::~RequestLanes() { Close(/*drop=*/true); }
+
+void RequestLanes::NewJobs(size_t n, std::vector<Job*>* out) {
+  absl::MutexLock lock(&jobs_mu_);
+  if (spare_jobs_.size() < n) {
+    const size_t make = std::max<size_t>(64, n - spare_jobs_.size());
+    job_blocks_.push_back(std::make_unique<Job[]>(make));
+    Job* block = job_blocks_.back().get();
+    // Reversed, so that the block's first jobs are handed out first.
+    for (size_t i = make; i-- > 0;) spare_jobs_.push_back(&block[i]);
+  }
+  // spare_jobs_ is a stack whose top is the batch recycled last, first job
+  // on top.
+  const auto first = spare_jobs_.end() - static_cast<ptrdiff_t>(n);
+  out->insert(out->end(), std::make_reverse_iterator(spare_jobs_.end()),
+              std::make_reverse_iterator(first));
+  spare_jobs_.erase(first, spare_jobs_.end());
+}
+
+void RequestLanes::Recycle(absl::Span<Job* const> jobs) {
+  if (jobs.empty()) return;
+  for (Job* j : jobs) {
+    // Answers "no reply" if it was never answered (not under a lock: the
+    // reply may run the server's code).
+    if (j->responder.valid()) {
+      Responder unanswered = std::move(j->responder);
+    }
+    j->line.Clear();
+  }
+  absl::MutexLock lock(&jobs_mu_);
+  spare_jobs_.insert(spare_jobs_.end(), jobs.rbegin(), jobs.rend());
+}
 
 RequestLanes::Lane* RequestLanes::LaneFor(uint64_t key) {
   auto [it, inserted] = lanes_.try_emplace(key);
@@ -102,8 +134,8 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
       lane->head = 0;
     }
     for (size_t i = 0; i < n; ++i) {
-      lane->jobs.push_back(std::move(o.jobs[i]));
-      lane->jobs.back().key = o.key;  // GiveBack finds the lane by it.
+      o.jobs[i]->key = o.key;  // GiveBack finds the lane by it.
+      lane->jobs.push_back(o.jobs[i]);
     }
     o.taken = n;
     held_ += n;
@@ -115,16 +147,18 @@ size_t RequestLanes::OfferMany(absl::Span<Offer> offers) {
   return total;
 }
 
-bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
+bool RequestLanes::Take(size_t max_jobs, std::vector<Job*>* jobs,
                         std::vector<Ticket>* tickets, bool returning) {
   SPINDLE_PERTURB_POINT();  // An offer or another worker may come first.
   absl::MutexLock lock(&mu_);
   if (returning) --returning_;
   while (ring_size_ == 0 && !(closed_ && (dropping() || held_ == 0))) {
-    ++waiting_;
-    cv_.Wait(&mu_);
-    --waiting_;
-    if (woken_ > 0) --woken_;
+    // Parked on top of the stack of waiters: the next wake-up is this
+    // worker's (see WakeOneLocked).
+    Waiter self;
+    parked_.push_back(&self);
+    while (!self.woken) self.cv.Wait(&mu_);
+    --woken_;
   }
   if (ring_size_ == 0) return false;
   const uint64_t mark = ++take_calls_;
@@ -138,9 +172,8 @@ bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
     lane->take_mark = mark;
     const size_t n = std::min(
         {slow ? size_t{1} : options_.quantum, lane->size(), max_jobs - taken});
-    for (size_t i = 0; i < n; ++i) {
-      jobs->push_back(std::move(lane->jobs[lane->head + i]));
-    }
+    jobs->insert(jobs->end(), lane->jobs.begin() + lane->head,
+                 lane->jobs.begin() + lane->head + n);
     lane->head += n;
     if (lane->head == lane->jobs.size()) {
       lane->jobs.clear();
@@ -167,23 +200,30 @@ bool RequestLanes::Take(size_t max_jobs, std::vector<Job>* jobs,
   return true;
 }
 
+void RequestLanes::WakeLocked(Waiter* w) {
+  w->woken = true;
+  ++woken_;
+  ++wakeups_;
+  w->cv.Signal();
+}
+
 void RequestLanes::WakeOneLocked() {
   // A worker woken before and not yet running will look at the ring when it
   // runs (and wake the next if it leaves lanes behind): waking another now
   // would only make it find the ring empty (on a busy core, a wasted switch
   // per batch).
-  if (waiting_ > woken_ && woken_ == 0 && returning_ == 0) {
-    ++woken_;
-    ++wakeups_;
-    cv_.Signal();
+  if (!parked_.empty() && woken_ == 0 && returning_ == 0) {
+    // The worker parked last: its stack and batch buffers are the likeliest
+    // to be in cache, and the others stay asleep.
+    Waiter* w = parked_.back();
+    parked_.pop_back();
+    WakeLocked(w);
   }
 }
 
 void RequestLanes::WakeAllLocked() {
-  if (waiting_ == 0) return;
-  wakeups_ += waiting_ - woken_;
-  woken_ = waiting_;
-  cv_.SignalAll();
+  for (Waiter* w : parked_) WakeLocked(w);
+  parked_.clear();
 }
 
 void RequestLanes::MarkSlow(const Ticket& t, bool slow) {
@@ -211,25 +251,25 @@ void RequestLanes::Finish(absl::Span<const Ticket> tickets, bool returning) {
   if (FinishLocked(tickets)) WakeOneLocked();
 }
 
-size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
+size_t RequestLanes::GiveBack(absl::Span<Job* const> jobs,
                               absl::Span<const Ticket> tickets,
                               bool returning) {
-  std::vector<Job> dropped;
+  absl::Span<Job* const> dropped;
   {
     absl::MutexLock lock(&mu_);
     if (returning) ++returning_;
     if (dropping()) {
-      for (Job& j : jobs) dropped.push_back(std::move(j));
+      dropped = jobs;
     } else {
       // Back to the front of each lane, last first, so order is kept.
       for (size_t i = jobs.size(); i-- > 0;) {
-        auto it = lanes_.find(jobs[i].key);
+        auto it = lanes_.find(jobs[i]->key);
         if (it == lanes_.end()) continue;  // Cannot happen: lane is running.
         Lane* lane = it->second.get();
         if (lane->head > 0) {
-          lane->jobs[--lane->head] = std::move(jobs[i]);
+          lane->jobs[--lane->head] = jobs[i];
         } else {
-          lane->jobs.insert(lane->jobs.begin(), std::move(jobs[i]));
+          lane->jobs.insert(lane->jobs.begin(), jobs[i]);
         }
         ++held_;
       }
@@ -239,12 +279,13 @@ size_t RequestLanes::GiveBack(absl::Span<Job> jobs,
     // counted twice (held and out) against the bounds.
     if (FinishLocked(tickets)) WakeOneLocked();
   }
-  // `dropped` is destroyed here, without the lock (responders answer).
+  // Without the lock (responders answer).
+  Recycle(dropped);
   return dropped.size();
 }
 
 size_t RequestLanes::Close(bool drop) {
-  std::vector<Job> dropped;
+  std::vector<Job*> dropped;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
@@ -254,9 +295,8 @@ size_t RequestLanes::Close(bool drop) {
       while (ring_size_ > 0) RingPop();
       std::vector<Lane*> idle;
       for (auto& [key, lane] : lanes_) {
-        for (size_t i = lane->head; i < lane->jobs.size(); ++i) {
-          dropped.push_back(std::move(lane->jobs[i]));
-        }
+        dropped.insert(dropped.end(), lane->jobs.begin() + lane->head,
+                       lane->jobs.end());
         lane->jobs.clear();
         lane->head = 0;
         if (lane->running == 0) idle.push_back(lane.get());
@@ -267,6 +307,7 @@ size_t RequestLanes::Close(bool drop) {
     }
     WakeAllLocked();
   }
+  Recycle(dropped);  // Without the lock (responders answer).
   return dropped.size();
 }
 

@@ -30,7 +30,10 @@
 // takes one connection's requests at once; OfferMany all connections of a
 // loop iteration), one lock per worker batch, and at most one worker woken
 // and not yet running at any time (a worker that leaves ready lanes behind
-// wakes the next), so no worker is woken only to find the work taken.
+// wakes the next), so no worker is woken only to find the work taken. The
+// worker woken is the one parked last (a stack, not a queue): consecutive
+// batches run on the same warm worker - its stack and batch buffers in
+// cache - while the workers not needed stay asleep.
 //
 // Thread safety: all methods are thread-safe.
 
@@ -55,31 +58,28 @@
 
 namespace spindle::io::internal {
 
-// A request line, stored inline when short (no allocation per request).
-// Moved three times on its way to a worker (into the front end's batch,
-// into its lane, into the worker's batch), so it is kept small: a long line
-// is one heap block, not a std::string.
+// A request line, stored inline when short (no allocation per request; a
+// long line is one heap block). Written once by the front end into a Job
+// that is reused (see RequestLanes::NewJobs), read once by a worker.
 class LineBuf {
  public:
   LineBuf() = default;
-  explicit LineBuf(absl::string_view s) : size_(s.size()) {
+  explicit LineBuf(absl::string_view s) { Assign(s); }
+  LineBuf(const LineBuf&) = delete;
+  LineBuf& operator=(const LineBuf&) = delete;
+  void Assign(absl::string_view s) {
     char* to = inline_;
     if (s.size() > kInline) {
       heap_.reset(new char[s.size()]);
       to = heap_.get();
     }
+    size_ = s.size();
     if (!s.empty()) std::memcpy(to, s.data(), s.size());
   }
-  LineBuf(LineBuf&& other) noexcept { *this = std::move(other); }
-  LineBuf& operator=(LineBuf&& other) noexcept {
-    if (this == &other) return *this;
-    size_ = other.size_;
-    heap_ = std::move(other.heap_);
-    // The whole inline buffer, a fixed size the compiler copies in a few
-    // vector moves (a call to memmove per move showed in the profile).
-    if (size_ <= kInline) std::memcpy(inline_, other.inline_, kInline);
-    other.size_ = 0;
-    return *this;
+  // Empty, with no heap block.
+  void Clear() {
+    heap_.reset();
+    size_ = 0;
   }
   absl::string_view view() const {
     return absl::string_view(size_ <= kInline ? inline_ : heap_.get(), size_);
@@ -92,6 +92,8 @@ class LineBuf {
   std::unique_ptr<char[]> heap_;
 };
 
+// A request on its way to a worker. Made by RequestLanes::NewJobs and
+// reused: only its address moves through the lanes.
 struct Job {
   LineBuf line;
   Responder responder;
@@ -110,9 +112,9 @@ class RequestLanes {
   };
   // One connection's requests, for OfferMany.
   struct Offer {
-    uint64_t key;          // The connection (unique across loops).
-    absl::Span<Job> jobs;  // Taken ones are moved from.
-    size_t taken = 0;      // Set by OfferMany.
+    uint64_t key;           // The connection (unique across loops).
+    absl::Span<Job*> jobs;  // Taken ones belong to the lanes from then on.
+    size_t taken = 0;       // Set by OfferMany.
     // The first `must_take` jobs are taken even beyond max_queued and
     // capacity (a later request of the connection was answered already, so
     // these cannot be refused); unless closed.
@@ -131,6 +133,20 @@ class RequestLanes {
   RequestLanes& operator=(const RequestLanes&) = delete;
   ~RequestLanes();
 
+  // Job storage: every request travels in a Job made here once and reused,
+  // so that only its address moves - into a lane, then into a worker's
+  // batch - and the request is written once (by the front end) and read
+  // once (by a worker). Appends `n` unused jobs to `out`: the batch
+  // recycled last first (likeliest in cache), in its order. Every job made
+  // stays until the RequestLanes is destroyed (then any still out is destroyed
+  // with it): the memory held is that of the most jobs out at once.
+  // Thread-safe.
+  void NewJobs(size_t n, std::vector<Job*>* out);
+  // Takes back jobs no longer in use (run, not taken, or dropped), of this
+  // RequestLanes' making: a job whose responder is still valid answers
+  // "no reply" here, as a destroyed Responder does. Thread-safe.
+  void Recycle(absl::Span<Job* const> jobs);
+
   // Front end: takes a prefix of each offer's jobs (as many as its lane's
   // max_queued and the capacity allow - counting the lane's requests out
   // in unfinished batches - and at least `must_take`; none once closed) and
@@ -148,7 +164,7 @@ class RequestLanes {
   // Close (and the last request taken after Close(false)).
   // `returning`: this call follows the caller's Finish/GiveBack with
   // `returning` true (see there).
-  bool Take(size_t max_jobs, std::vector<Job>* jobs,
+  bool Take(size_t max_jobs, std::vector<Job*>* jobs,
             std::vector<Ticket>* tickets, bool returning = false);
   // Worker: records whether the last request run from `t`'s lane was slow.
   static void MarkSlow(const Ticket& t, bool slow);
@@ -164,12 +180,12 @@ class RequestLanes {
   // find them taken.)
   void Finish(absl::Span<const Ticket> tickets, bool returning = false);
   // Worker: puts `jobs` (not started; in their original order) back at the
-  // front of their lanes, then Finish(tickets, returning). `jobs` are moved
-  // from. Once dropping(), destroys them instead and returns how many.
-  size_t GiveBack(absl::Span<Job> jobs, absl::Span<const Ticket> tickets,
+  // front of their lanes, then Finish(tickets, returning). Once dropping(),
+  // recycles them instead (their responders answer) and returns how many.
+  size_t GiveBack(absl::Span<Job* const> jobs, absl::Span<const Ticket> tickets,
                   bool returning = false);
 
-  // Stops taking offers. With `drop`, the requests held here are destroyed
+  // Stops taking offers. With `drop`, the requests held here are recycled
   // (their responders answer "no reply" to connections that are gone by
   // then) and Take returns false at once; without, workers drain them first.
   // Returns how many were dropped. Wakes every waiting worker.
@@ -182,10 +198,10 @@ class RequestLanes {
   // Requests held here (accepted, not taken by a worker). Thread-safe
   // snapshot.
   size_t queued() const { return queued_.load(std::memory_order_relaxed); }
-  // Workers blocked in Take now (for tests).
+  // Workers blocked in Take now, not yet woken (for tests).
   int waiting() const {
     absl::MutexLock lock(&mu_);
-    return waiting_;
+    return static_cast<int>(parked_.size());
   }
   // Wake-ups of waiting workers so far (for tests).
   int64_t wakeups() const {
@@ -197,7 +213,7 @@ class RequestLanes {
   struct Lane {
     uint64_t key = 0;
     // FIFO of jobs: jobs[head..] are live (a vector reused across turns).
-    std::vector<Job> jobs;
+    std::vector<Job*> jobs;
     size_t head = 0;
     size_t running = 0;             // Workers holding jobs of this lane.
     size_t out = 0;                 // Its jobs in unfinished batches.
@@ -218,7 +234,12 @@ class RequestLanes {
 
   const Options options_;
   mutable absl::Mutex mu_;
-  absl::CondVar cv_;
+  // A worker blocked in Take: each waits on its own condition variable, so
+  // that a wake-up goes to the worker chosen (the one parked last).
+  struct Waiter {
+    absl::CondVar cv;
+    bool woken = false;
+  };
   // Lanes with jobs or workers; emptied ones are kept on free_ (with their
   // vectors' capacity) for the next connection.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Lane>> lanes_
@@ -230,10 +251,12 @@ class RequestLanes {
   size_t ring_size_ ABSL_GUARDED_BY(mu_) = 0;
   size_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in lanes.
   size_t out_ ABSL_GUARDED_BY(mu_) = 0;   // Jobs in unfinished batches.
-  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // Workers blocked in Take.
-  // Of those, signalled and not yet back from the wait. At most one is
-  // signalled at a time (WakeOneLocked); the one woken wakes the next when
-  // it leaves ready lanes behind.
+  // Workers blocked in Take and not woken, the one parked last at the back
+  // (woken first: LIFO).
+  std::vector<Waiter*> parked_ ABSL_GUARDED_BY(mu_);
+  // Workers woken and not yet back from the wait. At most one is woken at
+  // a time by WakeOneLocked; the one woken wakes the next when it leaves
+  // ready lanes behind.
   int woken_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers between Finish/GiveBack(returning) and their next Take.
   int returning_ ABSL_GUARDED_BY(mu_) = 0;
@@ -244,7 +267,15 @@ class RequestLanes {
   std::atomic<bool> dropping_{false};
   std::atomic<size_t> queued_{0};
 
-  // Wakes one waiting worker unless one woken earlier has not run yet or
+  // Job storage (NewJobs/Recycle): a lock of its own, taken once per front
+  // end batch and once per worker batch.
+  absl::Mutex jobs_mu_;
+  std::vector<std::unique_ptr<Job[]>> job_blocks_ ABSL_GUARDED_BY(jobs_mu_);
+  std::vector<Job*> spare_jobs_ ABSL_GUARDED_BY(jobs_mu_);
+
+  // Marks `w` woken and signals it (taken off parked_ by the caller).
+  void WakeLocked(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the worker parked last unless one woken earlier has not run yet or
   // one is returning (either will take what is ready).
   void WakeOneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes every waiting worker.

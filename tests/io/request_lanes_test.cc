@@ -3,8 +3,8 @@
 // RequestLanes: per-lane FIFO, round-robin with a quantum, the per-lane
 // running cap, the queue bounds (also across GiveBack), slow lanes,
 // GiveBack, who is woken (returning workers, the next after one that
-// leaves lanes behind), Close with and without drop, and a
-// producer/consumer stress.
+// leaves lanes behind, the one parked last), the job storage (NewJobs,
+// Recycle), Close with and without drop, and a producer/consumer stress.
 
 #include "spindle/io/internal/request_lanes.h"
 
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -36,36 +37,37 @@ using test_util::Eventually;
 
 constexpr absl::Duration kBound = absl::Seconds(20);
 
-// Jobs "<key>:<first>" .. "<key>:<first + n - 1>" of lane `key`.
-std::vector<Job> MakeJobs(uint64_t key, int first, int n) {
-  std::vector<Job> jobs;
-  for (int i = first; i < first + n; ++i) {
-    Job j;
-    j.line = LineBuf(absl::StrCat(key, ":", i));
-    j.key = key;
-    jobs.push_back(std::move(j));
+// Jobs "<key>:<first>" .. "<key>:<first + n - 1>" of lane `key`, made by
+// `lanes` (and destroyed with it).
+std::vector<Job*> MakeJobs(RequestLanes& lanes, uint64_t key, int first,
+                           int n) {
+  std::vector<Job*> jobs;
+  lanes.NewJobs(static_cast<size_t>(n), &jobs);
+  for (int i = 0; i < n; ++i) {
+    jobs[i]->line.Assign(absl::StrCat(key, ":", first + i));
+    jobs[i]->key = key;
   }
   return jobs;
 }
 
 // Offers `jobs` as lane `key`'s; returns how many were taken.
-size_t OfferOne(RequestLanes& lanes, uint64_t key, std::vector<Job>& jobs) {
+size_t OfferOne(RequestLanes& lanes, uint64_t key, std::vector<Job*>& jobs) {
   RequestLanes::Offer offer{key, absl::MakeSpan(jobs)};
   lanes.OfferMany(absl::MakeSpan(&offer, 1));
   return offer.taken;
 }
 
 // The lines of `jobs`, in order.
-std::vector<std::string> Lines(absl::Span<const Job> jobs) {
+std::vector<std::string> Lines(absl::Span<Job* const> jobs) {
   std::vector<std::string> out;
-  for (const Job& j : jobs) out.emplace_back(j.line.view());
+  for (const Job* j : jobs) out.emplace_back(j->line.view());
   return out;
 }
 
 // What one Take returned.
 struct Batch {
   bool ok = false;
-  std::vector<Job> jobs;
+  std::vector<Job*> jobs;
   std::vector<RequestLanes::Ticket> tickets;
 };
 
@@ -116,8 +118,8 @@ RequestLanes::Options Opts(size_t capacity, size_t max_queued,
 
 TEST(RequestLanesTest, EachLaneIsFifo) {
   RequestLanes lanes(Opts(100, 100, 1, 100));
-  std::vector<Job> a = MakeJobs(7, 0, 4);
-  std::vector<Job> b = MakeJobs(7, 4, 3);
+  std::vector<Job*> a = MakeJobs(lanes, 7, 0, 4);
+  std::vector<Job*> b = MakeJobs(lanes, 7, 4, 3);
   ASSERT_EQ(OfferOne(lanes, 7, a), 4u);
   ASSERT_EQ(OfferOne(lanes, 7, b), 3u);
   EXPECT_EQ(lanes.queued(), 7u);
@@ -133,8 +135,8 @@ TEST(RequestLanesTest, EachLaneIsFifo) {
 
 TEST(RequestLanesTest, LongLaneDoesNotDelayAShortOne) {
   RequestLanes lanes(Opts(1000, 1000, 2, 64));
-  std::vector<Job> flood = MakeJobs(1, 0, 500);
-  std::vector<Job> one = MakeJobs(2, 0, 1);
+  std::vector<Job*> flood = MakeJobs(lanes, 1, 0, 500);
+  std::vector<Job*> one = MakeJobs(lanes, 2, 0, 1);
   ASSERT_EQ(OfferOne(lanes, 1, flood), 500u);
   ASSERT_EQ(OfferOne(lanes, 2, one), 1u);
   // The short lane's job is in the first Take, or the next at worst.
@@ -142,7 +144,7 @@ TEST(RequestLanesTest, LongLaneDoesNotDelayAShortOne) {
   for (int take = 0; take < 2 && !seen; ++take) {
     Batch t = TakeNow(lanes, 256);
     ASSERT_TRUE(t.ok);
-    for (const Job& j : t.jobs) seen = seen || j.key == 2;
+    for (const Job* j : t.jobs) seen = seen || j->key == 2;
     lanes.Finish(t.tickets);
   }
   EXPECT_TRUE(seen);
@@ -151,7 +153,7 @@ TEST(RequestLanesTest, LongLaneDoesNotDelayAShortOne) {
 TEST(RequestLanesTest, TakeServesLanesRoundRobinAQuantumEach) {
   RequestLanes lanes(Opts(1000, 1000, 4, 3));
   for (uint64_t key : {1, 2, 3}) {
-    std::vector<Job> jobs = MakeJobs(key, 0, 10);
+    std::vector<Job*> jobs = MakeJobs(lanes, key, 0, 10);
     ASSERT_EQ(OfferOne(lanes, key, jobs), 10u);
   }
   // One turn per lane per Take, `quantum` jobs each, oldest lane first.
@@ -174,12 +176,12 @@ TEST(RequestLanesTest, TakeServesLanesRoundRobinAQuantumEach) {
 
 TEST(RequestLanesTest, LaneAtItsRunningCapIsSkipped) {
   RequestLanes lanes(Opts(1000, 1000, 1, 2));
-  std::vector<Job> a = MakeJobs(1, 0, 6);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 6);
   ASSERT_EQ(OfferOne(lanes, 1, a), 6u);
   Batch first = TakeNow(lanes);
   EXPECT_EQ(Lines(first.jobs), (std::vector<std::string>{"1:0", "1:1"}));
   // Lane 1 is held by one taker (its cap): only lane 2 is served.
-  std::vector<Job> b = MakeJobs(2, 0, 1);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 1);
   ASSERT_EQ(OfferOne(lanes, 2, b), 1u);
   Batch second = TakeNow(lanes);
   EXPECT_EQ(Lines(second.jobs), (std::vector<std::string>{"2:0"}));
@@ -198,9 +200,9 @@ TEST(RequestLanesTest, LaneAtItsRunningCapIsSkipped) {
 
 TEST(RequestLanesTest, OfferTakesAPrefixWithinMaxQueuedAndCapacity) {
   RequestLanes lanes(Opts(5, 3, 1, 64));
-  std::vector<Job> a = MakeJobs(1, 0, 5);
-  std::vector<Job> b = MakeJobs(2, 0, 5);
-  std::vector<Job> c = MakeJobs(3, 0, 5);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 5);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 5);
+  std::vector<Job*> c = MakeJobs(lanes, 3, 0, 5);
   RequestLanes::Offer offers[] = {
       {1, absl::MakeSpan(a)}, {2, absl::MakeSpan(b)}, {3, absl::MakeSpan(c)}};
   EXPECT_EQ(lanes.OfferMany(absl::MakeSpan(offers)), 5u);
@@ -209,32 +211,30 @@ TEST(RequestLanesTest, OfferTakesAPrefixWithinMaxQueuedAndCapacity) {
   EXPECT_EQ(offers[2].taken, 0u);
   EXPECT_EQ(lanes.queued(), 5u);
   // What was not taken is left alone (the caller keeps it).
-  EXPECT_EQ(a[3].line.view(), "1:3");
-  EXPECT_EQ(b[2].line.view(), "2:2");
-  EXPECT_EQ(c[0].line.view(), "3:0");
+  EXPECT_EQ(a[3]->line.view(), "1:3");
+  EXPECT_EQ(b[2]->line.view(), "2:2");
+  EXPECT_EQ(c[0]->line.view(), "3:0");
   // A full queue takes nothing.
   EXPECT_EQ(OfferOne(lanes, 3, c), 0u);
   Batch t = TakeNow(lanes);
   EXPECT_EQ(Lines(t.jobs),
             (std::vector<std::string>{"1:0", "1:1", "1:2", "2:0", "2:1"}));
   lanes.Finish(t.tickets);
-  std::vector<Job> rest(std::make_move_iterator(c.begin()),
-                        std::make_move_iterator(c.end()));
-  EXPECT_EQ(OfferOne(lanes, 3, rest), 3u);
+  EXPECT_EQ(OfferOne(lanes, 3, c), 3u);
 }
 
 TEST(RequestLanesTest, GiveBackNeverPushesALaneOverItsBounds) {
   // Jobs out in a worker's batch still count against the bounds, so that
   // handing them back (a slow request) cannot overfill the lane or queue.
   RequestLanes lanes(Opts(4, 3, 2, 64));
-  std::vector<Job> a = MakeJobs(1, 0, 3);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 3);
   ASSERT_EQ(OfferOne(lanes, 1, a), 3u);
   Batch t = TakeNow(lanes);
   ASSERT_EQ(t.jobs.size(), 3u);
   EXPECT_EQ(lanes.queued(), 0u);
-  std::vector<Job> more = MakeJobs(1, 3, 3);
+  std::vector<Job*> more = MakeJobs(lanes, 1, 3, 3);
   EXPECT_EQ(OfferOne(lanes, 1, more), 0u);  // Lane 1: 3 out already.
-  std::vector<Job> other = MakeJobs(2, 0, 3);
+  std::vector<Job*> other = MakeJobs(lanes, 2, 0, 3);
   EXPECT_EQ(OfferOne(lanes, 2, other), 1u);  // Capacity: 3 out, 1 free.
   EXPECT_EQ(lanes.GiveBack(absl::MakeSpan(t.jobs).subspan(1), t.tickets), 0u);
   EXPECT_LE(lanes.queued(), 4u);
@@ -246,13 +246,13 @@ TEST(RequestLanesTest, GiveBackNeverPushesALaneOverItsBounds) {
 
 TEST(RequestLanesTest, SlowLaneIsServedAloneOneJobATime) {
   RequestLanes lanes(Opts(1000, 1000, 2, 64));
-  std::vector<Job> a = MakeJobs(1, 0, 5);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 5);
   ASSERT_EQ(OfferOne(lanes, 1, a), 5u);
   Batch t = TakeNow(lanes, 1);
   ASSERT_EQ(t.tickets.size(), 1u);
   RequestLanes::MarkSlow(t.tickets[0], true);
   lanes.Finish(t.tickets);
-  std::vector<Job> b = MakeJobs(2, 0, 3);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 3);
   ASSERT_EQ(OfferOne(lanes, 2, b), 3u);
   // Ring: lane 1 (slow), lane 2. The slow lane's job goes alone...
   Batch u = TakeNow(lanes);
@@ -274,18 +274,18 @@ TEST(RequestLanesTest, SlowLaneIsServedAloneOneJobATime) {
 
 TEST(RequestLanesTest, SlowLaneIsNeverBatchedWithAnotherLane) {
   RequestLanes lanes(Opts(1000, 1000, 2, 4));
-  std::vector<Job> s = MakeJobs(1, 0, 50);
+  std::vector<Job*> s = MakeJobs(lanes, 1, 0, 50);
   ASSERT_EQ(OfferOne(lanes, 1, s), 50u);
   Batch t = TakeNow(lanes, 1);
   RequestLanes::MarkSlow(t.tickets[0], true);
   lanes.Finish(t.tickets);
-  std::vector<Job> f = MakeJobs(2, 0, 50);
+  std::vector<Job*> f = MakeJobs(lanes, 2, 0, 50);
   ASSERT_EQ(OfferOne(lanes, 2, f), 50u);
   size_t taken = 0;
   while (lanes.queued() > 0) {
     Batch b = TakeNow(lanes);
     bool has_slow = false, has_fast = false;
-    for (const Job& j : b.jobs) (j.key == 1 ? has_slow : has_fast) = true;
+    for (const Job* j : b.jobs) (j->key == 1 ? has_slow : has_fast) = true;
     if (has_slow) {
       EXPECT_EQ(b.jobs.size(), 1u);
       EXPECT_FALSE(has_fast);
@@ -302,15 +302,15 @@ TEST(RequestLanesTest, SlowLaneIsNeverBatchedWithAnotherLane) {
 
 TEST(RequestLanesTest, GiveBackRestoresOrderAtTheLaneFront) {
   RequestLanes lanes(Opts(1000, 1000, 1, 64));
-  std::vector<Job> a = MakeJobs(1, 0, 4);
-  std::vector<Job> b = MakeJobs(2, 0, 2);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 4);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 2);
   ASSERT_EQ(OfferOne(lanes, 1, a), 4u);
   ASSERT_EQ(OfferOne(lanes, 2, b), 2u);
   Batch t = TakeNow(lanes);
   ASSERT_EQ(Lines(t.jobs), (std::vector<std::string>{"1:0", "1:1", "1:2", "1:3",
                                                      "2:0", "2:1"}));
   // Newer requests arrive while the batch is out.
-  std::vector<Job> a2 = MakeJobs(1, 4, 2);
+  std::vector<Job*> a2 = MakeJobs(lanes, 1, 4, 2);
   ASSERT_EQ(OfferOne(lanes, 1, a2), 2u);
   // "1:0" ran; the rest (of both lanes) goes back.
   EXPECT_EQ(lanes.GiveBack(absl::MakeSpan(t.jobs).subspan(1), t.tickets), 0u);
@@ -318,8 +318,8 @@ TEST(RequestLanesTest, GiveBackRestoresOrderAtTheLaneFront) {
   std::vector<std::string> lane1, lane2;
   while (lanes.queued() > 0) {
     Batch u = TakeNow(lanes);
-    for (const Job& j : u.jobs) {
-      (j.key == 1 ? lane1 : lane2).emplace_back(j.line.view());
+    for (const Job* j : u.jobs) {
+      (j->key == 1 ? lane1 : lane2).emplace_back(j->line.view());
     }
     lanes.Finish(u.tickets);
   }
@@ -332,7 +332,7 @@ TEST(RequestLanesTest, OfferWakesABlockedTake) {
   RequestLanes lanes(Opts(100, 100, 1, 64));
   AsyncTake take(lanes);
   ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 1; }));
-  std::vector<Job> a = MakeJobs(1, 0, 2);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 2);
   ASSERT_EQ(OfferOne(lanes, 1, a), 2u);
   Batch& t = take.Get();
   EXPECT_TRUE(t.ok);
@@ -345,7 +345,7 @@ TEST(RequestLanesTest, OfferWakesABlockedTake) {
 // to find it taken. Once it is not returning, offers wake a waiting one.
 TEST(RequestLanesTest, AReturningWorkerTakesNewRequestsWithoutAWakeUp) {
   RequestLanes lanes(Opts(100, 100, 1, 64));
-  std::vector<Job> a = MakeJobs(1, 0, 1);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 1);
   ASSERT_EQ(OfferOne(lanes, 1, a), 1u);
   Batch mine = TakeNow(lanes);
   ASSERT_EQ(mine.jobs.size(), 1u);
@@ -354,7 +354,7 @@ TEST(RequestLanesTest, AReturningWorkerTakesNewRequestsWithoutAWakeUp) {
   const int64_t before = lanes.wakeups();
 
   lanes.Finish(mine.tickets, /*returning=*/true);
-  std::vector<Job> b = MakeJobs(2, 0, 2);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 2);
   ASSERT_EQ(OfferOne(lanes, 2, b), 2u);
   EXPECT_EQ(lanes.wakeups(), before);
   Batch next;
@@ -363,7 +363,7 @@ TEST(RequestLanesTest, AReturningWorkerTakesNewRequestsWithoutAWakeUp) {
   EXPECT_FALSE(other.HasReturned());
 
   lanes.Finish(next.tickets);  // Not returning.
-  std::vector<Job> c = MakeJobs(3, 0, 1);
+  std::vector<Job*> c = MakeJobs(lanes, 3, 0, 1);
   ASSERT_EQ(OfferOne(lanes, 3, c), 1u);
   Batch& o = other.Get();
   EXPECT_EQ(Lines(o.jobs), (std::vector<std::string>{"3:0"}));
@@ -378,8 +378,8 @@ TEST(RequestLanesTest, AWorkerThatLeavesLanesBehindWakesTheNext) {
   RequestLanes lanes(Opts(100, 100, 1, 64));
   AsyncTake w1(lanes, /*max_jobs=*/1), w2(lanes, /*max_jobs=*/1);
   ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 2; }));
-  std::vector<Job> a = MakeJobs(1, 0, 1);
-  std::vector<Job> b = MakeJobs(2, 0, 1);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 1);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 1);
   RequestLanes::Offer offers[] = {{1, absl::MakeSpan(a)},
                                   {2, absl::MakeSpan(b)}};
   ASSERT_EQ(lanes.OfferMany(absl::MakeSpan(offers)), 2u);
@@ -387,26 +387,73 @@ TEST(RequestLanesTest, AWorkerThatLeavesLanesBehindWakesTheNext) {
   Batch& t2 = w2.Get();
   ASSERT_EQ(t1.jobs.size(), 1u);
   ASSERT_EQ(t2.jobs.size(), 1u);
-  EXPECT_NE(t1.jobs[0].key, t2.jobs[0].key);
+  EXPECT_NE(t1.jobs[0]->key, t2.jobs[0]->key);
   EXPECT_EQ(lanes.wakeups(), 2);
   lanes.Finish(t1.tickets);
   lanes.Finish(t2.tickets);
 }
 
+// A wake-up goes to the worker parked last (its stack and buffers are the
+// warm ones); the one parked earlier sleeps on until it is needed.
+TEST(RequestLanesTest, TheWorkerParkedLastIsWokenFirst) {
+  RequestLanes lanes(Opts(100, 100, 1, 64));
+  AsyncTake first(lanes);
+  ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 1; }));
+  AsyncTake last(lanes);
+  ASSERT_TRUE(Eventually([&] { return lanes.waiting() == 2; }));
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 1);
+  ASSERT_EQ(OfferOne(lanes, 1, a), 1u);
+  Batch& t = last.Get();
+  EXPECT_EQ(Lines(t.jobs), (std::vector<std::string>{"1:0"}));
+  EXPECT_FALSE(first.HasReturned());
+  EXPECT_EQ(lanes.waiting(), 1);
+  EXPECT_EQ(lanes.wakeups(), 1);
+  lanes.Finish(t.tickets);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 1);
+  ASSERT_EQ(OfferOne(lanes, 2, b), 1u);
+  Batch& u = first.Get();
+  EXPECT_EQ(Lines(u.jobs), (std::vector<std::string>{"2:0"}));
+  lanes.Finish(u.tickets);
+}
+
+// Jobs are made once and reused: recycled ones come back first (the batch
+// recycled last first, in its order), emptied; beyond the spare ones, new
+// ones are made.
+TEST(RequestLanesTest, RecycledJobsAreReusedLastFirstAndEmpty) {
+  RequestLanes lanes(Opts(100, 100, 1, 64));
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 3);
+  a[2]->line.Assign(std::string(1000, 'x'));  // On the heap.
+  lanes.Recycle(a);
+  std::vector<Job*> b;
+  lanes.NewJobs(3, &b);
+  EXPECT_EQ(b, a);
+  for (const Job* j : b) EXPECT_TRUE(j->line.view().empty());
+  std::vector<Job*> c;
+  lanes.NewJobs(200, &c);
+  absl::flat_hash_set<Job*> distinct(b.begin(), b.end());
+  distinct.insert(c.begin(), c.end());
+  EXPECT_EQ(distinct.size(), 203u);
+  // What a lane holds is the job itself: offered, taken, the same address.
+  ASSERT_EQ(OfferOne(lanes, 1, b), 3u);
+  Batch t = TakeNow(lanes);
+  EXPECT_EQ(t.jobs, b);
+  lanes.Finish(t.tickets);
+}
+
 TEST(RequestLanesTest, CloseWithoutDropDrainsFirst) {
   RequestLanes lanes(Opts(100, 100, 1, 2));
-  std::vector<Job> a = MakeJobs(1, 0, 5);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 5);
   ASSERT_EQ(OfferOne(lanes, 1, a), 5u);
   EXPECT_EQ(lanes.Close(/*drop=*/false), 0u);
   EXPECT_TRUE(lanes.closed());
   EXPECT_FALSE(lanes.dropping());
-  std::vector<Job> late = MakeJobs(1, 5, 1);
+  std::vector<Job*> late = MakeJobs(lanes, 1, 5, 1);
   EXPECT_EQ(OfferOne(lanes, 1, late), 0u);
   std::vector<std::string> got;
   for (;;) {
     Batch t = TakeNow(lanes);
     if (!t.ok) break;
-    for (const Job& j : t.jobs) got.emplace_back(j.line.view());
+    for (const Job* j : t.jobs) got.emplace_back(j->line.view());
     lanes.Finish(t.tickets);
   }
   EXPECT_EQ(got, (std::vector<std::string>{"1:0", "1:1", "1:2", "1:3", "1:4"}));
@@ -416,7 +463,7 @@ TEST(RequestLanesTest, CloseWithoutDropDrainsFirst) {
 // request is taken - not only the one woken for that request.
 TEST(RequestLanesTest, CloseWithoutDropReleasesEveryWaiterWhenDrained) {
   RequestLanes lanes(Opts(100, 100, 1, 1));
-  std::vector<Job> a = MakeJobs(1, 0, 2);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 2);
   ASSERT_EQ(OfferOne(lanes, 1, a), 2u);
   Batch first = TakeNow(lanes);
   ASSERT_EQ(first.jobs.size(), 1u);
@@ -445,8 +492,8 @@ TEST(RequestLanesTest, CloseWithDropDropsAndWakesBlockedTakes) {
 
 TEST(RequestLanesTest, CloseWithDropCountsWhatItDrops) {
   RequestLanes lanes(Opts(100, 100, 1, 2));
-  std::vector<Job> a = MakeJobs(1, 0, 5);
-  std::vector<Job> b = MakeJobs(2, 0, 3);
+  std::vector<Job*> a = MakeJobs(lanes, 1, 0, 5);
+  std::vector<Job*> b = MakeJobs(lanes, 2, 0, 3);
   ASSERT_EQ(OfferOne(lanes, 1, a), 5u);
   ASSERT_EQ(OfferOne(lanes, 2, b), 3u);
   Batch t = TakeNow(lanes, 2);  // "1:0", "1:1" out in a batch.
@@ -457,7 +504,7 @@ TEST(RequestLanesTest, CloseWithDropCountsWhatItDrops) {
   // A batch handed back once dropping is dropped too.
   EXPECT_EQ(lanes.GiveBack(absl::MakeSpan(t.jobs).subspan(1), t.tickets), 1u);
   EXPECT_FALSE(TakeNow(lanes).ok);
-  std::vector<Job> late = MakeJobs(3, 0, 1);
+  std::vector<Job*> late = MakeJobs(lanes, 3, 0, 1);
   EXPECT_EQ(OfferOne(lanes, 3, late), 0u);
 }
 
@@ -485,10 +532,11 @@ void Stress(size_t max_running) {
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
-      std::vector<std::vector<Job>> pending;
+      std::vector<std::vector<Job*>> pending;
       std::vector<size_t> from(kLanesPerProducer, 0);
       for (int l = 0; l < kLanesPerProducer; ++l) {
-        pending.push_back(MakeJobs(p * kLanesPerProducer + l, 0, kJobsPerLane));
+        pending.push_back(
+            MakeJobs(lanes, p * kLanesPerProducer + l, 0, kJobsPerLane));
       }
       bool left = true;
       while (left && absl::Now() < deadline) {
@@ -516,7 +564,7 @@ void Stress(size_t max_running) {
   for (int c = 0; c < kConsumers; ++c) {
     consumers.emplace_back([&, c] {
       std::mt19937 rng(c);
-      std::vector<Job> jobs;
+      std::vector<Job*> jobs;
       std::vector<RequestLanes::Ticket> tickets;
       // Half the batches end "returning" (as LineService's workers do):
       // offers meanwhile wake nobody, so a miscount strands requests.
@@ -536,7 +584,7 @@ void Stress(size_t max_running) {
           absl::MutexLock lock(&mu);
           for (size_t i = 0; i < run; ++i) {
             std::vector<absl::string_view> parts =
-                absl::StrSplit(jobs[i].line.view(), ':');
+                absl::StrSplit(jobs[i]->line.view(), ':');
             int lane = 0, seq = 0;
             ABSL_RAW_CHECK(absl::SimpleAtoi(parts[0], &lane) &&
                                absl::SimpleAtoi(parts[1], &seq),
@@ -558,6 +606,9 @@ void Stress(size_t max_running) {
         } else {
           lanes.Finish(tickets, returning);
         }
+        // The ones run go back to the storage (as the producers take
+        // more from it).
+        lanes.Recycle(absl::MakeSpan(jobs).first(run));
         jobs.clear();
         tickets.clear();
       }
