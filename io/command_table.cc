@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace spindle::io {
@@ -31,6 +30,19 @@ size_t WordEnd(absl::string_view line) {
   size_t end = 0;
   while (end < line.size() && !IsBlank(line[end])) ++end;
   return end;
+}
+
+// ASCII case-insensitive equality, inline: a command name is a few bytes,
+// compared once per request.
+bool SameWord(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+        absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -61,7 +73,7 @@ int CommandTable::Find(absl::string_view line, absl::string_view* arg) const {
   *arg = end < line.size() ? line.substr(end + 1) : "";
   const absl::string_view word = line.substr(0, end);
   for (size_t c = 0; c < commands_.size(); ++c) {
-    if (absl::EqualsIgnoreCase(word, commands_[c].name)) {
+    if (SameWord(word, commands_[c].name)) {
       return static_cast<int>(c);
     }
   }

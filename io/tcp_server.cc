@@ -344,7 +344,7 @@ void TcpServer::Complete(Conn* c, uint64_t seq, absl::string_view reply,
 void TcpServer::FlushSlots(Conn* c) {
   while (!c->replies.empty() && c->replies.front().done) {
     internal::Slot& s = c->replies.front();
-    c->out.append(s.reply);
+    c->out.append(c->replies.front_reply());
     c->out.push_back('\n');
     Bump(stats_.replies, 1);
     const bool close_after = s.close_after;

@@ -176,7 +176,18 @@ class Responder {
       : shared_(other.shared_), conn_id_(other.conn_id_), seq_(other.seq_) {
     other.shared_ = nullptr;
   }
-  Responder& operator=(Responder&& other) noexcept;
+  // An armed responder assigned to answers "no reply" first (as if
+  // destroyed). Inline: most are assigned to empty ones.
+  Responder& operator=(Responder&& other) noexcept {
+    if (this != &other) {
+      if (shared_ != nullptr) AnswerNoReply();
+      shared_ = other.shared_;
+      other.shared_ = nullptr;
+      conn_id_ = other.conn_id_;
+      seq_ = other.seq_;
+    }
+    return *this;
+  }
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
   // Inline: most responders are destroyed empty (moved from, or replied).

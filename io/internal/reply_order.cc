@@ -110,9 +110,16 @@ void ServerShared::Drain(ServerShared* self) {
 }
 
 void ReplyOrder::Grow() {
-  std::vector<Slot> bigger(std::max<size_t>(8, 2 * buf_.size()));
-  for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+  const size_t n = std::max<size_t>(8, 2 * buf_.size());
+  std::vector<Slot> bigger(n);
+  std::vector<std::string> texts(n);
+  for (size_t i = 0; i < size_; ++i) {
+    Slot& s = (*this)[i];
+    if (s.stored) texts[i] = std::move(TextOf(s));
+    bigger[i] = s;
+  }
   buf_.swap(bigger);
+  texts_.swap(texts);
   head_ = 0;
   mask_ = buf_.size() - 1;
 }

@@ -98,19 +98,23 @@ struct ServerShared {
   std::vector<ReplyRef> drain_refs;
 };
 
-// The reply slot of one request.
+// The reply slot of one request: 16 bytes, as every request writes one and
+// the replies that come in their turn never need more (a reply stored to
+// wait for its turn is kept beside it, see ReplyOrder).
 struct Slot {
-  bool done = false;
+  bool done = false;  // Its reply is stored (always `stored` too).
   bool close_after = false;
-  std::string reply;
+  bool stored = false;  // Its entry of the text ring holds the reply.
   // Bytes counted for it (the memory budget): its request line's until the
   // reply comes, then the reply's (with its newline).
   size_t reserved = 0;
 };
 
 // The reply slots of one connection, in request order: slot i answers
-// request base_seq() + i. A FIFO ring that reuses its entries (and their
-// strings' capacity), so a request costs no allocation.
+// request base_seq() + i. A FIFO ring that reuses its entries, so a request
+// costs no allocation; beside it a ring of the same size holds the replies
+// stored ahead of their turn (their strings' capacity reused too), touched
+// only for those.
 class ReplyOrder {
  public:
   bool empty() const { return size_ == 0; }
@@ -139,7 +143,8 @@ class ReplyOrder {
   void Answer(Slot* s, absl::string_view reply, bool close_after) {
     s->done = true;
     s->close_after = close_after;
-    s->reply.assign(reply.data(), reply.size());
+    s->stored = true;
+    TextOf(*s).assign(reply.data(), reply.size());
     reserved_ += reply.size() + 1 - s->reserved;
     s->reserved = reply.size() + 1;
   }
@@ -154,6 +159,8 @@ class ReplyOrder {
     return &(*this)[seq - base_seq_];
   }
   Slot& front() { return buf_[head_]; }
+  // The reply stored for front() (valid while front().done).
+  absl::string_view front_reply() const { return texts_[head_]; }
   void PopFront() {
     Reset(front());
     head_ = (head_ + 1) & mask_;
@@ -168,6 +175,9 @@ class ReplyOrder {
 
  private:
   Slot& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }
+  std::string& TextOf(const Slot& s) {
+    return texts_[static_cast<size_t>(&s - buf_.data())];
+  }
   void RemoveAll() {
     while (size_ > 0) Reset((*this)[--size_]);
   }
@@ -176,11 +186,14 @@ class ReplyOrder {
     s.reserved = 0;
     s.done = false;
     s.close_after = false;
+    if (!s.stored) return;
+    s.stored = false;
     // Keep a small string's capacity for the next request, not a big one's.
-    if (s.reply.capacity() > kKeepCapacity) {
-      std::string().swap(s.reply);
+    std::string& text = TextOf(s);
+    if (text.capacity() > kKeepCapacity) {
+      std::string().swap(text);
     } else {
-      s.reply.clear();
+      text.clear();
     }
   }
   // Small enough that a connection's idle slots hold little memory that
@@ -190,6 +203,7 @@ class ReplyOrder {
   void Grow();
 
   std::vector<Slot> buf_;
+  std::vector<std::string> texts_;  // texts_[i] belongs to buf_[i].
   size_t head_ = 0;
   size_t size_ = 0;
   size_t mask_ = 0;

@@ -13,17 +13,6 @@ namespace spindle::io {
 // ---------------------------------------------------------------------------
 // Responder
 
-Responder& Responder::operator=(Responder&& other) noexcept {
-  if (this != &other) {
-    if (valid()) Reply("ERR internal error: no reply");
-    shared_ = other.shared_;
-    other.shared_ = nullptr;
-    conn_id_ = other.conn_id_;
-    seq_ = other.seq_;
-  }
-  return *this;
-}
-
 void Responder::AnswerNoReply() { Reply("ERR internal error: no reply"); }
 
 void Responder::Disarm() {
