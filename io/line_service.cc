@@ -72,8 +72,15 @@ namespace {
 using internal::Job;
 using internal::RequestLanes;
 
-// Jobs a worker takes at once (and answers with one ReplyBatch at most).
-constexpr size_t kMaxBatch = 256;
+// Jobs a worker takes at once (and answers with one ReplyBatch at most):
+// about kBatchNs of work at the recent cost per request, within [1,
+// kMaxBatch]. A batch that takes the whole of a loop iteration's cheap
+// requests leaves no lanes behind, so no second worker is woken for them:
+// where it could not run alongside (one CPU) that wake-up only cost two
+// context switches. Dearer requests make smaller batches, and the workers
+// woken for the lanes left behind share them.
+constexpr size_t kMaxBatch = 1024;
+constexpr int64_t kBatchNs = 100'000;
 // A request that runs longer than this is "slow" (see the file comment);
 // replies collected before it are sent right after it.
 constexpr int64_t kSlowNs = 1'000'000;
@@ -606,11 +613,19 @@ void LineService::WorkerMain() {
     bool ok;
   };
   std::array<Ran, kMaxWindow> ran;
+  // This worker's recent cost per request (an average over its windows),
+  // which sizes its batches; it starts as if requests cost kCheapNs.
+  int64_t cost_ns = kCheapNs;
+  auto batch_size = [&cost_ns] {
+    return static_cast<size_t>(
+        std::clamp<int64_t>(kBatchNs / std::max<int64_t>(cost_ns, 1), 1,
+                            static_cast<int64_t>(kMaxBatch)));
+  };
   // After the first batch, each Take follows this worker's Finish/GiveBack
   // with `returning`: requests that come of its replies wait for it rather
   // than wake another worker.
   bool returning = false;
-  while (lanes_->Take(kMaxBatch, &jobs, &tickets, returning)) {
+  while (lanes_->Take(batch_size(), &jobs, &tickets, returning)) {
     returning = true;
     busy_.fetch_add(1, std::memory_order_relaxed);
     running_.fetch_add(static_cast<int64_t>(jobs.size()),
@@ -640,6 +655,11 @@ void LineService::WorkerMain() {
         RequestLanes::MarkSlow(tickets[x.ticket], slow);
       }
       const bool cheap = took <= static_cast<int64_t>(in_window) * kCheapNs;
+      // A moving average (1/4 weight to the new window), bounded so that
+      // one very slow request does not keep batches small for long.
+      const int64_t per_request =
+          std::min(took / static_cast<int64_t>(in_window), kSlowNs);
+      cost_ns += (per_request - cost_ns) / 4;
       window = cheap ? std::min(2 * window, kMaxWindow) : 1;
       in_window = 0;
       started = now;

@@ -409,6 +409,30 @@ TEST(LineServiceTest, FloodingConnectionDoesNotStarveAnother) {
   EXPECT_EQ(gate.max_inside(), 1);
 }
 
+// A worker takes about 100 us of work at once, judged by its recent cost
+// per request: requests of one connection that cost a few hundred
+// microseconds each (dear, yet below the 1 ms "slow" mark) are not all
+// taken by the first worker and run one after another while the others
+// idle - a second worker (max_running_per_connection is 2) shares them.
+TEST(LineServiceTest, RequestsOfMediumCostAreSharedByTwoWorkers) {
+  std::atomic<int> inside{0}, max_inside{0};
+  auto service = Started(TestOptions(4), [&](Request& r) -> Answer {
+    const int now = ++inside;
+    int seen = max_inside.load();
+    while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+    }
+    absl::SleepFor(absl::Microseconds(300));  // The work itself.
+    --inside;
+    return Echo(r);
+  });
+  Client c(service->port());
+  SendLines(c, "work", 64);  // One read: one hand-over.
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_EQ(c.ReadLine(), absl::StrCat("echo:work", i));
+  }
+  EXPECT_EQ(max_inside.load(), 2);
+}
+
 // Workers time cheap requests in runs (one clock reading per run): every
 // request is still recorded in command_stats once, and a slow request that
 // follows cheap ones in the same batch is recorded with its whole run time.
