@@ -344,7 +344,8 @@ void TcpServer::Complete(Conn* c, uint64_t seq, absl::string_view reply,
 void TcpServer::FlushSlots(Conn* c) {
   while (!c->replies.empty() && c->replies.front().done) {
     internal::Slot& s = c->replies.front();
-    c->out.append(c->replies.front_reply());
+    const absl::string_view reply = c->replies.front_reply();
+    c->out.append(reply.data(), reply.size());
     c->out.push_back('\n');
     Bump(stats_.replies, 1);
     const bool close_after = s.close_after;
