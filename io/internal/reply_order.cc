@@ -115,7 +115,7 @@ void ReplyOrder::Grow() {
   std::vector<std::string> texts(n);
   for (size_t i = 0; i < size_; ++i) {
     Slot& s = (*this)[i];
-    if (s.stored) texts[i] = std::move(TextOf(s));
+    if (s.done) texts[i] = std::move(TextOf(s));
     bigger[i] = s;
   }
   buf_.swap(bigger);

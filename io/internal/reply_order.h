@@ -102,9 +102,9 @@ struct ServerShared {
 // the replies that come in their turn never need more (a reply stored to
 // wait for its turn is kept beside it, see ReplyOrder).
 struct Slot {
-  bool done = false;  // Its reply is stored (always `stored` too).
+  // Its reply is stored: its entry of ReplyOrder's text ring holds it.
+  bool done = false;
   bool close_after = false;
-  bool stored = false;  // Its entry of the text ring holds the reply.
   // Bytes counted for it (the memory budget): its request line's until the
   // reply comes, then the reply's (with its newline).
   size_t reserved = 0;
@@ -143,7 +143,6 @@ class ReplyOrder {
   void Answer(Slot* s, absl::string_view reply, bool close_after) {
     s->done = true;
     s->close_after = close_after;
-    s->stored = true;
     TextOf(*s).assign(reply.data(), reply.size());
     reserved_ += reply.size() + 1 - s->reserved;
     s->reserved = reply.size() + 1;
@@ -184,10 +183,9 @@ class ReplyOrder {
   void Reset(Slot& s) {
     reserved_ -= s.reserved;
     s.reserved = 0;
-    s.done = false;
     s.close_after = false;
-    if (!s.stored) return;
-    s.stored = false;
+    if (!s.done) return;  // No text stored.
+    s.done = false;
     // Keep a small string's capacity for the next request, not a big one's.
     std::string& text = TextOf(s);
     if (text.capacity() > kKeepCapacity) {
