@@ -14,7 +14,13 @@
 // abseil/abseil-cpp#217 and #1239 (confirmed false positive there).
 //
 // Only frames inside Abseil's Waiter are suppressed: races in spindle's code
-// and in users' code are still reported. A binary that needs suppressions of
+// and in users' code are still reported. A suppression matches symbolized
+// frames, and TSan starts its symbolizer (a subprocess on a socket pair) at
+// the first report: a process that has run out of file descriptors by then
+// reports this false positive unsymbolized and unsuppressed. Run such a
+// process with TSAN_OPTIONS=report_atomic_races=0 (the class this false
+// positive belongs to), as tests/integration/job_server_test.py does for its
+// low `ulimit -n` server. A binary that needs suppressions of
 // its own should use a suppressions file (TSAN_OPTIONS=suppressions=...):
 // defining __tsan_default_suppressions a second time fails to link.
 
