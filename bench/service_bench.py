@@ -4,7 +4,9 @@
 run: the job server built on it (NEW), an earlier job_server binary (OLD:
 e.g. the build before a change, kept with `cp`), the raw epoll echo loop of
 bench/echo_servers.cc (the floor: one thread, no framing, no hand-off) and,
-with --python, the Python job server (bench/py_job_server.py).
+with --python, the Python job server (bench/py_job_server.py), and with
+--handoff=BIN the floor of a hand-off (bench/handoff_echo.cc: the raw loop
+handing what it reads to one worker thread and sending what comes back).
 
 Every server is driven by job_client with ECHO requests of 32 bytes at each
 shape CONNECTIONSxDEPTH of --shapes (pipelined, closed loop: every reply is
@@ -27,7 +29,7 @@ NEW and OLD run with --workers (default 4).
 
 Usage: service_bench.py NEW OLD ECHO_SERVERS JOB_CLIENT [--secs=3]
                         [--runs=3] [--pin=0:1] [--shapes=32x8,16x64,64x1]
-                        [--workers=4] [--python]
+                        [--workers=4] [--python] [--handoff=BIN]
        (OLD may be "-": none)
 """
 
@@ -60,6 +62,8 @@ def main():
                "new": [new, "--port=0", workers]}
     if old != "-":
         servers["old"] = [old, "--port=0", workers]
+    if opts.get("handoff"):
+        servers["handoff"] = [opts["handoff"], "--reply=loop"]
     if "python" in opts:
         servers["python"] = [sys.executable,
                              os.path.join(HERE, "py_job_server.py"),
@@ -77,11 +81,11 @@ def main():
                 r = job_bench.measure(server_prefix + cmd, client, "ECHO:1",
                                       secs, conns, depth, client_prefix)
                 results.setdefault(((conns, depth), name), []).append(r)
-                if name != "epoll":
+                if name not in ("epoll", "handoff"):
                     all_ok = all_ok and r["ok"]
                 print("round %d %dx%d %-7s %9.0f req/s  %6.3f us CPU/req %s" %
                       (run + 1, conns, depth, name, r["rate"], r["cpu_us"],
-                       "" if name == "epoll" else
+                       "" if name in ("epoll", "handoff") else
                        ("ok" if r["ok"] else "ERRORS")), flush=True)
     print("load average after: %s" %
           " ".join("%.2f" % x for x in os.getloadavg()))
