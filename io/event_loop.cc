@@ -415,6 +415,14 @@ absl::Status EventLoop::RunOnce() {
       selector_->Select(timeout);
   if (may_block) polling_.store(false, std::memory_order_seq_cst);
   if (!ready.ok()) return ready.status();
+  struct Iteration {  // IterationTime() reads the clock afresh each round.
+    EventLoop* loop;
+    explicit Iteration(EventLoop* l) : loop(l) {
+      loop->in_iteration_ = true;
+      loop->iteration_time_ = MonotonicTime::InfinitePast();
+    }
+    ~Iteration() { loop->in_iteration_ = false; }
+  } iteration(this);
   for (const auto& [key, mask] : *ready) {
     // Entries removed by an earlier callback of this batch stay allocated
     // (retired) until the batch ends, so `removed` can be read safely.
@@ -459,6 +467,14 @@ absl::Status EventLoop::RunOnce() {
   retired_callbacks_.clear();
   retired_fds_.clear();
   return absl::OkStatus();
+}
+
+MonotonicTime EventLoop::IterationTime() {
+  if (!in_iteration_) return Time();
+  if (iteration_time_ == MonotonicTime::InfinitePast()) {
+    iteration_time_ = Time();
+  }
+  return iteration_time_;
 }
 
 absl::Status EventLoop::Run(const FutureBase* until) {

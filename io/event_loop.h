@@ -377,6 +377,14 @@ class EventLoop {
   // against it. Unaffected by changes to the system (wall) clock.
   // Thread-safe.
   MonotonicTime Time() const { return MonotonicTime::Now(); }
+  // Time(), read at most once per iteration of the loop: the first call
+  // while the loop runs its callbacks reads the clock and later calls in the
+  // same iteration return that reading, so it may lag Time() by the work the
+  // iteration has done since. For bookkeeping that needs no finer clock
+  // (idle timeouts) on paths that run per connection or per request. Outside
+  // an iteration (the loop not running, or between its waits) it is Time().
+  // Loop thread only.
+  MonotonicTime IterationTime();
 
   // Unregisters every fd callback, drops every pending callback and timer,
   // removes signal handlers and closes the selector. Idempotent. Must not be
@@ -484,6 +492,10 @@ class EventLoop {
   // blocks (both sides use seq_cst: the store of one, then the load of the
   // other, so at least one of them sees the other's store).
   std::atomic<bool> polling_{false};
+  // IterationTime(): whether RunOnce is running callbacks, and the clock
+  // reading of this iteration (InfinitePast: not read yet). Loop thread.
+  bool in_iteration_ = false;
+  MonotonicTime iteration_time_ = MonotonicTime::InfinitePast();
 
   absl::flat_hash_map<int, Callback> signal_callbacks_;
 

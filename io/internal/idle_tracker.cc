@@ -29,7 +29,7 @@ void IdleTracker::Remove(IdleNode* n) {
 }
 
 void IdleTracker::Touch(IdleNode* n) {
-  n->last_active = loop_->Time();
+  n->last_active = loop_->IterationTime();
   if (n->in_idle_list) {
     if (tail_ == n) return;
     Remove(n);

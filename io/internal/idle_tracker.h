@@ -20,7 +20,7 @@ struct IdleNode {
   IdleNode* prev = nullptr;
   IdleNode* next = nullptr;
   bool in_idle_list = false;
-  MonotonicTime last_active;  // On the loop's clock.
+  MonotonicTime last_active;  // On the loop's clock (IterationTime).
 };
 
 // Not thread-safe: loop thread only.

@@ -138,6 +138,35 @@ TEST(EventLoopTest, TimeIsTheMonotonicClock) {
   EXPECT_EQ(MonotonicTime::FromOrigin(t.since_origin()), t);
 }
 
+// IterationTime() reads the clock once per iteration: later calls in the
+// same iteration return that reading although Time() moved on; the next
+// iteration reads afresh; outside an iteration it is Time().
+TEST(EventLoopTest, IterationTimeIsReadOncePerIteration) {
+  auto loop = MakeLoop();
+  const MonotonicTime idle = loop->IterationTime();
+  EXPECT_LE(idle, loop->Time());
+  MonotonicTime first, again, moved, next;
+  loop->CallSoon([&] {
+    first = loop->IterationTime();
+    // Wait (bounded) for the clock to move: no sleep, just reads.
+    const MonotonicTime give_up = first + kBound;
+    do {
+      moved = loop->Time();
+    } while (moved == first && moved < give_up);
+    again = loop->IterationTime();
+    loop->CallSoon([&] {
+      next = loop->IterationTime();
+      loop->Stop();
+    });
+  });
+  ASSERT_TRUE(loop->RunForever().ok());
+  EXPECT_LE(idle, first);
+  EXPECT_LT(first, moved);
+  EXPECT_EQ(again, first);  // The same iteration: the same reading.
+  EXPECT_LE(moved, next);   // The next iteration: read afresh.
+  EXPECT_LE(next, loop->IterationTime());  // Not running: Time().
+}
+
 // CallLater schedules on that clock: the handle is due `delay` after Time().
 TEST(EventLoopTest, CallLaterIsDueOnTheLoopClock) {
   auto loop = MakeLoop();
