@@ -441,7 +441,7 @@ void TcpServer::ApplyCompletions(absl::string_view text,
     }
     if (run > 0) {
       c->out.append(text.data() + off, bytes);
-      for (size_t k = 0; k < run; ++k) c->replies.PopFront();
+      c->replies.PopFront(run);
       Bump(stats_.replies, static_cast<int64_t>(run));
       off += bytes;
       i += run;

@@ -160,11 +160,14 @@ class ReplyOrder {
   Slot& front() { return buf_[head_]; }
   // The reply stored for front() (valid while front().done).
   absl::string_view front_reply() const { return texts_[head_]; }
-  void PopFront() {
-    Reset(front());
-    head_ = (head_ + 1) & mask_;
-    --size_;
-    ++base_seq_;
+  void PopFront() { PopFront(1); }
+  // Pops the first `n` slots (n <= size()): a run of replies written at
+  // once, in one call rather than one per reply.
+  void PopFront(size_t n) {
+    for (size_t k = 0; k < n; ++k) Reset((*this)[k]);
+    head_ = (head_ + n) & mask_;
+    size_ -= n;
+    base_seq_ += n;
   }
   // Drops every slot: their replies, when they come, are ignored.
   void DropAll() {
