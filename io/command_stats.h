@@ -45,10 +45,11 @@ class CommandStats {
   void Record(size_t i, absl::Duration latency, bool ok) {
     RecordNanos(i, absl::ToInt64Nanoseconds(latency), ok);
   }
-  // The same, with the latency in nanoseconds.
-  void RecordNanos(size_t i, int64_t latency_ns, bool ok) {
-    latency_[i].RecordNanos(latency_ns);  // Counts it, done or failed.
-    if (!ok) failed_known_.Add(1);
+  // The same, with the latency in nanoseconds, for `n` requests at once
+  // (each counted as one sample of that latency).
+  void RecordNanos(size_t i, int64_t latency_ns, bool ok, int64_t n = 1) {
+    latency_[i].RecordNanos(latency_ns, n);  // Counts them, done or failed.
+    if (!ok) failed_known_.Add(n);
   }
   // A request of command `i` read at `received` is answered now.
   void RecordSince(size_t i, absl::Time received, bool ok) {

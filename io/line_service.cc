@@ -646,13 +646,28 @@ void LineService::WorkerMain() {
       const int64_t now = absl::GetCurrentTimeNanos();
       const int64_t took = now - started;
       const bool slow = took > kSlowNs;
-      for (size_t i = 0; i < in_window; ++i) {
+      // Requests of one command read in one front-end batch share a
+      // latency (the common case): one record counts the run of them.
+      for (size_t i = 0; i < in_window;) {
         const Ran& x = ran[i];
+        size_t same = 1;
+        while (i + same < in_window && ran[i + same].command == x.command &&
+               ran[i + same].received_ns == x.received_ns &&
+               ran[i + same].ok == x.ok) {
+          ++same;
+        }
         if (x.command >= 0) {
           stats->RecordNanos(static_cast<size_t>(x.command),
-                             now - x.received_ns, x.ok);
+                             now - x.received_ns, x.ok,
+                             static_cast<int64_t>(same));
         }
-        RequestLanes::MarkSlow(tickets[x.ticket], slow);
+        i += same;
+      }
+      // Each lane once (a lane's requests are consecutive in the batch).
+      for (size_t i = 0; i < in_window; ++i) {
+        if (i == 0 || ran[i].ticket != ran[i - 1].ticket) {
+          RequestLanes::MarkSlow(tickets[ran[i].ticket], slow);
+        }
       }
       const bool cheap = took <= static_cast<int64_t>(in_window) * kCheapNs;
       // A moving average (1/4 weight to the new window), bounded so that

@@ -63,6 +63,47 @@ TEST(CommandTableTest, DispatchesByNameAndRunsWhereTold) {
   EXPECT_NE(fields.find(" FAIL:n=1,"), std::string::npos) << fields;
 }
 
+// Names are matched whole, case aside, whatever their length: names of
+// more than 8 bytes that differ only after the 8th, and a prefix.
+TEST(CommandTableTest, LongNamesAreMatchedWhole) {
+  CommandTable table;
+  table.Add("LONGCOMMAND1",
+            [](Request&, absl::string_view) -> Answer { return "one"; });
+  table.Add("LONGCOMMAND2",
+            [](Request&, absl::string_view) -> Answer { return "two"; });
+  table.Add("LONG", [](Request&, absl::string_view a) -> Answer {
+    return absl::StrCat("short ", a);
+  });
+  LineService service(LineService::Options{}, table.WorkerHandler(),
+                      table.LoopHandler());
+  ASSERT_TRUE(service.Start().ok());
+  Client c(service.port());
+  c.Send("longCommand2 x\nLONGCOMMAND1\nLONGCOMMAND\nlong x\nLONGX\n");
+  EXPECT_EQ(c.ReadLine(), "two");
+  EXPECT_EQ(c.ReadLine(), "one");
+  EXPECT_EQ(c.ReadLine(),
+            "ERR unknown command 'LONGCOMMAND' (try LONGCOMMAND1, "
+            "LONGCOMMAND2, LONG)");
+  EXPECT_EQ(c.ReadLine(), "short x");
+  EXPECT_EQ(c.ReadLine(),
+            "ERR unknown command 'LONGX' (try LONGCOMMAND1, LONGCOMMAND2, "
+            "LONG)");
+}
+
+// RecordNanos with a count records that many samples of one latency (the
+// workers record a run of requests read together in one call).
+TEST(CommandTableTest, StatsRecordARunOfRequestsAtOnce) {
+  CommandStats s({"A", "B"});
+  s.RecordNanos(0, 3000, /*ok=*/true, 5);
+  s.RecordNanos(1, 9000, /*ok=*/false, 2);
+  s.RecordNanos(1, 9000, /*ok=*/true);
+  EXPECT_EQ(s.latency(0).count(), 5);
+  EXPECT_EQ(s.latency(1).count(), 3);
+  EXPECT_EQ(s.done(), 6);
+  EXPECT_EQ(s.failed(), 2);
+  EXPECT_EQ(s.latency(0).Percentile(1.0), s.latency(0).Percentile(0.01));
+}
+
 // Only spaces and tabs separate: a line that starts with another control
 // byte names no command (found by tests/fuzz/job_commands_fuzz).
 TEST(CommandTableTest, OnlySpacesAndTabsBeforeTheCommand) {
