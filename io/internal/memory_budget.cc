@@ -11,6 +11,7 @@ namespace spindle::io::internal {
 void MemoryBudget::Open() {
   ++open_;
   deficit_ += floor_;
+  share_ = std::max(budget_ / open_, floor_);
 }
 
 void MemoryBudget::Update(Account* a, size_t input, size_t output,
@@ -31,6 +32,7 @@ void MemoryBudget::Close(Account* a) {
   Update(a, 0, 0, 0);
   --open_;
   deficit_ -= floor_;
+  share_ = std::max(budget_ / std::max<size_t>(open_, 1), floor_);
 }
 
 size_t MemoryBudget::ReadAllowance(const Account& a) const {
@@ -39,7 +41,7 @@ size_t MemoryBudget::ReadAllowance(const Account& a) const {
   const size_t x = used_ + deficit_;
   size_t allow = Deficit(m);                              // The floor.
   if (x < budget_) allow = std::max(allow, budget_ - x);  // Room.
-  const size_t share = std::max(budget_ / std::max<size_t>(open_, 1), floor_);
+  const size_t share = share_;
   const size_t ceiling = budget_ + open_ * floor_;
   if (m < share && x < ceiling) {  // The fair share.
     allow = std::max(allow, std::min(share - m, ceiling - x));

@@ -23,6 +23,7 @@
 #ifndef SPINDLE_IO_INTERNAL_MEMORY_BUDGET_H_
 #define SPINDLE_IO_INTERNAL_MEMORY_BUDGET_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -73,6 +74,9 @@ class MemoryBudget {
   const size_t budget_;
   const size_t floor_;
   size_t open_ = 0;
+  // S of the fair share, max(budget / max(open, 1), floor): set when open_
+  // changes, so that ReadAllowance (several calls per read) does not divide.
+  size_t share_ = std::max(budget_, floor_);
   size_t used_ = 0;
   size_t input_ = 0;
   size_t output_ = 0;
