@@ -101,10 +101,8 @@ class Handoff {
     efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     Watch(lfd_, EPOLLIN, EPOLL_CTL_ADD);
     Watch(efd_, EPOLLIN, EPOLL_CTL_ADD);
-    std::thread worker([this] { Work(); });
-    Loop();  // Never returns.
-    worker.join();
-    return 0;
+    std::thread([this] { Work(); }).detach();
+    Loop();
   }
 
  private:
@@ -115,7 +113,8 @@ class Handoff {
     epoll_ctl(ep_, op, fd, &ev);
   }
 
-  void Loop() {
+  // Serves until the process is killed.
+  [[noreturn]] void Loop() {
     std::vector<std::string> pending(65536);  // Unsent replies (loop mode).
     std::array<epoll_event, 1024> events;
     static char buf[16384];

@@ -11,7 +11,7 @@ namespace spindle::io::internal {
 void MemoryBudget::Open() {
   ++open_;
   deficit_ += floor_;
-  share_ = std::max(budget_ / open_, floor_);
+  SetShare();
 }
 
 void MemoryBudget::Update(Account* a, size_t input, size_t output,
@@ -32,7 +32,7 @@ void MemoryBudget::Close(Account* a) {
   Update(a, 0, 0, 0);
   --open_;
   deficit_ -= floor_;
-  share_ = std::max(budget_ / std::max<size_t>(open_, 1), floor_);
+  SetShare();
 }
 
 size_t MemoryBudget::ReadAllowance(const Account& a) const {

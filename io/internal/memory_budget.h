@@ -74,9 +74,13 @@ class MemoryBudget {
   const size_t budget_;
   const size_t floor_;
   size_t open_ = 0;
-  // S of the fair share, max(budget / max(open, 1), floor): set when open_
-  // changes, so that ReadAllowance (several calls per read) does not divide.
+  // S of the fair share, max(budget / max(open, 1), floor): set by SetShare
+  // when open_ changes, so that ReadAllowance (several calls per read) does
+  // not divide.
   size_t share_ = std::max(budget_, floor_);
+  void SetShare() {
+    share_ = std::max(budget_ / std::max<size_t>(open_, 1), floor_);
+  }
   size_t used_ = 0;
   size_t input_ = 0;
   size_t output_ = 0;
